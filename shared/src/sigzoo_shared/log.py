@@ -1,0 +1,41 @@
+"""Logging setup and the one progress bar.
+
+Library code only calls `logging.getLogger(__name__)`; the CLI calls `setup_logging` once. The progress bar is
+tqdm, switched off when stderr is not a terminal (CI logs, pipes) and on every rank but 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+from sigzoo_shared.distributed import is_rank_zero
+
+T = TypeVar("T")
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    """Configure the root logger for a CLI run: INFO by default, DEBUG with -v, WARNING off rank 0."""
+    level = logging.DEBUG if verbosity > 0 else logging.INFO
+    if not is_rank_zero():
+        level = logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stderr, force=True,
+    )
+
+
+def progress_enabled(enabled: bool = True) -> bool:
+    """A bar is drawn only when asked for, on rank 0 and when stderr is an interactive terminal."""
+    return bool(enabled and is_rank_zero() and sys.stderr.isatty())
+
+
+def progress(iterable: Iterable[T], *, desc: str = "", total: int | None = None,
+             enabled: bool = True) -> tqdm:
+    """Wrap an iterable in tqdm; a disabled bar costs nothing and still accepts `set_postfix`."""
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True,
+                disable=not progress_enabled(enabled))

@@ -1,0 +1,430 @@
+"""The one training loop every sigzoo package uses.
+
+A package supplies a model, loaders and a *step function* `step(model, batch) -> (loss, parts)` (loss a
+scalar tensor, parts a dict of named scalars for logging); the Trainer does the rest: device placement,
+AMP, gradient accumulation and clipping, optimizer and LR scheduler, validation, early stopping,
+checkpoints (last/best/top-k, atomic, with full RNG state), metrics.jsonl + TensorBoard, progress bars,
+resume, and DDP under torchrun. No package calls `optimizer.step()` itself.
+
+The step function must call the model through `model(...)` (that is how DDP synchronises gradients); use
+`sigzoo_shared.distributed.unwrap(model)` to reach other attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from sigzoo_shared.callbacks import Callback, EarlyStopping
+from sigzoo_shared.checkpoint import (
+    CheckpointManager,
+    capture_rng_state,
+    find_checkpoint,
+    load_checkpoint,
+    restore_rng_state,
+)
+from sigzoo_shared.config import TrainConfig, to_dict
+from sigzoo_shared.device import amp_dtype, memory_report, resolve_device, seed_everything
+from sigzoo_shared.distributed import (
+    all_reduce_mean,
+    distributed_device,
+    init_distributed,
+    is_distributed,
+    unwrap,
+    wrap_ddp,
+)
+from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
+from sigzoo_shared.loader import set_epoch
+from sigzoo_shared.log import progress
+from sigzoo_shared.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[nn.Module, Any], tuple[Tensor, dict[str, Any]]]
+
+
+def setup(cfg: TrainConfig) -> torch.device:
+    """Pick the device, join the DDP process group when under torchrun, seed everything. Call first."""
+    device = distributed_device(resolve_device(cfg.device))
+    init_distributed(device)
+    seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
+    return device
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    epochs_completed: int
+    global_step: int
+    best_metric: float | None
+    monitor: str
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    stopped_early: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "radam":
+        return torch.optim.RAdam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+                    ) -> tuple[Any, Literal["epoch", "step"]]:
+    """The scheduler named in the config and how often it steps."""
+    if cfg.scheduler == "none":
+        return None, "epoch"
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=cfg.mode, factor=cfg.scheduler_factor, patience=cfg.scheduler_patience,
+            min_lr=cfg.min_lr), "epoch"
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.min_lr), "epoch"
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.scheduler_step_size,
+                                               gamma=cfg.scheduler_factor), "epoch"
+    total = cfg.max_steps or cfg.epochs * max(1, steps_per_epoch)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """Tensors inside tuples/lists/dicts go to `device`; everything else is left alone."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=device.type == "cuda")
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [move_to(v, device) for v in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    return batch
+
+
+def batch_size_of(batch: Any) -> int:
+    """Leading dimension of the first tensor found (used to weight epoch means)."""
+    if isinstance(batch, Tensor):
+        return int(batch.shape[0]) if batch.dim() else 1
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    if isinstance(batch, (list, tuple)):
+        for item in batch:
+            n = batch_size_of(item)
+            if n:
+                return n
+    return 0
+
+
+class _Means:
+    """Sample-weighted running means of named scalars."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, float], n: int) -> None:
+        n = max(n, 1)
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * n
+        self.count += n
+
+    def result(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_{k}": v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+def _scalars(parts: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in parts.items():
+        if isinstance(v, Tensor):
+            if v.numel() != 1:
+                continue
+            v = v.detach().float().item()
+        if isinstance(v, (int, float)):
+            out[k] = float(v)
+    return out
+
+
+class Trainer:
+    """Fit a model with a step function; see the module docstring for what it handles."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: RunDir, callbacks: Sequence[Callback] = (),
+                 config: Any = None, device: torch.device | None = None) -> None:
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.config = config  # the package's whole Config, stored in every checkpoint
+        self.device = device or distributed_device(resolve_device(cfg.device))
+        self.callbacks: list[Callback] = list(callbacks)
+        if cfg.early_stopping_patience is not None:
+            self.callbacks.append(EarlyStopping(cfg.monitor, cfg.mode, cfg.early_stopping_patience,
+                                                cfg.min_delta))
+        self.amp_dtype = amp_dtype(self.device, cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.is_last_epoch = False
+        self.history: list[dict[str, Any]] = []
+
+    # ----------------------------------------------------------------------------------- helpers
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision on CUDA when enabled; a no-op context on CPU."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    @contextlib.contextmanager
+    def eval_mode(self, model: nn.Module) -> Iterator[None]:
+        """Eval mode and no gradients for the duration, restoring the previous mode after."""
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            model.train(was_training)
+
+    # ----------------------------------------------------------------------------------------- fit
+    def fit(self, model: nn.Module, train_step: StepFn, train_loader: Any, val_loader: Any = None, *,
+            val_step: StepFn | None = None, optimizer: torch.optim.Optimizer | None = None,
+            scheduler: Any = None, scheduler_interval: Literal["epoch", "step"] = "epoch",
+            resume: Path | str | None = None) -> FitResult:
+        """Train until `epochs`, `max_steps` or early stopping; return where the results are.
+
+        `resume` is a run directory or checkpoint file of an interrupted run with the same config: model,
+        optimizer, scheduler, scaler, callbacks, epoch/step and RNG states are restored and training
+        continues with the next epoch, reaching the same weights as an uninterrupted run on CPU.
+        """
+        cfg = self.cfg
+        model.to(self.device)
+        ddp_model = wrap_ddp(model, self.device)
+        n_train = self._n_batches(train_loader, cfg.limit_train_batches)
+        optimizer = optimizer or build_optimizer(model.parameters(), cfg)
+        if scheduler is None:
+            scheduler, scheduler_interval = build_scheduler(optimizer, cfg, n_train or 1)
+        monitor = cfg.monitor
+        if val_loader is None and monitor.startswith("val_"):
+            monitor = "train_" + monitor[4:]
+            log.info("no validation data: monitoring %s instead of %s", monitor, cfg.monitor)
+        for cb in self.callbacks:
+            if isinstance(cb, EarlyStopping) and cb.monitor.startswith("val_") and val_loader is None:
+                cb.monitor = monitor
+        manager = CheckpointManager(self.run_dir.checkpoints, monitor, cfg.mode, cfg.save_top_k)
+
+        start_epoch = 0
+        if resume is not None:
+            start_epoch = self._resume(resume, model, optimizer, scheduler, manager)
+            if self.should_stop or start_epoch >= cfg.epochs:
+                log.info("resume: run already finished at epoch %d", start_epoch - 1)
+                return self._result(manager, stopped=self.should_stop)
+        if self.config is not None:
+            self.run_dir.save_config(self.config)
+        for cb in self.callbacks:
+            cb.on_fit_start(self, model)
+
+        for epoch in range(start_epoch, cfg.epochs):
+            self.epoch = epoch
+            self.is_last_epoch = epoch == cfg.epochs - 1
+            t0 = time.perf_counter()
+            set_epoch(train_loader, epoch)
+            train_metrics = self._train_epoch(ddp_model, model, train_step, train_loader, optimizer,
+                                              scheduler if scheduler_interval == "step" else None, n_train)
+            if self.should_stop:  # max_steps reached inside the epoch
+                self.is_last_epoch = True
+            metrics: dict[str, Any] = {"epoch": epoch, "step": self.global_step, **train_metrics}
+            if val_loader is not None:
+                metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
+            metrics = {**metrics, **all_reduce_mean(
+                {k: v for k, v in metrics.items() if k not in ("epoch", "step")}, self.device)}
+            metrics["lr"] = optimizer.param_groups[0]["lr"]
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, model, metrics)
+            if scheduler is not None and scheduler_interval == "epoch":
+                self._step_scheduler(scheduler, metrics.get(monitor))
+            metrics["epoch_time_s"] = round(time.perf_counter() - t0, 3)
+            self._log_epoch(metrics)
+            stop = self.should_stop or epoch == cfg.epochs - 1
+            if (epoch + 1) % cfg.checkpoint_every_n_epochs == 0 or stop:
+                state = self._state(model, optimizer, scheduler, manager, epoch)
+                if self.run_dir.write_enabled:
+                    manager.save(state, epoch, metrics.get(monitor))
+                elif manager.is_improvement(metrics.get(monitor)):
+                    manager.best = metrics[monitor]
+            if self.should_stop:
+                break
+        result = self._result(manager, stopped=self.should_stop)
+        for cb in self.callbacks:
+            cb.on_fit_end(self, model, result)
+        self.run_dir.close()
+        return result
+
+    # --------------------------------------------------------------------------------- one epoch
+    @staticmethod
+    def _n_batches(loader: Any, limit: int | None) -> int | None:
+        try:
+            n = len(loader)
+        except TypeError:
+            return limit
+        return min(n, limit) if limit is not None else n
+
+    def _train_epoch(self, ddp_model: nn.Module, model: nn.Module, step: StepFn, loader: Any,
+                     optimizer: torch.optim.Optimizer, step_scheduler: Any, n_batches: int | None
+                     ) -> dict[str, float]:
+        cfg = self.cfg
+        accum = cfg.accumulate_grad_batches
+        ddp_model.train()
+        means = _Means()
+        optimizer.zero_grad(set_to_none=True)
+        bar = progress(loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", total=n_batches,
+                       enabled=cfg.progress)
+        for i, batch in enumerate(bar):
+            if n_batches is not None and i >= n_batches:
+                break
+            group_start = (i // accum) * accum
+            group_len = accum if n_batches is None else min(accum, n_batches - group_start)
+            is_update = (i - group_start + 1) == group_len
+            batch = move_to(batch, self.device)
+            sync = contextlib.nullcontext()
+            if is_distributed() and not is_update:
+                sync = ddp_model.no_sync()  # type: ignore[operator]
+            with sync:
+                with self.autocast():
+                    loss, parts = step(ddp_model, batch)
+                loss_value = float(loss.detach().float().item())
+                if not math.isfinite(loss_value):
+                    raise NonFiniteLossError(
+                        f"non-finite loss ({loss_value}) at step {self.global_step + 1} (epoch {self.epoch}, "
+                        f"batch {i}); lower train.lr, set train.grad_clip_norm, or check the input for NaN")
+                self.scaler.scale(loss / group_len).backward()
+            values = {"loss": loss_value, **_scalars(parts)}
+            means.add(values, batch_size_of(batch))
+            if is_update:
+                self._optimizer_step(model, optimizer)
+                if step_scheduler is not None:
+                    step_scheduler.step()
+                if self.global_step % cfg.log_every_n_steps == 0:
+                    self.run_dir.add_scalars({f"step/{k}": v for k, v in values.items()}, self.global_step)
+            bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+            for cb in self.callbacks:
+                cb.on_train_batch_end(self, model, loss_value, values)
+            if cfg.max_steps is not None and self.global_step >= cfg.max_steps and is_update:
+                self.should_stop = True
+                break
+        bar.close()
+        return means.result("train")
+
+    def _optimizer_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        if self.cfg.grad_clip_norm is not None:
+            self.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip_norm)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        self.global_step += 1
+
+    def _validate(self, ddp_model: nn.Module, step: StepFn, loader: Any) -> dict[str, float]:
+        n_batches = self._n_batches(loader, self.cfg.limit_val_batches)
+        means = _Means()
+        with self.eval_mode(ddp_model):
+            for i, batch in enumerate(loader):
+                if n_batches is not None and i >= n_batches:
+                    break
+                batch = move_to(batch, self.device)
+                with self.autocast():
+                    loss, parts = step(ddp_model, batch)
+                means.add({"loss": float(loss.float().item()), **_scalars(parts)}, batch_size_of(batch))
+        return means.result("val")
+
+    @staticmethod
+    def _step_scheduler(scheduler: Any, monitored: float | None) -> None:
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            if monitored is not None:
+                scheduler.step(monitored)
+        else:
+            scheduler.step()
+
+    def _log_epoch(self, metrics: dict[str, Any]) -> None:
+        self.history.append(metrics)
+        self.run_dir.log_metrics(metrics)
+        self.run_dir.add_scalars({k: v for k, v in metrics.items() if k not in ("epoch", "step")},
+                                 metrics["epoch"])
+        shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                         if isinstance(v, float) and k not in ("epoch_time_s",))
+        log.info("epoch %d/%d %s (%.1f s)", metrics["epoch"] + 1, self.cfg.epochs, shown,
+                 metrics["epoch_time_s"])
+
+    # ------------------------------------------------------------------------------ checkpointing
+    def _state(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+               manager: CheckpointManager, epoch: int) -> dict[str, Any]:
+        return {
+            "model_state": unwrap(model).state_dict(),
+            "optimizer_state": optimizer.state_dict(),
+            "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+            "scaler_state": self.scaler.state_dict(),
+            "epoch": epoch,
+            "global_step": self.global_step,
+            "stopped": self.should_stop,
+            "monitor": manager.monitor,
+            "best_metric": manager.best,
+            "rng_state": capture_rng_state(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "config": to_dict(self.config) if self.config is not None else None,
+            "history": self.history,
+            "memory": memory_report(self.device),
+        }
+
+    def _resume(self, resume: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: Any, manager: CheckpointManager) -> int:
+        path = find_checkpoint(resume, which="last")
+        state = load_checkpoint(path, map_location=self.device)
+        try:
+            unwrap(model).load_state_dict(state["model_state"])
+            optimizer.load_state_dict(state["optimizer_state"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{path}: cannot resume: checkpoint does not match this model/optimizer "
+                                  f"({str(err).splitlines()[0]})") from err
+        if scheduler is not None and state.get("scheduler_state") is not None:
+            scheduler.load_state_dict(state["scheduler_state"])
+        if state.get("scaler_state"):
+            self.scaler.load_state_dict(state["scaler_state"])
+        if "manager_state" in state:
+            manager.load_state_dict(state["manager_state"])
+        saved_cbs = state.get("callbacks") or []
+        if len(saved_cbs) != len(self.callbacks):
+            raise ConfigError(f"{path}: checkpoint has {len(saved_cbs)} callback states, this run has "
+                              f"{len(self.callbacks)} callbacks: resume with the run's own config")
+        for cb, cb_state in zip(self.callbacks, saved_cbs):
+            cb.load_state_dict(cb_state)
+        restore_rng_state(state["rng_state"])
+        self.global_step = int(state["global_step"])
+        self.should_stop = bool(state.get("stopped", False))
+        self.history = list(state.get("history") or [])
+        self.run_dir.truncate_metrics(int(state["epoch"]))
+        log.info("resumed from %s (epoch %d, step %d)", path, state["epoch"], self.global_step)
+        return int(state["epoch"]) + 1
+
+    def _result(self, manager: CheckpointManager, stopped: bool) -> FitResult:
+        best = self.run_dir.checkpoints / "best.pt"
+        last = self.run_dir.checkpoints / "last.pt"
+        return FitResult(
+            run_dir=self.run_dir.path,
+            epochs_completed=len(self.history),
+            global_step=self.global_step,
+            best_metric=manager.best,
+            monitor=manager.monitor,
+            best_checkpoint=best if best.exists() else None,
+            last_checkpoint=last if last.exists() else None,
+            stopped_early=stopped,
+            history=self.history,
+        )
