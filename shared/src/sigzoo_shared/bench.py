@@ -27,18 +27,27 @@ def time_fn(fn: Callable[[], Any], *, warmup: int = 2, repeat: int = 5) -> dict[
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "repeat": repeat}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "repeat": repeat,
+    }
 
 
 def machine_info() -> dict[str, Any]:
     import os
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -56,15 +65,23 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None
     return "\n".join(lines) + "\n"
 
 
-def write_bench(out_dir: Path | str, title: str, rows: Sequence[dict[str, Any]],
-                notes: Sequence[str] = ()) -> tuple[Path, Path]:
+def write_bench(
+    out_dir: Path | str, title: str, rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()
+) -> tuple[Path, Path]:
     """Write `bench.md` (title, machine, table, notes) and `bench.json` into `out_dir`."""
     out = Path(out_dir)
     info = machine_info()
-    md = [f"# {title}", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
-          markdown_table(rows)]
+    md = [
+        f"# {title}",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()),
+        "",
+        markdown_table(rows),
+    ]
     md += [f"- {n}" for n in notes]
     md_path = atomic_write_text(out / "bench.md", "\n".join(md) + "\n")
-    json_path = atomic_write_json(out / "bench.json", {"title": title, "machine": info, "rows": list(rows),
-                                                        "notes": list(notes)})
+    json_path = atomic_write_json(
+        out / "bench.json",
+        {"title": title, "machine": info, "rows": list(rows), "notes": list(notes)},
+    )
     return md_path, json_path

@@ -25,10 +25,13 @@ class Callback:
 
     def on_fit_start(self, trainer: Trainer, model: torch.nn.Module) -> None: ...
 
-    def on_train_batch_end(self, trainer: Trainer, model: torch.nn.Module, loss: float,
-                           parts: dict[str, float]) -> None: ...
+    def on_train_batch_end(
+        self, trainer: Trainer, model: torch.nn.Module, loss: float, parts: dict[str, float]
+    ) -> None: ...
 
-    def on_epoch_end(self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]) -> None: ...
+    def on_epoch_end(
+        self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]
+    ) -> None: ...
 
     def on_fit_end(self, trainer: Trainer, model: torch.nn.Module, result: FitResult) -> None: ...
 
@@ -41,8 +44,13 @@ class Callback:
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs."""
 
-    def __init__(self, monitor: str = "val_loss", mode: Literal["min", "max"] = "min", patience: int = 10,
-                 min_delta: float = 0.0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: Literal["min", "max"] = "min",
+        patience: int = 10,
+        min_delta: float = 0.0,
+    ) -> None:
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.best: float | None = None
         self.bad_epochs = 0
@@ -54,7 +62,9 @@ class EarlyStopping(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_epoch_end(self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(
+        self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]
+    ) -> None:
         value = metrics.get(self.monitor)
         if value is None:
             return
@@ -63,8 +73,12 @@ class EarlyStopping(Callback):
         else:
             self.bad_epochs += 1
             if self.bad_epochs >= self.patience:
-                log.info("early stopping: %s has not improved for %d epochs (best %.6g)", self.monitor,
-                         self.bad_epochs, self.best)
+                log.info(
+                    "early stopping: %s has not improved for %d epochs (best %.6g)",
+                    self.monitor,
+                    self.bad_epochs,
+                    self.best,
+                )
                 trainer.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:
@@ -88,7 +102,9 @@ class EpochFigures(Callback):
     def __init__(self, make: FigureFn, name: str = "figure", every_n_epochs: int = 1) -> None:
         self.make, self.name, self.every = make, name, max(1, every_n_epochs)
 
-    def on_epoch_end(self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(
+        self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]
+    ) -> None:
         epoch = trainer.epoch
         if (epoch + 1) % self.every and not trainer.is_last_epoch:
             return
@@ -114,7 +130,9 @@ class EpochMetrics(Callback):
     def __init__(self, compute: MetricFn, every_n_epochs: int = 1) -> None:
         self.compute, self.every = compute, max(1, every_n_epochs)
 
-    def on_epoch_end(self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(
+        self, trainer: Trainer, model: torch.nn.Module, metrics: dict[str, Any]
+    ) -> None:
         if (trainer.epoch + 1) % self.every and not trainer.is_last_epoch:
             return
         with trainer.eval_mode(model), torch.random.fork_rng(devices=[]):

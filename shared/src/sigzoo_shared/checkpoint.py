@@ -40,8 +40,13 @@ def capture_rng_state() -> dict[str, Any]:
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": [py_version, list(py_state), py_gauss],
-        "numpy": [np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss),
-                  float(np_gauss)],
+        "numpy": [
+            np_name,
+            torch.from_numpy(np_keys.astype(np.int64)),
+            int(np_pos),
+            int(np_has_gauss),
+            float(np_gauss),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -53,9 +58,15 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     py_version, py_state, py_gauss = state["python"]
     random.setstate((py_version, tuple(py_state), py_gauss))
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = state["numpy"]
-    np.random.set_state((np_name, np_keys.numpy().astype(np.uint32), np_pos, np_has_gauss, np_gauss))
+    np.random.set_state(
+        (np_name, np_keys.numpy().astype(np.uint32), np_pos, np_has_gauss, np_gauss)
+    )
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+    if (
+        "cuda" in state
+        and torch.cuda.is_available()
+        and len(state["cuda"]) == torch.cuda.device_count()
+    ):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
@@ -79,15 +90,19 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     """Load a sigzoo checkpoint safely; every failure is a `CheckpointError` naming the file."""
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory; pass a checkpoint file (e.g. {path / BEST})")
+        raise CheckpointError(
+            f"{path}: is a directory; pass a checkpoint file (e.g. {path / BEST})"
+        )
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: checkpoint file is empty")
     state = _safe_torch_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model_state" not in state:
-        raise CheckpointError(f"{path}: not a sigzoo checkpoint (no '{FORMAT}' format tag or no "
-                              "'model_state'); refusing to load it")
+        raise CheckpointError(
+            f"{path}: not a sigzoo checkpoint (no '{FORMAT}' format tag or no "
+            "'model_state'); refusing to load it"
+        )
     return state
 
 
@@ -97,12 +112,17 @@ def _safe_torch_load(path: Path, map_location: str | torch.device) -> Any:
     except pickle.UnpicklingError as err:
         raise CheckpointError(
             f"{path}: refusing to load: the file contains Python objects other than tensors and plain "
-            f"containers (weights_only=True rejected it: {str(err).splitlines()[0]})") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(err).splitlines()[0]})") from err
+            f"containers (weights_only=True rejected it: {str(err).splitlines()[0]})"
+        ) from err
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: corrupt or truncated checkpoint ({str(err).splitlines()[0]})"
+        ) from err
 
 
-def load_state_dict(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def load_state_dict(
+    path: Path | str, map_location: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
     """Model weights from a sigzoo checkpoint or from a bare `state_dict` file (e.g. another project's).
 
     Both are read with weights_only=True.
@@ -128,8 +148,10 @@ def load_weights(model: torch.nn.Module, path: Path | str, strict: bool = True) 
     try:
         model.load_state_dict(state["model_state"], strict=strict)
     except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not fit this model (different config?): "
-                              f"{str(err).splitlines()[0]} ...") from err
+        raise CheckpointError(
+            f"{path}: weights do not fit this model (different config?): "
+            f"{str(err).splitlines()[0]} ..."
+        ) from err
     return state
 
 
@@ -174,13 +196,20 @@ class CheckpointManager:
         improved = self.is_improvement(metric)
         if improved:
             self.best = metric
-        name = f"epoch={epoch:04d}-{_slug(self.monitor)}={metric:.6g}.pt" if metric is not None else None
-        enters_top_k = name is not None and self.top_k > 0 and (
-            len(self.kept) < self.top_k or _better(metric, self._worst()[0], self.mode))
+        name = (
+            f"epoch={epoch:04d}-{_slug(self.monitor)}={metric:.6g}.pt"
+            if metric is not None
+            else None
+        )
+        enters_top_k = (
+            name is not None
+            and self.top_k > 0
+            and (len(self.kept) < self.top_k or _better(metric, self._worst()[0], self.mode))
+        )
         if enters_top_k:
             self.kept.append((float(metric), name))
         pruned = self._prune()
-        state = {**state, "manager_state": self.state_dict()}
+        state = {**state, "manager_state": self.state_dict(), "best_metric": self.best}
         blob = _serialize(state)
         written["last"] = atomic_write_bytes(self.directory / LAST, blob)
         if improved:
@@ -216,10 +245,12 @@ def find_checkpoint(run_or_file: Path | str, which: Literal["best", "last"] = "b
     if path.is_file():
         return path
     for folder in (path / "checkpoints", path):
-        for name in ((BEST, LAST) if which == "best" else (LAST,)):
+        for name in (BEST, LAST) if which == "best" else (LAST,):
             candidate = folder / name
             if candidate.is_file():
                 if which == "best" and name == LAST:
                     log.warning("%s: no best.pt, using last.pt", folder)
                 return candidate
-    raise CheckpointError(f"{path}: no checkpoint found (expected checkpoints/{BEST} or checkpoints/{LAST})")
+    raise CheckpointError(
+        f"{path}: no checkpoint found (expected checkpoints/{BEST} or checkpoints/{LAST})"
+    )

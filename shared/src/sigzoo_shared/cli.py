@@ -27,23 +27,43 @@ QUICK_OVERRIDES = ("train.epochs=1", "train.limit_train_batches=2", "train.limit
 
 def add_config_args(parser: argparse.ArgumentParser, *, run_dir: bool = True) -> None:
     """--config FILE, --set KEY=VALUE (repeatable), trailing KEY=VALUE overrides, --run-dir, --device."""
-    parser.add_argument("--config", type=Path, default=None,
-                        help="YAML/JSON file overriding the package defaults")
-    parser.add_argument("--set", dest="set_overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="more overrides, e.g. train.epochs=5 model.z_dim=8")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML/JSON file overriding the package defaults"
+    )
+    parser.add_argument(
+        "--set",
+        dest="set_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set train.lr=3e-4 (repeatable)",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="more overrides, e.g. train.epochs=5 model.z_dim=8",
+    )
     if run_dir:
-        parser.add_argument("--run-dir", type=Path, default=None,
-                            help="output directory (default runs/<package>/<verb>-<time>)")
+        parser.add_argument(
+            "--run-dir",
+            type=Path,
+            default=None,
+            help="output directory (default runs/<package>/<verb>-<time>)",
+        )
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 epoch of 2 batches (" + " ".join(QUICK_OVERRIDES) + ")")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 epoch of 2 batches (" + " ".join(QUICK_OVERRIDES) + ")",
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
     """All overrides in the order given: --set first, then positional, then --device/--quick."""
-    out = list(getattr(args, "set_overrides", []) or []) + list(getattr(args, "overrides", []) or [])
+    out = list(getattr(args, "set_overrides", []) or []) + list(
+        getattr(args, "overrides", []) or []
+    )
     if getattr(args, "device", None):
         out.append(f"train.device={args.device}")
     if getattr(args, "quick", False):
@@ -57,17 +77,24 @@ def packaged_config(package: str, name: str = "default.yaml") -> Path:
     return Path(str(ref))
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, package: str,
-                     extra_overrides: Sequence[str] = ()) -> T:
+def config_from_args(
+    cls: type[T], args: argparse.Namespace, package: str, extra_overrides: Sequence[str] = ()
+) -> T:
     """Defaults <- package configs/default.yaml <- --config <- overrides (+ `extra_overrides` first)."""
     base = packaged_config(package)
-    return load_config(cls, getattr(args, "config", None),
-                       list(extra_overrides) + overrides_from(args),
-                       base=base if base.is_file() else None)
+    return load_config(
+        cls,
+        getattr(args, "config", None),
+        list(extra_overrides) + overrides_from(args),
+        base=base if base.is_file() else None,
+    )
 
 
-def run_main(dispatch: Callable[[argparse.Namespace], Any], parser: argparse.ArgumentParser,
-             argv: Sequence[str] | None = None) -> int:
+def run_main(
+    dispatch: Callable[[argparse.Namespace], Any],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+) -> int:
     """Parse, configure logging, dispatch; user errors become one line on stderr and exit code 2."""
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0))

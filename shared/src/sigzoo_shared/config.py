@@ -30,7 +30,9 @@ class TrainConfig:
     """Settings of the core Trainer, shared by every package (`train.*` in YAML)."""
 
     epochs: int = 10
-    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs when reached)
+    max_steps: int | None = (
+        None  # stop after this many optimizer steps (overrides epochs when reached)
+    )
     batch_size: int = 64
     optimizer: Literal["adam", "adamw", "radam", "sgd"] = "adam"
     lr: float = 1e-3
@@ -70,7 +72,9 @@ class TrainConfig:
         if self.lr <= 0:
             problems.append(f"train.lr must be > 0, got {self.lr}")
         if self.accumulate_grad_batches < 1:
-            problems.append(f"train.accumulate_grad_batches must be >= 1, got {self.accumulate_grad_batches}")
+            problems.append(
+                f"train.accumulate_grad_batches must be >= 1, got {self.accumulate_grad_batches}"
+            )
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
             problems.append(f"train.grad_clip_norm must be > 0 or null, got {self.grad_clip_norm}")
         if self.save_top_k < 0:
@@ -143,14 +147,18 @@ def _coerce(value: Any, tp: Any, where: str, errors: list[str]) -> Any:
         if len(value) != len(args):
             errors.append(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
             return tuple(value)
-        return tuple(_coerce(v, a, f"{where}[{i}]", errors) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(
+            _coerce(v, a, f"{where}[{i}]", errors) for i, (v, a) in enumerate(zip(value, args))
+        )
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             errors.append(f"{where}: expected a mapping, got {value!r}")
             return value
         key_tp, val_tp = typing.get_args(tp) or (Any, Any)
-        return {_coerce(k, key_tp, f"{where}.{k}", errors): _coerce(v, val_tp, f"{where}.{k}", errors)
-                for k, v in value.items()}
+        return {
+            _coerce(k, key_tp, f"{where}.{k}", errors): _coerce(v, val_tp, f"{where}.{k}", errors)
+            for k, v in value.items()
+        }
     if tp is bool:
         if not isinstance(value, bool):
             errors.append(f"{where}: expected true or false, got {value!r}")
@@ -281,13 +289,19 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: '{part}' is set both as a value and a section")
+                raise ConfigError(
+                    f"override {item!r}: '{part}' is set both as a value and a section"
+                )
         node[parts[-1]] = value
     return out
 
 
-def load_config(cls: type[T], path: Path | str | None = None, overrides: Sequence[str] = (),
-                base: Mapping[str, Any] | Path | str | None = None) -> T:
+def load_config(
+    cls: type[T],
+    path: Path | str | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | Path | str | None = None,
+) -> T:
     """Defaults <- `base` (a package's shipped YAML) <- `path` (the user's YAML) <- `overrides`.
 
     Errors name the layer they came from: the file, or 'overrides'.
@@ -319,5 +333,15 @@ def replace(cfg: T, **changes: Any) -> T:
     return dataclasses.replace(cfg, **changes)
 
 
-__all__ = ["TrainConfig", "field", "from_dict", "load_config", "merge", "parse_overrides", "read_yaml",
-           "replace", "save_config", "to_dict"]
+__all__ = [
+    "TrainConfig",
+    "field",
+    "from_dict",
+    "load_config",
+    "merge",
+    "parse_overrides",
+    "read_yaml",
+    "replace",
+    "save_config",
+    "to_dict",
+]

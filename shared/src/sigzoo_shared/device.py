@@ -32,11 +32,17 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ConfigError(f"train.device: unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from err
+        raise ConfigError(
+            f"train.device: unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)"
+        ) from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available (use auto or cpu)")
+        raise ConfigError(
+            f"train.device: {name!r} requested but CUDA is not available (use auto or cpu)"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but MPS is not available (use auto or cpu)")
+        raise ConfigError(
+            f"train.device: {name!r} requested but MPS is not available (use auto or cpu)"
+        )
     return device
 
 
@@ -75,7 +81,9 @@ def amp_dtype(device: torch.device, choice: AmpChoice = "auto") -> torch.dtype |
         return None
     if device.type != "cuda":
         if choice in ("bf16", "fp16"):
-            raise ConfigError(f"train.amp={choice!r} needs a CUDA device, got {device} (use auto or off)")
+            raise ConfigError(
+                f"train.amp={choice!r} needs a CUDA device, got {device} (use auto or off)"
+            )
         return None
     if choice == "bf16" or (choice == "auto" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16

@@ -86,8 +86,11 @@ def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The user's module behind a DDP wrapper (what gets checkpointed)."""
-    return model.module if hasattr(model, "module") and isinstance(
-        model, torch.nn.parallel.DistributedDataParallel) else model
+    return (
+        model.module
+        if hasattr(model, "module") and isinstance(model, torch.nn.parallel.DistributedDataParallel)
+        else model
+    )
 
 
 def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:

@@ -59,8 +59,11 @@ def atomic_write_json(path: Path | str, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
-def atomic_write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
-                     header: Sequence[str] | None = None) -> Path:
+def atomic_write_csv(
+    path: Path | str,
+    rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
+    header: Sequence[str] | None = None,
+) -> Path:
     """Rows as dicts (header from the first row unless given) or as sequences (header required)."""
     buf = io.StringIO()
     rows = list(rows)

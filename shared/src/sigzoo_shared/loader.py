@@ -38,9 +38,17 @@ class EpochShuffleSampler(Sampler[int]):
         return self.n
 
 
-def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-                drop_last: bool = False, device: torch.device | None = None, num_workers: int | None = None,
-                collate_fn: Callable[[list[Any]], Any] | None = None) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_last: bool = False,
+    device: torch.device | None = None,
+    num_workers: int | None = None,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+) -> DataLoader:
     """A DataLoader with an epoch-seeded (and, under DDP, sharded) sampler and machine-suited defaults."""
     n = len(dataset)  # type: ignore[arg-type]
     sampler: Sampler[int]
@@ -51,8 +59,16 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool = False, see
     opts = loader_defaults(device or torch.device("cpu"), num_workers)
     g = torch.Generator()
     g.manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
-                      collate_fn=collate_fn, worker_init_fn=seed_worker, generator=g, **opts)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        collate_fn=collate_fn,
+        worker_init_fn=seed_worker,
+        generator=g,
+        **opts,
+    )
 
 
 def set_epoch(loader: Any, epoch: int) -> None:

@@ -24,8 +24,11 @@ def setup_logging(verbosity: int = 0) -> None:
     if not is_rank_zero():
         level = logging.WARNING
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-        stream=sys.stderr, force=True,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
     )
 
 
@@ -34,8 +37,15 @@ def progress_enabled(enabled: bool = True) -> bool:
     return bool(enabled and is_rank_zero() and sys.stderr.isatty())
 
 
-def progress(iterable: Iterable[T], *, desc: str = "", total: int | None = None,
-             enabled: bool = True) -> tqdm:
+def progress(
+    iterable: Iterable[T], *, desc: str = "", total: int | None = None, enabled: bool = True
+) -> tqdm:
     """Wrap an iterable in tqdm; a disabled bar costs nothing and still accepts `set_postfix`."""
-    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True,
-                disable=not progress_enabled(enabled))
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        leave=False,
+        dynamic_ncols=True,
+        disable=not progress_enabled(enabled),
+    )

@@ -31,7 +31,9 @@ def _binary(y_true: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarra
     if not np.isfinite(s).all():
         raise ValueError(f"scores contain {int((~np.isfinite(s)).sum())} non-finite values")
     if len(np.unique(y)) < 2:
-        raise ValueError(f"ROC needs both classes; got only label {int(y[0]) if y.size else 'none'}")
+        raise ValueError(
+            f"ROC needs both classes; got only label {int(y[0]) if y.size else 'none'}"
+        )
     return y, s
 
 
@@ -83,12 +85,15 @@ def fbeta_from_pr(precision: float, recall: float, beta: float = 1.0) -> float:
     return float((1 + b2) * precision * recall / denom) if denom > 0 else 0.0
 
 
-def precision_recall_fbeta(y_true: ArrayLike, y_pred: ArrayLike, beta: float = 1.0) -> dict[str, float]:
+def precision_recall_fbeta(
+    y_true: ArrayLike, y_pred: ArrayLike, beta: float = 1.0
+) -> dict[str, float]:
     """Point-wise precision, recall and F-beta of binary decisions (0 where undefined)."""
     y = np.asarray(y_true).astype(int).ravel()
     p = np.asarray(y_pred).astype(int).ravel()
     precision, recall, fbeta, _ = skm.precision_recall_fscore_support(
-        y, p, beta=beta, average="binary", zero_division=0)
+        y, p, beta=beta, average="binary", zero_division=0
+    )
     return {"precision": float(precision), "recall": float(recall), "fbeta": float(fbeta)}
 
 
@@ -112,8 +117,13 @@ def event_wise_fbeta(y_true: ArrayLike, y_pred: ArrayLike, beta: float = 1.0) ->
     real = [bool(y[s:e].any()) for s, e in pred_r]
     recall = float(np.mean(hit)) if hit else 0.0
     precision = float(np.mean(real)) if real else 0.0
-    return {"precision": precision, "recall": recall, "fbeta": fbeta_from_pr(precision, recall, beta),
-            "n_true_events": len(true_r), "n_pred_events": len(pred_r)}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "fbeta": fbeta_from_pr(precision, recall, beta),
+        "n_true_events": len(true_r),
+        "n_pred_events": len(pred_r),
+    }
 
 
 def point_adjust(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
@@ -200,8 +210,15 @@ class EventMatch:
         return fbeta_from_pr(self.precision, self.recall, 1.0)
 
     def summary(self) -> dict[str, Any]:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision,
-                "recall": self.recall, "f1": self.f1, **onset_error_stats(self.onset_errors)}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            **onset_error_stats(self.onset_errors),
+        }
 
 
 def match_events(true_onsets: ArrayLike, pred_onsets: ArrayLike, tolerance: float) -> EventMatch:
@@ -220,13 +237,20 @@ def match_events(true_onsets: ArrayLike, pred_onsets: ArrayLike, tolerance: floa
         feasible = cost <= tolerance
         if not feasible.any():
             continue
-        big = (tolerance + 1.0) * (len(ti) + len(pi) + 1)  # any extra pair outweighs all error savings
+        big = (tolerance + 1.0) * (
+            len(ti) + len(pi) + 1
+        )  # any extra pair outweighs all error savings
         rows, cols = linear_sum_assignment(np.where(feasible, cost - big, 0.0))
         pairs += [(int(ti[r]), int(pi[c])) for r, c in zip(rows, cols) if feasible[r, c]]
     pairs.sort()
     errors = np.array([p[j] - t[i] for i, j in pairs], dtype=float)
-    return EventMatch(tp=len(pairs), fp=len(p) - len(pairs), fn=len(t) - len(pairs), pairs=pairs,
-                      onset_errors=errors)
+    return EventMatch(
+        tp=len(pairs),
+        fp=len(p) - len(pairs),
+        fn=len(t) - len(pairs),
+        pairs=pairs,
+        onset_errors=errors,
+    )
 
 
 def _clusters(t: np.ndarray, p: np.ndarray, tol: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -254,13 +278,22 @@ def onset_error_stats(errors: ArrayLike) -> dict[str, float]:
         nan = float("nan")
         return {"onset_abs_median": nan, "onset_abs_p95": nan, "onset_mean": nan, "onset_std": nan}
     a = np.abs(e)
-    return {"onset_abs_median": float(np.median(a)), "onset_abs_p95": float(np.percentile(a, 95)),
-            "onset_mean": float(e.mean()), "onset_std": float(e.std())}
+    return {
+        "onset_abs_median": float(np.median(a)),
+        "onset_abs_p95": float(np.percentile(a, 95)),
+        "onset_mean": float(e.mean()),
+        "onset_std": float(e.std()),
+    }
 
 
-def match_events_by_type(true_onsets: ArrayLike, true_types: ArrayLike, pred_onsets: ArrayLike,
-                         pred_types: ArrayLike, tolerance: float,
-                         types: Sequence[int] | None = None) -> dict[str, Any]:
+def match_events_by_type(
+    true_onsets: ArrayLike,
+    true_types: ArrayLike,
+    pred_onsets: ArrayLike,
+    pred_types: ArrayLike,
+    tolerance: float,
+    types: Sequence[int] | None = None,
+) -> dict[str, Any]:
     """Per-type matching plus micro-averaged totals: {'per_type': {type: summary}, 'overall': summary}."""
     t, tt = np.asarray(true_onsets, float).ravel(), np.asarray(true_types).ravel()
     p, pt = np.asarray(pred_onsets, float).ravel(), np.asarray(pred_types).ravel()
@@ -279,8 +312,14 @@ def match_events_by_type(true_onsets: ArrayLike, true_types: ArrayLike, pred_ons
     return {"per_type": per_type, "overall": overall.summary()}
 
 
-def event_confusion(true_onsets: ArrayLike, true_types: ArrayLike, pred_onsets: ArrayLike,
-                    pred_types: ArrayLike, tolerance: float, n_types: int) -> np.ndarray:
+def event_confusion(
+    true_onsets: ArrayLike,
+    true_types: ArrayLike,
+    pred_onsets: ArrayLike,
+    pred_types: ArrayLike,
+    tolerance: float,
+    n_types: int,
+) -> np.ndarray:
     """Type confusion of events matched by time alone: (n_types + 1) x (n_types + 1) counts.
 
     Row = true type, column = predicted type; the last row counts predictions with no true event in

@@ -46,8 +46,16 @@ class RunDir:
 
     # ------------------------------------------------------------------------------------ creation
     @classmethod
-    def create(cls, package: str, *, run_dir: Path | str | None = None, name: str | None = None,
-               verb: str = "train", root: Path | str | None = None, tensorboard: bool = True) -> RunDir:
+    def create(
+        cls,
+        package: str,
+        *,
+        run_dir: Path | str | None = None,
+        name: str | None = None,
+        verb: str = "train",
+        root: Path | str | None = None,
+        tensorboard: bool = True,
+    ) -> RunDir:
         """`run_dir` if given, else `<root>/<package>/<name or verb-YYYYmmdd-HHMMSS>` (unique)."""
         if run_dir is None:
             base = Path(root) if root is not None else default_runs_root()
@@ -125,7 +133,9 @@ class RunDir:
         if self.writer is not None:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
-                    self.writer.add_scalar(key.replace("_", "/", 1) if "/" not in key else key, value, step)
+                    self.writer.add_scalar(
+                        key.replace("_", "/", 1) if "/" not in key else key, value, step
+                    )
 
     def save_figure(self, fig: Any, name: str, step: int | None = None) -> Path:
         """Save a matplotlib Figure to figures/<name>.png and, with a step, as a TensorBoard image."""

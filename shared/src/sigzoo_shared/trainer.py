@@ -42,7 +42,7 @@ from sigzoo_shared.distributed import (
     unwrap,
     wrap_ddp,
 )
-from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
+from sigzoo_shared.errors import CheckpointError, NonFiniteLossError
 from sigzoo_shared.loader import set_epoch
 from sigzoo_shared.log import progress
 from sigzoo_shared.rundir import RunDir
@@ -83,20 +83,28 @@ def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
-                    ) -> tuple[Any, Literal["epoch", "step"]]:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> tuple[Any, Literal["epoch", "step"]]:
     """The scheduler named in the config and how often it steps."""
     if cfg.scheduler == "none":
         return None, "epoch"
     if cfg.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=cfg.mode, factor=cfg.scheduler_factor, patience=cfg.scheduler_patience,
-            min_lr=cfg.min_lr), "epoch"
+            optimizer,
+            mode=cfg.mode,
+            factor=cfg.scheduler_factor,
+            patience=cfg.scheduler_patience,
+            min_lr=cfg.min_lr,
+        ), "epoch"
     if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.min_lr), "epoch"
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=cfg.epochs, eta_min=cfg.min_lr
+        ), "epoch"
     if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.scheduler_step_size,
-                                               gamma=cfg.scheduler_factor), "epoch"
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=cfg.scheduler_step_size, gamma=cfg.scheduler_factor
+        ), "epoch"
     total = cfg.max_steps or cfg.epochs * max(1, steps_per_epoch)
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
 
@@ -159,16 +167,23 @@ def _scalars(parts: dict[str, Any]) -> dict[str, float]:
 class Trainer:
     """Fit a model with a step function; see the module docstring for what it handles."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: RunDir, callbacks: Sequence[Callback] = (),
-                 config: Any = None, device: torch.device | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: RunDir,
+        callbacks: Sequence[Callback] = (),
+        config: Any = None,
+        device: torch.device | None = None,
+    ) -> None:
         self.cfg = cfg
         self.run_dir = run_dir
         self.config = config  # the package's whole Config, stored in every checkpoint
         self.device = device or distributed_device(resolve_device(cfg.device))
         self.callbacks: list[Callback] = list(callbacks)
         if cfg.early_stopping_patience is not None:
-            self.callbacks.append(EarlyStopping(cfg.monitor, cfg.mode, cfg.early_stopping_patience,
-                                                cfg.min_delta))
+            self.callbacks.append(
+                EarlyStopping(cfg.monitor, cfg.mode, cfg.early_stopping_patience, cfg.min_delta)
+            )
         self.amp_dtype = amp_dtype(self.device, cfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch = 0
@@ -196,10 +211,19 @@ class Trainer:
             model.train(was_training)
 
     # ----------------------------------------------------------------------------------------- fit
-    def fit(self, model: nn.Module, train_step: StepFn, train_loader: Any, val_loader: Any = None, *,
-            val_step: StepFn | None = None, optimizer: torch.optim.Optimizer | None = None,
-            scheduler: Any = None, scheduler_interval: Literal["epoch", "step"] = "epoch",
-            resume: Path | str | None = None) -> FitResult:
+    def fit(
+        self,
+        model: nn.Module,
+        train_step: StepFn,
+        train_loader: Any,
+        val_loader: Any = None,
+        *,
+        val_step: StepFn | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        resume: Path | str | None = None,
+    ) -> FitResult:
         """Train until `epochs`, `max_steps` or early stopping; return where the results are.
 
         `resume` is a run directory or checkpoint file of an interrupted run with the same config: model,
@@ -218,7 +242,11 @@ class Trainer:
             monitor = "train_" + monitor[4:]
             log.info("no validation data: monitoring %s instead of %s", monitor, cfg.monitor)
         for cb in self.callbacks:
-            if isinstance(cb, EarlyStopping) and cb.monitor.startswith("val_") and val_loader is None:
+            if (
+                isinstance(cb, EarlyStopping)
+                and cb.monitor.startswith("val_")
+                and val_loader is None
+            ):
                 cb.monitor = monitor
         manager = CheckpointManager(self.run_dir.checkpoints, monitor, cfg.mode, cfg.save_top_k)
 
@@ -238,15 +266,26 @@ class Trainer:
             self.is_last_epoch = epoch == cfg.epochs - 1
             t0 = time.perf_counter()
             set_epoch(train_loader, epoch)
-            train_metrics = self._train_epoch(ddp_model, model, train_step, train_loader, optimizer,
-                                              scheduler if scheduler_interval == "step" else None, n_train)
+            train_metrics = self._train_epoch(
+                ddp_model,
+                model,
+                train_step,
+                train_loader,
+                optimizer,
+                scheduler if scheduler_interval == "step" else None,
+                n_train,
+            )
             if self.should_stop:  # max_steps reached inside the epoch
                 self.is_last_epoch = True
             metrics: dict[str, Any] = {"epoch": epoch, "step": self.global_step, **train_metrics}
             if val_loader is not None:
                 metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
-            metrics = {**metrics, **all_reduce_mean(
-                {k: v for k, v in metrics.items() if k not in ("epoch", "step")}, self.device)}
+            metrics = {
+                **metrics,
+                **all_reduce_mean(
+                    {k: v for k, v in metrics.items() if k not in ("epoch", "step")}, self.device
+                ),
+            }
             metrics["lr"] = optimizer.param_groups[0]["lr"]
             for cb in self.callbacks:
                 cb.on_epoch_end(self, model, metrics)
@@ -278,16 +317,27 @@ class Trainer:
             return limit
         return min(n, limit) if limit is not None else n
 
-    def _train_epoch(self, ddp_model: nn.Module, model: nn.Module, step: StepFn, loader: Any,
-                     optimizer: torch.optim.Optimizer, step_scheduler: Any, n_batches: int | None
-                     ) -> dict[str, float]:
+    def _train_epoch(
+        self,
+        ddp_model: nn.Module,
+        model: nn.Module,
+        step: StepFn,
+        loader: Any,
+        optimizer: torch.optim.Optimizer,
+        step_scheduler: Any,
+        n_batches: int | None,
+    ) -> dict[str, float]:
         cfg = self.cfg
         accum = cfg.accumulate_grad_batches
         ddp_model.train()
         means = _Means()
         optimizer.zero_grad(set_to_none=True)
-        bar = progress(loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", total=n_batches,
-                       enabled=cfg.progress)
+        bar = progress(
+            loader,
+            desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+            total=n_batches,
+            enabled=cfg.progress,
+        )
         for i, batch in enumerate(bar):
             if n_batches is not None and i >= n_batches:
                 break
@@ -305,7 +355,8 @@ class Trainer:
                 if not math.isfinite(loss_value):
                     raise NonFiniteLossError(
                         f"non-finite loss ({loss_value}) at step {self.global_step + 1} (epoch {self.epoch}, "
-                        f"batch {i}); lower train.lr, set train.grad_clip_norm, or check the input for NaN")
+                        f"batch {i}); lower train.lr, set train.grad_clip_norm, or check the input for NaN"
+                    )
                 self.scaler.scale(loss / group_len).backward()
             values = {"loss": loss_value, **_scalars(parts)}
             means.add(values, batch_size_of(batch))
@@ -314,7 +365,9 @@ class Trainer:
                 if step_scheduler is not None:
                     step_scheduler.step()
                 if self.global_step % cfg.log_every_n_steps == 0:
-                    self.run_dir.add_scalars({f"step/{k}": v for k, v in values.items()}, self.global_step)
+                    self.run_dir.add_scalars(
+                        {f"step/{k}": v for k, v in values.items()}, self.global_step
+                    )
             bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
             for cb in self.callbacks:
                 cb.on_train_batch_end(self, model, loss_value, values)
@@ -343,7 +396,9 @@ class Trainer:
                 batch = move_to(batch, self.device)
                 with self.autocast():
                     loss, parts = step(ddp_model, batch)
-                means.add({"loss": float(loss.float().item()), **_scalars(parts)}, batch_size_of(batch))
+                means.add(
+                    {"loss": float(loss.float().item()), **_scalars(parts)}, batch_size_of(batch)
+                )
         return means.result("val")
 
     @staticmethod
@@ -357,16 +412,31 @@ class Trainer:
     def _log_epoch(self, metrics: dict[str, Any]) -> None:
         self.history.append(metrics)
         self.run_dir.log_metrics(metrics)
-        self.run_dir.add_scalars({k: v for k, v in metrics.items() if k not in ("epoch", "step")},
-                                 metrics["epoch"])
-        shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                         if isinstance(v, float) and k not in ("epoch_time_s",))
-        log.info("epoch %d/%d %s (%.1f s)", metrics["epoch"] + 1, self.cfg.epochs, shown,
-                 metrics["epoch_time_s"])
+        self.run_dir.add_scalars(
+            {k: v for k, v in metrics.items() if k not in ("epoch", "step")}, metrics["epoch"]
+        )
+        shown = " ".join(
+            f"{k}={v:.4g}"
+            for k, v in metrics.items()
+            if isinstance(v, float) and k not in ("epoch_time_s",)
+        )
+        log.info(
+            "epoch %d/%d %s (%.1f s)",
+            metrics["epoch"] + 1,
+            self.cfg.epochs,
+            shown,
+            metrics["epoch_time_s"],
+        )
 
     # ------------------------------------------------------------------------------ checkpointing
-    def _state(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-               manager: CheckpointManager, epoch: int) -> dict[str, Any]:
+    def _state(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        manager: CheckpointManager,
+        epoch: int,
+    ) -> dict[str, Any]:
         return {
             "model_state": unwrap(model).state_dict(),
             "optimizer_state": optimizer.state_dict(),
@@ -376,36 +446,40 @@ class Trainer:
             "global_step": self.global_step,
             "stopped": self.should_stop,
             "monitor": manager.monitor,
-            "best_metric": manager.best,
             "rng_state": capture_rng_state(),
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "callbacks": [
+                [type(cb).__name__, cb.state_dict()] for cb in self.callbacks if cb.state_dict()
+            ],
             "config": to_dict(self.config) if self.config is not None else None,
             "history": self.history,
             "memory": memory_report(self.device),
         }
 
-    def _resume(self, resume: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                scheduler: Any, manager: CheckpointManager) -> int:
+    def _resume(
+        self,
+        resume: Path | str,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        manager: CheckpointManager,
+    ) -> int:
         path = find_checkpoint(resume, which="last")
         state = load_checkpoint(path, map_location=self.device)
         try:
             unwrap(model).load_state_dict(state["model_state"])
             optimizer.load_state_dict(state["optimizer_state"])
         except (RuntimeError, ValueError, KeyError) as err:
-            raise CheckpointError(f"{path}: cannot resume: checkpoint does not match this model/optimizer "
-                                  f"({str(err).splitlines()[0]})") from err
+            raise CheckpointError(
+                f"{path}: cannot resume: checkpoint does not match this model/optimizer "
+                f"({str(err).splitlines()[0]})"
+            ) from err
         if scheduler is not None and state.get("scheduler_state") is not None:
             scheduler.load_state_dict(state["scheduler_state"])
         if state.get("scaler_state"):
             self.scaler.load_state_dict(state["scaler_state"])
         if "manager_state" in state:
             manager.load_state_dict(state["manager_state"])
-        saved_cbs = state.get("callbacks") or []
-        if len(saved_cbs) != len(self.callbacks):
-            raise ConfigError(f"{path}: checkpoint has {len(saved_cbs)} callback states, this run has "
-                              f"{len(self.callbacks)} callbacks: resume with the run's own config")
-        for cb, cb_state in zip(self.callbacks, saved_cbs):
-            cb.load_state_dict(cb_state)
+        self._load_callback_states(state.get("callbacks") or [], path)
         restore_rng_state(state["rng_state"])
         self.global_step = int(state["global_step"])
         self.should_stop = bool(state.get("stopped", False))
@@ -413,6 +487,19 @@ class Trainer:
         self.run_dir.truncate_metrics(int(state["epoch"]))
         log.info("resumed from %s (epoch %d, step %d)", path, state["epoch"], self.global_step)
         return int(state["epoch"]) + 1
+
+    def _load_callback_states(self, saved: list[Any], path: Path) -> None:
+        """Give each stateful callback its saved state, matched by class name in order."""
+        pending = [(str(name), cb_state) for name, cb_state in saved]
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            match = next((i for i, (n, _) in enumerate(pending) if n == name), None)
+            if match is not None:
+                cb.load_state_dict(pending.pop(match)[1])
+        if pending:
+            log.warning(
+                "%s: no callback to take the saved state of %s", path, [n for n, _ in pending]
+            )
 
     def _result(self, manager: CheckpointManager, stopped: bool) -> FitResult:
         best = self.run_dir.checkpoints / "best.pt"

@@ -1,0 +1,60 @@
+"""Shared CLI plumbing: overrides, one-line errors with exit code 2; atomic writers; bench tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sigzoo_shared.bench import markdown_table, time_fn, write_bench
+from sigzoo_shared.cli import add_config_args, base_parser, overrides_from, run_main
+from sigzoo_shared.config import TrainConfig, load_config
+from sigzoo_shared.errors import DataError
+from sigzoo_shared.io import atomic_write_csv, atomic_write_json
+
+
+def parser() -> argparse.ArgumentParser:
+    p, sub = base_parser("toy", "a toy CLI")
+    train = sub.add_parser("train")
+    add_config_args(train)
+    return p
+
+
+def test_overrides_collected_in_order() -> None:
+    args = parser().parse_args(
+        ["train", "--set", "lr=0.1", "epochs=3", "--device", "cpu", "--quick"]
+    )
+    overrides = overrides_from(args)
+    assert overrides[:2] == ["lr=0.1", "epochs=3"] and "train.device=cpu" in overrides
+    cfg = load_config(TrainConfig, None, [o.removeprefix("train.") for o in overrides])
+    assert cfg.epochs == 1 and cfg.limit_train_batches == 2 and cfg.lr == 0.1
+
+
+def test_user_error_is_one_line_and_exit_code_2(capsys) -> None:
+    def dispatch(args):
+        raise DataError("data/x.wav: sample rate 44100 Hz, expected 16000 Hz")
+
+    code = run_main(dispatch, parser(), ["train"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1] == "toy: error: data/x.wav: sample rate 44100 Hz, expected 16000 Hz"
+    assert not any("Traceback" in line for line in err)
+
+
+def test_atomic_writers(tmp_path: Path) -> None:
+    atomic_write_json(tmp_path / "r.json", {"auc": 0.5, "path": tmp_path})
+    assert json.loads((tmp_path / "r.json").read_text())["auc"] == 0.5
+    atomic_write_csv(tmp_path / "r.csv", [{"id": "00", "auc": 0.7}, {"id": "02", "auc": 0.8}])
+    assert (tmp_path / "r.csv").read_text() == "id,auc\n00,0.7\n02,0.8\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_bench_helpers(tmp_path: Path) -> None:
+    calls = []
+    timing = time_fn(lambda: calls.append(1), warmup=2, repeat=3)
+    assert len(calls) == 5 and timing["median_s"] >= 0
+    assert (
+        markdown_table([{"case": "a", "x": 1.23456}]) == "| case | x |\n|---|---|\n| a | 1.235 |\n"
+    )
+    md, js = write_bench(tmp_path, "toy bench", [{"case": "a", "x": 1.0}])
+    assert "| case | x |" in md.read_text() and json.loads(js.read_text())["rows"][0]["case"] == "a"

@@ -1,0 +1,210 @@
+"""The one training loop: what every package relies on, each feature on a tiny CPU problem."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from sigzoo_shared import (
+    EpochFigures,
+    EpochMetrics,
+    NonFiniteLossError,
+    RunDir,
+    TrainConfig,
+    Trainer,
+    make_loader,
+)
+from sigzoo_shared.trainer import build_scheduler
+from torch import nn
+from torch.utils.data import TensorDataset
+
+
+def regression(n: int = 128, seed: int = 0) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.05 * torch.randn(n, generator=g)
+    return TensorDataset(x, y[:, None])
+
+
+def mse_step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+    x, y = batch
+    loss = nn.functional.mse_loss(model(x), y)
+    return loss, {"abs_err": (model(x) - y).abs().mean()}
+
+
+def fit(
+    tmp_path: Path, model: nn.Module | None = None, callbacks=(), val: bool = True, **overrides
+):
+    cfg = TrainConfig(
+        **{
+            "epochs": 3,
+            "batch_size": 16,
+            "lr": 0.2,
+            "progress": False,
+            "device": "cpu",
+            **overrides,
+        }
+    )
+    torch.manual_seed(0)
+    model = model or nn.Linear(5, 1)
+    train = make_loader(regression(), cfg.batch_size, shuffle=True, seed=cfg.seed)
+    val_loader = make_loader(regression(64, seed=1), 32) if val else None
+    result = Trainer(cfg, RunDir(tmp_path), callbacks, config=cfg).fit(
+        model, mse_step, train, val_loader
+    )
+    return model, result
+
+
+def test_loss_falls_and_everything_is_written(tmp_path: Path) -> None:
+    _, result = fit(tmp_path, epochs=5)
+    losses = [h["val_loss"] for h in result.history]
+    assert losses[-1] < 0.1 * losses[0]
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == list(range(5))
+    assert {"train_loss", "train_abs_err", "val_loss", "val_abs_err", "lr", "step"} <= set(lines[0])
+    assert (tmp_path / "config.yaml").is_file()
+    assert list(tmp_path.glob("events.out.tfevents.*")), "TensorBoard events"
+    assert result.best_checkpoint == tmp_path / "checkpoints" / "best.pt"
+    assert result.global_step == 5 * 8
+
+
+def test_accumulating_k_micro_batches_equals_one_k_times_batch(tmp_path: Path) -> None:
+    """SGD on 4 micro-batches of 8 with accumulation 4 == SGD on batches of 32, step for step."""
+    base = nn.Linear(5, 1)
+    cfg_a = TrainConfig(
+        epochs=1,
+        batch_size=8,
+        accumulate_grad_batches=4,
+        optimizer="sgd",
+        momentum=0.0,
+        lr=0.1,
+        progress=False,
+        device="cpu",
+    )
+    cfg_b = TrainConfig(
+        epochs=1, batch_size=32, optimizer="sgd", momentum=0.0, lr=0.1, progress=False, device="cpu"
+    )
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    ds = regression(96)  # 12 micro-batches of 8 = 3 updates; 3 batches of 32 = 3 updates
+    ra = Trainer(cfg_a, RunDir(tmp_path / "c"), config=cfg_a).fit(a, mse_step, make_loader(ds, 8))
+    rb = Trainer(cfg_b, RunDir(tmp_path / "d"), config=cfg_b).fit(b, mse_step, make_loader(ds, 32))
+    assert ra.global_step == rb.global_step == 3
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_partial_last_accumulation_group_is_stepped(tmp_path: Path) -> None:
+    # 128 samples / 16 = 8 batches, accumulation 3 -> groups of 3, 3, 2 -> 3 steps per epoch.
+    _, result = fit(tmp_path, epochs=1, accumulate_grad_batches=3, val=False)
+    assert result.global_step == 3
+
+
+def test_gradient_clipping_bounds_the_update(tmp_path: Path) -> None:
+    model = nn.Linear(5, 1)
+    with torch.no_grad():
+        model.weight.fill_(100.0)  # huge loss -> huge gradient
+    before = model.weight.detach().clone()
+    fit(
+        tmp_path,
+        model,
+        epochs=1,
+        optimizer="sgd",
+        momentum=0.0,
+        lr=1.0,
+        grad_clip_norm=0.5,
+        limit_train_batches=1,
+        val=False,
+    )
+    # The whole gradient (weight and bias) has norm <= 0.5 after clipping, so the weight moves <= 0.5.
+    assert (model.weight.detach() - before).norm() <= 0.5 + 1e-5
+
+
+def test_non_finite_loss_names_the_step(tmp_path: Path) -> None:
+    calls = []
+
+    def step_that_blows_up(model, batch):
+        calls.append(1)
+        loss, parts = mse_step(model, batch)
+        return (loss * float("nan") if len(calls) == 2 else loss), parts
+
+    cfg = TrainConfig(epochs=1, batch_size=16, progress=False, device="cpu")
+    with pytest.raises(
+        NonFiniteLossError, match=r"non-finite loss \(nan\) at step 2 \(epoch 0, batch 1\)"
+    ):
+        Trainer(cfg, RunDir(tmp_path)).fit(
+            nn.Linear(5, 1), step_that_blows_up, make_loader(regression(), 16)
+        )
+
+
+def test_limit_batches_and_max_steps(tmp_path: Path) -> None:
+    _, r = fit(tmp_path / "a", epochs=2, limit_train_batches=2, limit_val_batches=1)
+    assert r.global_step == 4
+    _, r = fit(tmp_path / "b", epochs=50, max_steps=10)
+    assert r.global_step == 10 and r.epochs_completed == 2 and r.stopped_early
+
+
+def test_early_stopping_stops_and_resume_respects_it(tmp_path: Path) -> None:
+    # lr=0 -> the validation loss never improves after epoch 0.
+    _, r = fit(tmp_path, epochs=20, lr=1e-12, early_stopping_patience=2, min_delta=1e-3)
+    assert r.stopped_early and r.epochs_completed == 3
+
+
+def test_plateau_scheduler_lowers_the_lr(tmp_path: Path) -> None:
+    _, r = fit(
+        tmp_path, epochs=6, lr=1e-6, scheduler="plateau", scheduler_patience=1, scheduler_factor=0.1
+    )
+    lrs = [h["lr"] for h in r.history]
+    assert lrs[-1] < lrs[0]
+
+
+def test_any_torch_scheduler_can_be_passed(tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=3, batch_size=16, progress=False, device="cpu")
+    model = nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5**e)
+    r = Trainer(cfg, RunDir(tmp_path)).fit(
+        model, mse_step, make_loader(regression(), 16), optimizer=opt, scheduler=sched
+    )
+    assert [h["lr"] for h in r.history] == [1.0, 0.5, 0.25]
+    opt2 = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    assert build_scheduler(opt2, TrainConfig(scheduler="onecycle", epochs=2), 5)[1] == "step"
+
+
+def test_callbacks_write_figures_and_metrics(tmp_path: Path) -> None:
+    def weight_plot(trainer, model, epoch):
+        fig = Figure()
+        fig.add_subplot().bar(range(5), model.weight.detach().squeeze().numpy())
+        return fig
+
+    def weight_norm(trainer, model, epoch):
+        return {"weight_norm": float(model.weight.norm())}
+
+    fit(
+        tmp_path,
+        epochs=4,
+        callbacks=[
+            EpochFigures(weight_plot, "weights", every_n_epochs=2),
+            EpochMetrics(weight_norm),
+        ],
+    )
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "weights_epoch0001.png",
+        "weights_epoch0003.png",
+    ]
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all("weight_norm" in r for r in lines)
+
+
+def test_monitor_falls_back_to_train_loss_without_validation(tmp_path: Path) -> None:
+    _, r = fit(tmp_path, epochs=2, val=False)
+    assert r.monitor == "train_loss" and r.best_checkpoint is not None
+
+
+def test_amp_is_off_on_cpu(tmp_path: Path) -> None:
+    cfg = TrainConfig(device="cpu")
+    trainer = Trainer(cfg, RunDir(tmp_path))
+    assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
