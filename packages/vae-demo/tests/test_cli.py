@@ -15,6 +15,8 @@ def test_help_lists_the_program(capsys) -> None:
 
 
 def test_version_via_module() -> None:
-    out = subprocess.run([sys.executable, "-m", "vae_demo.cli", "--version"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "vae_demo.cli", "--version"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert "0.1.0" in out.stdout

@@ -1,24 +1,149 @@
-"""`vae-demo` console script: one subcommand per verb, each calling one function."""
+"""`vae-demo` console script: one subcommand per verb, each calling one function.
+
+vae-demo generate --run-dir data/              write series.npz + series.csv
+vae-demo train [--config my.yaml] [k=v ...]    train, figures and metrics every epoch
+vae-demo watch RUN                             follow a run from its files (or: tensorboard --logdir RUN)
+vae-demo encode --run-dir RUN [--input F]      the encoder test (+ the latent of a series file)
+vae-demo bench --run-dir DIR                   epoch time and peak memory on the default data
+vae-demo demo --run-dir DIR                    a short run + report.md
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from sigzoo_shared.cli import base_parser, run_main
+from sigzoo_shared.cli import (
+    add_config_args,
+    base_parser,
+    config_from_args,
+    packaged_config,
+    run_main,
+)
 
 from vae_demo import __version__
 
+PACKAGE = "vae_demo"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, _sub = base_parser("vae-demo", "A VAE that clusters repeating patterns in a time series, with per-epoch latent plots.")
+    parser, sub = base_parser(
+        "vae-demo",
+        "A VAE that clusters repeating patterns in a time series, with per-epoch latent plots.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    p = sub.add_parser("generate", help="write the synthetic series (series.npz + series.csv)")
+    add_config_args(p)
+
+    p = sub.add_parser("train", help="train the VAE; figures, metrics and checkpoints every epoch")
+    add_config_args(p)
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint",
+    )
+
+    p = sub.add_parser("watch", help="follow a run in progress (metrics per epoch, newest figures)")
+    p.add_argument("run", type=Path, nargs="?", default=None, help="run directory")
+    p.add_argument("--run-dir", type=Path, default=None, help="run directory (same as RUN)")
+    p.add_argument("--once", action="store_true", help="print what is there and exit")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5)")
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=600.0,
+        help="stop after this many seconds without a new epoch (default 600)",
+    )
+
+    p = sub.add_parser(
+        "encode", help="encoder test of a trained run; --input encodes a series file"
+    )
+    p.add_argument("--run-dir", type=Path, required=True, help="a train or demo run directory")
+    p.add_argument("--input", type=Path, default=None, help="series file (.npz/.csv) to encode")
+    p.add_argument(
+        "--out-dir", type=Path, default=None, help="where to write (default: the run dir)"
+    )
+
+    p = sub.add_parser("bench", help="epoch time and peak memory on the default data")
+    add_config_args(p)
+    p.add_argument("--repeat", type=int, default=5, help="timed steps per case (default 5)")
+
+    p = sub.add_parser("demo", help="short training on generated data + report.md (a few minutes)")
+    add_config_args(p)
     return parser
 
 
 def dispatch(args: argparse.Namespace) -> None:
-    raise SystemExit(f"unknown command {args.command}")
+    from sigzoo_shared import ConfigError
+
+    from vae_demo.config import Config
+
+    if args.command == "generate":
+        from vae_demo.generator import generate
+
+        cfg = config_from_args(Config, args, PACKAGE)
+        out = args.run_dir or Path("runs/vae-demo/data")
+        paths = generate(cfg.data, out)
+        print(f"wrote {paths['npz']} and {paths['csv']}")
+    elif args.command == "train":
+        from vae_demo.train import train
+
+        if (
+            args.resume is not None
+            and args.config is None
+            and (args.resume / "config.yaml").is_file()
+        ):
+            args.config = args.resume / "config.yaml"  # resume with the run's own config
+        cfg = config_from_args(Config, args, PACKAGE)
+        result = train(cfg, run_dir=args.run_dir, resume=args.resume)
+        last = result.history[-1] if result.history else {}
+        print(
+            f"trained {result.epochs_completed} epochs: val_ari={last.get('val_ari', float('nan')):.3f} "
+            f"best {result.monitor}={result.best_metric} -> {result.run_dir}"
+        )
+    elif args.command == "watch":
+        from vae_demo.watch import watch
+
+        run = args.run or args.run_dir
+        if run is None:
+            raise ConfigError(
+                "watch: give a run directory (vae-demo watch runs/vae-demo/train-...)"
+            )
+        watch(run, follow=not args.once, interval_s=args.interval, idle_timeout_s=args.idle_timeout)
+    elif args.command == "encode":
+        from sigzoo_shared import RunDir
+
+        from vae_demo.evaluate import encode_test
+
+        out = RunDir(args.out_dir) if args.out_dir is not None else None
+        result = encode_test(args.run_dir, out, input_path=args.input)
+        summary = ", ".join(
+            f"{r['set']}: acc {r['nearest_centroid_accuracy']:.3f}"
+            for r in result["sets"]
+            if "nearest_centroid_accuracy" in r
+        )
+        print(f"encoded {len(result['sets'])} sets ({summary}) -> {result['figure']}")
+    elif args.command == "bench":
+        from vae_demo.bench import bench
+
+        cfg = config_from_args(Config, args, PACKAGE)
+        out = args.run_dir or Path("runs/vae-demo/bench")
+        bench(cfg, out, repeat=args.repeat)
+        print(f"wrote {out / 'bench.md'}")
+    elif args.command == "demo":
+        from vae_demo.demo import demo
+
+        if args.config is None:
+            args.config = packaged_config(PACKAGE, "demo.yaml")
+        cfg = config_from_args(Config, args, PACKAGE)
+        print(f"report: {demo(cfg, run_dir=args.run_dir)}")
+    else:
+        raise SystemExit(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,198 @@
+"""Settings of vae-demo: the generated series (`data.*`), the VAE (`model.*`), training (`train.*`, core).
+
+Every global of the original notebook is a field here; `configs/seed.yaml` sets them to the notebook's
+values, `configs/default.yaml` to ours. Cross-field checks raise `ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sigzoo_shared import ConfigError, TrainConfig
+
+
+@dataclass
+class DataConfig:
+    """The synthetic series: repeating multi-channel sine patterns, a noise block, sliding windows."""
+
+    series_path: Path | None = (
+        None  # a series written by `vae-demo generate` (.npz/.csv); None = generate
+    )
+    n_patterns: int = 30
+    n_features: int = 7  # signal channels per pattern
+    pattern_len: int = 128  # samples per pattern block (1 s at fs_hz)
+    fs_hz: float = 128.0
+    n_sines: int = 5  # sines summed per channel of a pattern
+    freq_min_hz: int = 1  # frequencies are whole Hz in [freq_min_hz, freq_max_hz]
+    freq_max_hz: int = 30
+    repeats: int = 10  # the concatenated patterns are tiled this many times
+    noise_len: int = 10_000  # samples of Gaussian noise appended (the series' mean/std)
+    time_encoding: bool = True  # append the time-encoding channel
+    time_enc_l: list[int] = field(default_factory=lambda: [1])  # harmonics of the pattern period
+    window: int = 128  # window length in samples (a multiple of 16, at most pattern_len)
+    stride: int = 1  # window hop in samples
+    extra_noise_std: float = 0.05  # Gaussian noise added to the scaled windows (signal channels)
+    val_fraction: float = 0.2
+    seed: int = 85  # generator seed (patterns, noise, shuffle, split)
+
+    def __post_init__(self) -> None:
+        problems = []
+        n_freqs = self.freq_max_hz - self.freq_min_hz + 1
+        for name in (
+            "n_patterns",
+            "n_features",
+            "pattern_len",
+            "n_sines",
+            "repeats",
+            "window",
+            "stride",
+        ):
+            if getattr(self, name) < 1:
+                problems.append(f"data.{name} must be >= 1, got {getattr(self, name)}")
+        if self.freq_min_hz < 1 or n_freqs < 1:
+            problems.append(
+                f"data.freq_min_hz..freq_max_hz must be a range of whole Hz >= 1, got "
+                f"{self.freq_min_hz}..{self.freq_max_hz}"
+            )
+        elif self.n_patterns > n_freqs:
+            problems.append(
+                f"data.n_patterns={self.n_patterns} is larger than the {n_freqs} available "
+                f"frequencies ({self.freq_min_hz}-{self.freq_max_hz} Hz): every pattern needs "
+                "its own leading frequency; raise data.freq_max_hz or lower data.n_patterns"
+            )
+        elif self.n_sines > n_freqs:
+            problems.append(
+                f"data.n_sines={self.n_sines} is larger than the {n_freqs} available "
+                f"frequencies ({self.freq_min_hz}-{self.freq_max_hz} Hz)"
+            )
+        if self.freq_max_hz >= self.fs_hz / 2:
+            problems.append(
+                f"data.freq_max_hz={self.freq_max_hz} must be below Nyquist "
+                f"(data.fs_hz/2 = {self.fs_hz / 2:g})"
+            )
+        if self.window > self.pattern_len:
+            problems.append(
+                f"data.window={self.window} is longer than a pattern block "
+                f"(data.pattern_len={self.pattern_len}); use a window <= pattern_len"
+            )
+        if self.window % 16:
+            problems.append(
+                f"data.window={self.window} must be a multiple of 16 (the encoder halves it 3 "
+                "times, the decoder doubles 4 times)"
+            )
+        if self.noise_len < 0:
+            problems.append(f"data.noise_len must be >= 0, got {self.noise_len}")
+        if self.extra_noise_std < 0:
+            problems.append(f"data.extra_noise_std must be >= 0, got {self.extra_noise_std}")
+        if not 0 < self.val_fraction < 1:
+            problems.append(f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.time_encoding and (not self.time_enc_l or min(self.time_enc_l) < 1):
+            problems.append(f"data.time_enc_l must list harmonics >= 1, got {self.time_enc_l}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class ModelConfig:
+    """The VAE: attention-gated conv encoder -> 2-D latent -> conv-transpose + GRU decoder."""
+
+    latent_dim: int = 2
+    channels: int = 16  # conv filters in encoder and decoder
+    kernel_size: int = 3
+    n_heads: int = 4
+    key_dim: int = 8  # per attention head
+    dense_units: int = 8  # encoder dense layer before z_mean / z_log_var
+    gru_units: int = 128
+    out_kernel_size: int = 5
+    time_bypass: bool = (
+        False  # encoder sees signal only; last time value goes straight to the decoder
+    )
+    reconstruct_time: bool = (
+        False  # decoder also reconstructs the time-encoding channel (the original)
+    )
+    beta: float = 0.0002  # KL weight against the per-element mean squared reconstruction error
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in (
+            "latent_dim",
+            "channels",
+            "kernel_size",
+            "n_heads",
+            "key_dim",
+            "dense_units",
+            "gru_units",
+            "out_kernel_size",
+        ):
+            if getattr(self, name) < 1:
+                problems.append(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.kernel_size % 2 == 0 or self.out_kernel_size % 2 == 0:
+            problems.append(
+                "model.kernel_size and model.out_kernel_size must be odd (same-length padding)"
+            )
+        if self.beta < 0:
+            problems.append(f"model.beta must be >= 0, got {self.beta}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class PlotConfig:
+    """Per-epoch monitoring: figures, clustering metrics, TensorBoard embedding, the final GIF."""
+
+    every_n_epochs: int = (
+        1  # figures (and the TensorBoard embedding) every n epochs and at the last
+    )
+    metrics_every_n_epochs: int = 1  # clustering metrics every n epochs and at the last
+    latent_scatter: bool = True  # needs model.latent_dim == 2
+    max_points: int = 5000  # validation windows drawn/encoded per epoch (all if fewer)
+    embedding_points: int = 2000  # windows sent to the TensorBoard projector each epoch (0 = off)
+    silhouette_points: int = 3000
+    gif: bool = True
+    gif_frame_ms: int = 400
+    sample_index: int = 0  # validation window shown in the reconstruction plot
+
+    def __post_init__(self) -> None:
+        if (
+            min(self.every_n_epochs, self.metrics_every_n_epochs) < 1
+            or self.max_points < 10
+            or self.silhouette_points < 10
+        ):
+            raise ConfigError(
+                "plot.every_n_epochs must be >= 1 and plot.max_points, plot.silhouette_points >= 10"
+            )
+
+
+def _train_defaults() -> TrainConfig:
+    return TrainConfig(
+        epochs=30,
+        batch_size=256,
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.004,
+        monitor="val_loss",
+        seed=85,
+    )
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    plot: PlotConfig = field(default_factory=PlotConfig)
+    train: TrainConfig = field(default_factory=_train_defaults)
+
+    def __post_init__(self) -> None:
+        if self.model.time_bypass and not self.data.time_encoding:
+            raise ConfigError(
+                "model.time_bypass=true needs data.time_encoding=true (the bypass feeds the "
+                "time channel to the decoder)"
+            )
+        if self.model.reconstruct_time and not self.data.time_encoding:
+            raise ConfigError("model.reconstruct_time=true needs data.time_encoding=true")
+        if self.plot.latent_scatter and self.model.latent_dim != 2:
+            raise ConfigError(
+                f"plot.latent_scatter=true needs model.latent_dim=2, got "
+                f"{self.model.latent_dim}; set plot.latent_scatter=false"
+            )

@@ -1,0 +1,210 @@
+"""The VAE of the "Variational autoencoder time-series classification demo" (Keras notebook), in torch.
+
+Encoder: 3 x [Conv1d(stride 2) -> ReLU -> BatchNorm -> multi-head attention -> LayerNorm -> gate
+x = attn * x] -> flatten -> Dense(ReLU) -> (z_mean, z_log_var) -> reparameterised z (Kingma & Welling 2014,
+eq. 10). Decoder: Dense -> reshape to window/16 steps -> 4 x [ConvTranspose1d(stride 2) -> ReLU ->
+BatchNorm] -> GRU (all steps) -> attention gate + LayerNorm -> Conv1d to the output channels -> sigmoid
+(the windows are min-max scaled to [0, 1]).
+
+Where we differ from the original: attention heads project to `key_dim` per head as Keras'
+MultiHeadAttention does (torch's nn.MultiheadAttention ties the head size to embed_dim / heads); the
+decoder reconstructs the time channel only when `reconstruct_time` is set; the loss (train.py) is a mean,
+not a batch-size-dependent sum. With `time_bypass` the encoder sees only the signal channels and the
+decoder receives [z, time value of the last step].
+
+Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class GatedAttention(nn.Module):
+    """Self-attention over time, LayerNorm, then multiplicative gating x * attn (the original's block)."""
+
+    def __init__(self, channels: int, n_heads: int, key_dim: int) -> None:
+        super().__init__()
+        self.n_heads, self.key_dim = n_heads, key_dim
+        self.qkv = nn.Linear(channels, 3 * n_heads * key_dim)
+        self.out = nn.Linear(n_heads * key_dim, channels)
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: Tensor) -> Tensor:  # x: (B, Ch, L)
+        B, Ch, L = x.shape
+        h = x.transpose(1, 2)  # (B, L, Ch)
+        q, k, v = (
+            self.qkv(h).view(B, L, 3, self.n_heads, self.key_dim).permute(2, 0, 3, 1, 4)
+        )  # (B, H, L, dk)
+        a = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, dk)
+        a = self.out(a.transpose(1, 2).reshape(B, L, -1))  # (B, L, Ch)
+        return x * self.norm(a).transpose(1, 2)  # (B, Ch, L)
+
+
+class EncoderBlock(nn.Module):
+    def __init__(
+        self, c_in: int, channels: int, kernel_size: int, n_heads: int, key_dim: int
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, channels, kernel_size, stride=2, padding=kernel_size // 2)
+        self.bn = nn.BatchNorm1d(channels)
+        self.attn = GatedAttention(channels, n_heads, key_dim)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, c_in, L) -> (B, channels, L/2)
+        return self.attn(self.bn(F.relu(self.conv(x))))
+
+
+class Encoder(nn.Module):
+    def __init__(
+        self,
+        c_in: int,
+        window: int,
+        channels: int = 16,
+        kernel_size: int = 3,
+        n_heads: int = 4,
+        key_dim: int = 8,
+        dense_units: int = 8,
+        latent_dim: int = 2,
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(
+            EncoderBlock(c_in, channels, kernel_size, n_heads, key_dim),
+            EncoderBlock(channels, channels, kernel_size, n_heads, key_dim),
+            EncoderBlock(channels, channels, kernel_size, n_heads, key_dim),
+        )
+        self.dense = nn.Linear(channels * (window // 8), dense_units)
+        self.z_mean = nn.Linear(dense_units, latent_dim)
+        self.z_log_var = nn.Linear(dense_units, latent_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x: (B, C, T)
+        h = self.blocks(x).flatten(1)  # (B, channels * T/8)
+        h = F.relu(self.dense(h))  # (B, dense_units)
+        return self.z_mean(h), self.z_log_var(h)  # (B, D) each
+
+
+class Decoder(nn.Module):
+    def __init__(
+        self,
+        z_in: int,
+        c_out: int,
+        window: int,
+        channels: int = 16,
+        kernel_size: int = 3,
+        n_heads: int = 4,
+        key_dim: int = 8,
+        gru_units: int = 128,
+        out_kernel_size: int = 5,
+    ) -> None:
+        super().__init__()
+        self.steps, self.channels = window // 16, channels
+        self.dense = nn.Linear(z_in, channels * self.steps)
+        self.up = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        for _ in range(4):
+            self.up.append(
+                nn.ConvTranspose1d(
+                    channels,
+                    channels,
+                    kernel_size,
+                    stride=2,
+                    padding=kernel_size // 2,
+                    output_padding=1,
+                )
+            )
+            self.bns.append(nn.BatchNorm1d(channels))
+        self.gru = nn.GRU(channels, gru_units, batch_first=True)
+        self.attn = GatedAttention(gru_units, n_heads, key_dim)
+        self.out = nn.Conv1d(gru_units, c_out, out_kernel_size, padding=out_kernel_size // 2)
+
+    def forward(self, z: Tensor) -> Tensor:  # z: (B, z_in)
+        h = F.relu(self.dense(z)).view(-1, self.channels, self.steps)  # (B, channels, T/16)
+        for up, bn in zip(self.up, self.bns):
+            h = bn(F.relu(up(h)))  # length doubles: ... -> (B, channels, T)
+        h, _ = self.gru(h.transpose(1, 2))  # (B, T, gru_units)
+        h = self.attn(h.transpose(1, 2))  # (B, gru_units, T)
+        return torch.sigmoid(self.out(h))  # (B, c_out, T)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """z = mu + sigma * eps, eps ~ N(0, I) (the reparameterisation trick)."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(q(z|x) || N(0, I)) per window, summed over latent dims: -1/2 sum(1 + logvar - mu^2 - e^logvar)."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)  # (B,)
+
+
+class VAEOutput(NamedTuple):
+    recon: Tensor  # (B, C_out, T)
+    target: Tensor  # (B, C_out, T): the input channels the decoder is asked to reproduce
+    mu: Tensor  # (B, D)
+    logvar: Tensor  # (B, D)
+    z: Tensor  # (B, D)
+
+
+class TimeSeriesVAE(nn.Module):
+    """Input (B, C, T): `n_features` signal channels, then the time channel when `time_channel`."""
+
+    def __init__(
+        self,
+        n_features: int,
+        window: int,
+        *,
+        time_channel: bool = True,
+        time_bypass: bool = False,
+        reconstruct_time: bool = False,
+        latent_dim: int = 2,
+        channels: int = 16,
+        kernel_size: int = 3,
+        n_heads: int = 4,
+        key_dim: int = 8,
+        dense_units: int = 8,
+        gru_units: int = 128,
+        out_kernel_size: int = 5,
+    ) -> None:
+        super().__init__()
+        if (time_bypass or reconstruct_time) and not time_channel:
+            raise ValueError("time_bypass / reconstruct_time need the time channel")
+        self.n_features, self.time_channel = n_features, time_channel
+        self.time_bypass, self.reconstruct_time = time_bypass, reconstruct_time
+        c_enc = n_features + (1 if time_channel and not time_bypass else 0)
+        c_out = n_features + (1 if reconstruct_time else 0)
+        self.encoder = Encoder(
+            c_enc, window, channels, kernel_size, n_heads, key_dim, dense_units, latent_dim
+        )
+        self.decoder = Decoder(
+            latent_dim + (1 if time_bypass else 0),
+            c_out,
+            window,
+            channels,
+            kernel_size,
+            n_heads,
+            key_dim,
+            gru_units,
+            out_kernel_size,
+        )
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu, logvar), each (B, D), of windows x (B, C, T)."""
+        return self.encoder(x[:, : self.n_features] if self.time_bypass else x)
+
+    def decode(self, z: Tensor, x: Tensor | None = None) -> Tensor:
+        """Windows from latents; with the bypass the decoder also needs x's last time value."""
+        if self.time_bypass:
+            if x is None:
+                raise ValueError(
+                    "time_bypass: decode needs the input windows for their time values"
+                )
+            z = torch.cat([z, x[:, -1, -1:]], dim=1)  # (B, D+1)
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar) if self.training else mu
+        target = x if self.reconstruct_time else x[:, : self.n_features]
+        return VAEOutput(self.decode(z, x), target, mu, logvar, z)

@@ -1,0 +1,193 @@
+"""Training: the VAE step function, per-epoch monitoring callbacks, and the core Trainer.
+
+Loss (fixing the original, whose reconstruction term was a sum over batch x time and so scaled with the
+batch size): mean squared error per element + beta * KL per window averaged over the batch. The
+original's effective beta on this scale is 1 / (batch_size * window) ~= 3e-5 (configs/seed.yaml).
+
+Monitoring without a notebook: every `plot.every_n_epochs` the validation windows are encoded once; an
+`EpochMetrics` callback adds val_ari / val_nmi / val_silhouette / val_noise_auc to the epoch's metrics
+(metrics.jsonl + TensorBoard), an `EpochFigures` callback writes latent / reconstruction / history PNGs
+(figures/ + TensorBoard images) and the latent goes to TensorBoard's projector; at the end the latent
+PNGs become figures/latent.gif.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sigzoo_shared import (
+    Callback,
+    EpochFigures,
+    EpochMetrics,
+    FitResult,
+    RunDir,
+    Trainer,
+    make_loader,
+    setup,
+)
+from sigzoo_shared.distributed import unwrap
+from torch import Tensor, nn
+
+from vae_demo.config import Config
+from vae_demo.data import Windows, load_splits, to_dataset
+from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
+from vae_demo.model import kl_divergence
+from vae_demo.plots import (
+    epoch_frames,
+    history_figure,
+    latent_figure,
+    make_gif,
+    reconstruction_figure,
+)
+
+log = logging.getLogger(__name__)
+
+
+def make_step(beta: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
+    """The step function: loss = MSE(recon, target) + beta * mean KL; labels in the batch are ignored."""
+
+    def vae_step(
+        model: nn.Module, batch: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        x, _labels = batch
+        out = model(x)
+        recon = F.mse_loss(out.recon, out.target)
+        kl = kl_divergence(out.mu, out.logvar).mean()
+        return recon + beta * kl, {"recon": recon.detach(), "kl": kl.detach()}
+
+    return vae_step
+
+
+class LatentMonitor(Callback):
+    """Encodes the validation windows once per monitored epoch and serves metrics and figures from it.
+
+    Put it before the EpochMetrics/EpochFigures that use `metrics`/`figures`: its `on_epoch_end` keeps
+    the epoch's metrics dict so the history figure includes the current epoch.
+    """
+
+    def __init__(self, cfg: Config, val: Windows) -> None:
+        self.cfg = cfg
+        self.val = subset(val, cfg.plot.max_points)
+        self.current: dict[str, Any] = {}
+        self._cache: tuple[int, np.ndarray] | None = None
+        self.lims: tuple[float, float, float, float] | None = None
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, Any]) -> None:
+        self.current = metrics
+
+    def latent(self, trainer: Trainer, model: nn.Module) -> np.ndarray:
+        if self._cache is None or self._cache[0] != trainer.epoch:
+            self._cache = (trainer.epoch, encode_windows(unwrap(model), self.val.x, trainer.device))
+        return self._cache[1]
+
+    def metrics(self, trainer: Trainer, model: nn.Module, epoch: int) -> dict[str, float]:
+        mu = self.latent(trainer, model)
+        values = latent_metrics(
+            mu,
+            self.val.y,
+            self.cfg.data.n_patterns + 1,
+            seed=self.cfg.train.seed,
+            silhouette_points=self.cfg.plot.silhouette_points,
+        )
+        return {f"val_{k}": v for k, v in values.items()}
+
+    def figures(self, trainer: Trainer, model: nn.Module, epoch: int) -> dict[str, Any]:
+        mu = self.latent(trainer, model)
+        figures: dict[str, Any] = {}
+        m = self.current
+        title = (
+            f"epoch {epoch + 1}: ARI {m.get('val_ari', float('nan')):.3f}  "
+            f"NMI {m.get('val_nmi', float('nan')):.3f}  noise AUC {m.get('val_noise_auc', float('nan')):.3f}"
+        )
+        if self.cfg.plot.latent_scatter and mu.shape[1] == 2:
+            figures["latent"] = latent_figure(mu, self.val.y, title, lims=self._limits(mu))
+        i = min(self.cfg.plot.sample_index, len(self.val.y) - 1)  # an index into the validation set
+        x = torch.from_numpy(self.val.x[i : i + 1]).to(trainer.device)
+        recon = unwrap(model)(x).recon[0].cpu().numpy()
+        figures["reconstruction"] = reconstruction_figure(
+            self.val.x[i], recon, int(self.val.y[i]), self.cfg.data.n_features, f"epoch {epoch + 1}"
+        )
+        figures["history"] = history_figure([*trainer.history, m])
+        writer = trainer.run_dir.writer
+        n_emb = min(self.cfg.plot.embedding_points, len(mu))
+        if writer is not None and n_emb > 0:
+            labels = ["noise" if y < 0 else f"pattern {y}" for y in self.val.y[:n_emb]]
+            writer.add_embedding(
+                torch.from_numpy(mu[:n_emb]), metadata=labels, global_step=epoch, tag="latent"
+            )
+        return figures
+
+    def _limits(self, mu: np.ndarray) -> tuple[float, float, float, float]:
+        """Axis limits that only grow, so the GIF frames share a scale."""
+        lo, hi = np.percentile(mu, 0.5, axis=0), np.percentile(mu, 99.5, axis=0)
+        pad = 0.1 * (hi - lo + 1e-6)
+        new = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+        if self.lims is not None and all(np.isfinite(new)):
+            old = self.lims
+            new = (
+                min(old[0], new[0]),
+                max(old[1], new[1]),
+                min(old[2], new[2]),
+                max(old[3], new[3]),
+            )
+        self.lims = new if all(np.isfinite(new)) else self.lims
+        return self.lims
+
+    def on_fit_end(self, trainer: Trainer, model: nn.Module, result: FitResult) -> None:
+        if not (self.cfg.plot.gif and trainer.run_dir.write_enabled):
+            return
+        gif = make_gif(
+            epoch_frames(trainer.run_dir.figures, "latent"),
+            trainer.run_dir.figures / "latent.gif",
+            self.cfg.plot.gif_frame_ms,
+        )
+        if gif is not None:
+            log.info("latent animation: %s", gif)
+
+
+def train(
+    cfg: Config, run_dir: Path | str | None = None, resume: Path | str | None = None
+) -> FitResult:
+    """`vae-demo train`: fit the VAE on the configured series; returns the core's FitResult."""
+    device = setup(cfg.train)
+    if resume is not None and run_dir is None:
+        run_dir = resume
+    run = RunDir.create("vae-demo", run_dir=run_dir, verb="train")
+    splits = load_splits(cfg.data)
+    log.info(
+        "%d training / %d validation windows of %d channels x %d samples",
+        len(splits.train.y),
+        len(splits.val.y),
+        splits.train.x.shape[1],
+        splits.train.x.shape[2],
+    )
+    train_loader = make_loader(
+        to_dataset(splits.train),
+        cfg.train.batch_size,
+        shuffle=True,
+        seed=cfg.train.seed,
+        device=device,
+        num_workers=cfg.train.num_workers,
+    )
+    val_loader = make_loader(
+        to_dataset(splits.val),
+        cfg.train.batch_size,
+        device=device,
+        num_workers=cfg.train.num_workers,
+    )
+    model = build_model(cfg)
+    monitor = LatentMonitor(cfg, splits.val)
+    every = cfg.plot.every_n_epochs
+    callbacks = [
+        monitor,
+        EpochMetrics(monitor.metrics, every),
+        EpochFigures(monitor.figures, "vae", every),
+    ]
+    trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
+    return trainer.fit(model, make_step(cfg.model.beta), train_loader, val_loader, resume=resume)

@@ -1,0 +1,35 @@
+"""A tiny configuration (3 patterns, a few hundred windows, a small model) shared by the tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+TINY = [
+    "data.n_patterns=3",
+    "data.repeats=2",
+    "data.noise_len=256",
+    "data.stride=8",
+    "model.channels=4",
+    "model.gru_units=8",
+    "model.n_heads=2",
+    "model.key_dim=4",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "train.progress=false",
+    "train.num_workers=0",
+    "plot.max_points=60",
+    "plot.embedding_points=20",
+    "plot.silhouette_points=60",
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> list[str]:
+    """The tiny configuration as CLI overrides."""
+    return list(TINY)

@@ -1,0 +1,68 @@
+"""Shipped YAMLs load; values out of range are errors that name the field."""
+
+from pathlib import Path
+
+import pytest
+from sigzoo_shared import ConfigError
+from sigzoo_shared.cli import packaged_config
+from sigzoo_shared.config import load_config
+from vae_demo.cli import main
+from vae_demo.config import Config, DataConfig
+
+CONFIGS = Path(str(packaged_config("vae_demo"))).parent
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "demo.yaml"])
+def test_each_shipped_yaml_loads(name: str) -> None:
+    cfg = load_config(Config, CONFIGS / name, base=CONFIGS / "default.yaml")
+    assert cfg.data.window <= cfg.data.pattern_len
+    assert cfg.model.latent_dim == 2
+
+
+def test_defaults_reproduce_the_original_globals() -> None:
+    cfg = load_config(Config, base=CONFIGS / "default.yaml")
+    d = cfg.data
+    assert (d.n_patterns, d.n_features, d.pattern_len, d.repeats, d.noise_len, d.seed) == (
+        30,
+        7,
+        128,
+        10,
+        10_000,
+        85,
+    )
+    assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
+    seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
+    assert seed.train.epochs == 600 and seed.model.reconstruct_time
+    assert seed.model.beta == pytest.approx(1 / (256 * 128))
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("data.window=256", "data.window"),  # longer than a pattern block
+        ("data.n_patterns=31", "data.n_patterns"),  # more patterns than frequencies 1-30 Hz
+        ("model.latent_dim=3", "model.latent_dim"),  # the scatter needs 2-D
+        ("data.window=100", "data.window"),  # not a multiple of 16
+        ("model.time_bypass=true", "data.time_encoding"),
+    ],
+)
+def test_out_of_range_values_name_the_field(override: str, field: str) -> None:
+    extra = ["data.time_encoding=false"] if "bypass" in override else []
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_config(Config, overrides=[override, *extra], base=CONFIGS / "default.yaml")
+
+
+def test_a_latent_of_three_is_fine_without_the_scatter() -> None:
+    cfg = load_config(Config, overrides=["model.latent_dim=3", "plot.latent_scatter=false"])
+    assert cfg.model.latent_dim == 3
+
+
+def test_cli_reports_a_bad_value_in_one_line(capsys) -> None:
+    assert main(["generate", "--run-dir", "unused", "data.n_patterns=40"]) == 2
+    err = capsys.readouterr().err
+    assert "data.n_patterns=40" in err and "Traceback" not in err
+
+
+def test_dataclass_checks_directly() -> None:
+    with pytest.raises(ConfigError, match="freq_max_hz"):
+        DataConfig(freq_max_hz=64)

@@ -1,0 +1,61 @@
+"""Shapes, the time bypass, the reconstruct-time option and a batch-size-independent loss."""
+
+import torch
+from vae_demo.model import TimeSeriesVAE, kl_divergence, reparameterize
+from vae_demo.train import make_step
+
+
+def small(**kw) -> TimeSeriesVAE:
+    return TimeSeriesVAE(7, 128, channels=4, gru_units=8, n_heads=2, key_dim=4, **kw)
+
+
+def test_shapes_follow_the_original_layout() -> None:
+    x = torch.rand(5, 8, 128)
+    out = small()(x)
+    assert out.recon.shape == (5, 7, 128) and out.target.shape == (5, 7, 128)
+    assert out.mu.shape == out.logvar.shape == out.z.shape == (5, 2)
+    out = small(reconstruct_time=True)(x)
+    assert out.recon.shape == (5, 8, 128)
+    torch.testing.assert_close(out.target, x)
+    assert ((out.recon >= 0) & (out.recon <= 1)).all()
+    assert TimeSeriesVAE(7, 64, channels=4, gru_units=8)(torch.rand(2, 8, 64)).recon.shape == (
+        2,
+        7,
+        64,
+    )
+
+
+def test_bypass_encoder_ignores_time_and_decoder_uses_it() -> None:
+    model = small(time_bypass=True).eval()
+    x = torch.rand(4, 8, 128)
+    y = x.clone()
+    y[:, -1] = torch.rand(4, 128)
+    torch.testing.assert_close(model.encode(x)[0], model.encode(y)[0])
+    assert model.decoder.dense.in_features == 3  # 2-D latent + the last time value
+    assert not torch.allclose(model(x).recon, model(y).recon)
+    plain = small().eval()
+    assert not torch.allclose(plain.encode(x)[0], plain.encode(y)[0])
+
+
+def test_kl_and_reparameterisation() -> None:
+    mu, logvar = torch.zeros(3, 2), torch.zeros(3, 2)
+    torch.testing.assert_close(kl_divergence(mu, logvar), torch.zeros(3))
+    mu = torch.tensor([[1.0, 2.0]])
+    logvar = torch.log(torch.tensor([[0.5, 2.0]]))
+    expected = 0.5 * sum(
+        v + m**2 - 1 - torch.log(torch.tensor(v)) for m, v in ((1.0, 0.5), (2.0, 2.0))
+    )
+    torch.testing.assert_close(kl_divergence(mu, logvar), expected.reshape(1))
+    torch.manual_seed(0)
+    z = reparameterize(torch.full((20000, 2), 3.0), torch.full((20000, 2), 0.0))
+    assert abs(z.mean().item() - 3) < 0.05 and abs(z.std().item() - 1) < 0.05
+
+
+def test_loss_does_not_depend_on_the_batch_size() -> None:
+    model = small().eval()  # eval: z = mu, so the loss is deterministic
+    x = torch.rand(6, 8, 128)
+    y = torch.zeros(6, dtype=torch.long)
+    step = make_step(beta=0.5)
+    one, _ = step(model, (x, y))
+    twice, _ = step(model, (torch.cat([x, x]), torch.cat([y, y])))
+    torch.testing.assert_close(one, twice)

@@ -1,0 +1,131 @@
+"""Training through the CLI: loss falls, every epoch writes metrics and figures, resume == uninterrupted,
+watch/encode/demo/bench run on the tiny configuration."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from sigzoo_shared import load_checkpoint
+from vae_demo.cli import main
+from vae_demo.watch import read_metrics, watch
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny: list[str]) -> Path:
+    run = tmp_path_factory.mktemp("run") / "train"
+    assert main(["train", "--run-dir", str(run), *tiny, "train.epochs=3", "train.lr=3e-3"]) == 0
+    return run
+
+
+def test_loss_falls_and_metrics_are_logged_per_epoch(trained: Path) -> None:
+    history = read_metrics(trained)
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert history[-1]["train_recon"] < history[0]["train_recon"]
+    for key in (
+        "val_loss",
+        "val_recon",
+        "val_kl",
+        "val_ari",
+        "val_nmi",
+        "val_silhouette",
+        "val_noise_auc",
+    ):
+        assert key in history[-1]
+    assert -1 <= history[-1]["val_ari"] <= 1 and 0 <= history[-1]["val_noise_auc"] <= 1
+
+
+def test_every_epoch_writes_figures_tensorboard_and_the_gif(trained: Path) -> None:
+    figures = trained / "figures"
+    for epoch in range(3):
+        for name in ("latent", "reconstruction", "history"):
+            assert (figures / f"{name}_epoch{epoch:04d}.png").is_file()
+    from PIL import Image
+
+    with Image.open(figures / "latent.gif") as gif:
+        assert gif.n_frames == 3
+    assert list(trained.glob("events.out.tfevents.*"))
+    assert (
+        "latent" in (trained / "projector_config.pbtxt").read_text()
+    )  # the 2-D latent as an embedding
+    assert (trained / "checkpoints" / "best.pt").is_file()
+
+
+def test_watch_prints_one_row_per_epoch(trained: Path) -> None:
+    lines: list[str] = []
+    records = watch(
+        trained, follow=True, interval_s=0.01, emit=lines.append
+    )  # a finished run: returns
+    assert len(records) == 3
+    assert any("latent.gif" in line for line in lines)
+    assert sum(line.strip().startswith(("1 |", "2 |", "3 |")) for line in lines) == 3
+
+
+def test_watch_cli_once(trained: Path, capsys) -> None:
+    assert main(["watch", str(trained), "--once"]) == 0
+    assert "ari" in capsys.readouterr().out
+    assert main(["watch", str(trained / "nope"), "--once"]) == 2
+
+
+def test_encode_scores_the_three_test_sets_and_an_input_file(
+    trained: Path, tmp_path: Path, tiny: list[str]
+) -> None:
+    series_dir = tmp_path / "data"
+    assert main(["generate", "--run-dir", str(series_dir), *tiny]) == 0
+    out = tmp_path / "enc"
+    assert (
+        main(
+            [
+                "encode",
+                "--run-dir",
+                str(trained),
+                "--input",
+                str(series_dir / "series.csv"),
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    result = json.loads((out / "encode.json").read_text())
+    names = [r["set"] for r in result["sets"]]
+    assert names[:2] == ["in-distribution", "time-shifted"] and names[2].startswith("out-of-range")
+    assert (out / "figures" / "encode_test.png").is_file()
+    assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
+
+
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str]) -> None:
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert main(["train", "--run-dir", str(full), *tiny, "train.epochs=2"]) == 0
+    assert main(["train", "--run-dir", str(part), *tiny, "train.epochs=1"]) == 0
+    assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0
+    a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
+    b = load_checkpoint(part / "checkpoints" / "last.pt")["model_state"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], msg=key)
+    assert [r["epoch"] for r in read_metrics(part)] == [0, 1]
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["encode", "--run-dir", str(tmp_path)]) == 2
+    assert "no checkpoint found" in capsys.readouterr().err
+
+
+def test_demo_writes_a_report(tmp_path: Path, tiny: list[str]) -> None:
+    run = tmp_path / "demo"
+    assert main(["demo", "--run-dir", str(run), *tiny]) == 0
+    report = (run / "report.md").read_text()
+    assert "| ari |" in report and "latent.gif" in report
+    for link in ("figures/latent.gif", "figures/encode_test.png"):
+        assert (run / link).is_file()
+
+
+def test_bench_writes_the_table(tmp_path: Path, tiny: list[str]) -> None:
+    assert main(["bench", "--run-dir", str(tmp_path), *tiny, "--repeat", "1"]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    assert [r["case"] for r in rows[1:]] == [
+        "train epoch, time_bypass=False",
+        "train epoch, time_bypass=True",
+    ]
+    assert all(r["peak_rss_mb"] > 0 for r in rows)
+    assert (tmp_path / "bench.md").read_text().startswith("# vae-demo")
