@@ -208,3 +208,14 @@ def test_amp_is_off_on_cpu(tmp_path: Path) -> None:
     cfg = TrainConfig(device="cpu")
     trainer = Trainer(cfg, RunDir(tmp_path))
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
+
+
+def test_loss_curves_figure_from_history(tmp_path: Path) -> None:
+    from sigzoo_shared.plots import loss_curves
+
+    _, r = fit(tmp_path, epochs=3)
+    fig = loss_curves(r.history)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "abs_err"]
+    assert len(fig.axes[0].lines) == 2  # train and val
+    path = RunDir(tmp_path).save_figure(fig, "loss")
+    assert path.stat().st_size > 1000
