@@ -3,22 +3,142 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from sigzoo_shared.cli import base_parser, run_main
+from sigzoo_shared.cli import add_config_args, base_parser, run_main
 
 from resp_mhavae import __version__
 
+log = logging.getLogger("resp_mhavae")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, _sub = base_parser("resp-mhavae", "Multi-head-attention VAE + LSTM anomaly detection on multi-modal breathing sensors.")
+    parser, sub = base_parser(
+        "resp-mhavae",
+        "Multi-head-attention VAE + LSTM anomaly detection on multi-modal breathing sensors.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p = sub.add_parser(
+        "preprocess", help="read, validate, split and window a recording (cached arrays)"
+    )
+    add_config_args(p)
+    for name, text in (
+        ("train", "train the MHA-VAE-LSTM and the neural baselines (two phases each)"),
+        ("run", "preprocess + train + detect in one go"),
+    ):
+        p = sub.add_parser(name, help=text)
+        add_config_args(p)
+        p.add_argument(
+            "--resume",
+            type=Path,
+            default=None,
+            metavar="RUN_DIR",
+            help="continue an interrupted run (finished phases are skipped)",
+        )
+        p.add_argument("--force", action="store_true", help="retrain phases that are already done")
+    p = sub.add_parser(
+        "detect", help="score the test part of a trained run; metrics, tables, figures"
+    )
+    add_config_args(p)
+    p = sub.add_parser(
+        "grid-search", help="l_win x look_back_num x threshold_percent (x dataset) grid"
+    )
+    add_config_args(p)
+    p = sub.add_parser(
+        "bench", help="vectorised vs per-step LSTM decoding: steps/s and peak memory"
+    )
+    add_config_args(p)
+    p = sub.add_parser("demo", help="generate a recording, train briefly, detect, write report.md")
+    add_config_args(p)
     return parser
 
 
+def _config(args: argparse.Namespace, extra: Sequence[str] = ()):  # -> Config
+    """Defaults <- configs/default.yaml <- --config (ours, or the original flat JSON) <- overrides."""
+    from sigzoo_shared.cli import config_from_args
+    from sigzoo_shared.config import read_yaml
+
+    from resp_mhavae.config import Config, is_flat_original, original_overrides
+
+    if args.config is not None:
+        data = read_yaml(args.config)
+        if is_flat_original(data):
+            flat = original_overrides(data, str(args.config))
+            args = argparse.Namespace(**{**vars(args), "config": None})
+            return config_from_args(Config, args, "resp_mhavae", extra_overrides=[*extra, *flat])
+    return config_from_args(Config, args, "resp_mhavae", extra_overrides=extra)
+
+
+def _stored_config(args: argparse.Namespace):  # -> Config
+    """A trained run's config.yaml, with this command's overrides on top."""
+    from sigzoo_shared.cli import overrides_from
+    from sigzoo_shared.config import load_config
+    from sigzoo_shared.errors import ConfigError
+
+    from resp_mhavae.config import Config
+
+    if args.run_dir is None or not (args.run_dir / "config.yaml").is_file():
+        raise ConfigError(
+            f"detect: --run-dir {args.run_dir} is not a trained run (no config.yaml); "
+            "train first: resp-mhavae train --run-dir DIR ..."
+        )
+    return load_config(Config, args.run_dir / "config.yaml", overrides_from(args))
+
+
 def dispatch(args: argparse.Namespace) -> None:
-    raise SystemExit(f"unknown command {args.command}")
+    if args.command == "preprocess":
+        from resp_mhavae.train import preprocess
+
+        print(f"cached windows: {preprocess(_config(args), args.run_dir)}")
+    elif args.command in ("train", "run"):
+        from resp_mhavae.train import train
+
+        cfg = _config(args)
+        if args.resume is not None and (args.resume / "config.yaml").is_file():
+            from sigzoo_shared.cli import overrides_from
+            from sigzoo_shared.config import load_config
+
+            from resp_mhavae.config import Config
+
+            cfg = load_config(Config, args.resume / "config.yaml", overrides_from(args))
+        path = train(cfg, args.run_dir, args.resume, args.force)
+        if args.command == "train":
+            print(f"trained: {path}")
+            return
+        from resp_mhavae.evaluate import detect
+
+        _print_summary(detect(cfg, path), path)
+    elif args.command == "detect":
+        from resp_mhavae.evaluate import detect
+
+        _print_summary(detect(_stored_config(args), args.run_dir), args.run_dir)
+    elif args.command == "grid-search":
+        from resp_mhavae.grid import grid_search
+
+        print(f"grid results: {grid_search(_config(args), args.run_dir)}")
+    elif args.command == "bench":
+        from resp_mhavae.bench import bench
+
+        print(f"bench table: {bench(_config(args), args.run_dir)}")
+    elif args.command == "demo":
+        from resp_mhavae.demo import demo
+
+        print(f"demo report: {demo(_config(args), args.run_dir)}")
+    else:
+        raise SystemExit(f"unknown command {args.command}")
+
+
+def _print_summary(summary: dict, path: Path) -> None:
+    main = next(r for r in summary["results"] if r["method"] == "mhavae" and r["primary"])
+    auc = main["window_auc_pr"]
+    print(
+        f"{summary['recording']}: window F2 {main['window_f2']:.3f}, event detection rate "
+        f"{main['event_detection_rate']:.3f}, window AUC-PR {'n/a' if auc is None else f'{auc:.3f}'} "
+        f"({summary['protocol']} protocol); results in {path}/results.md"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

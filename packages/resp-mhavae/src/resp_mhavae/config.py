@@ -1,0 +1,253 @@
+"""Configuration of resp-mhavae: data, model, the two training phases, detection and grid search.
+
+Key names follow the original MHA-VAE-LSTM JSON config where one existed (`l_win`, `look_back_num`,
+`code_size`, `num_hidden_units_vae`, `num_hidden_units_lstm`, `threshold_percent`, `modality_weights`, ...),
+so an original flat JSON file can be read with `from_original_json` (the CLI does it for `--config x.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sigzoo_shared import TrainConfig
+from sigzoo_shared.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["honest", "original"]
+Baseline = Literal["vae_lstm_no_attention", "lstm_only", "isolation_forest"]
+
+
+@dataclass
+class DataConfig:
+    """Where the recording is, how it is split, normalised and cut into windows."""
+
+    format: Literal["collected", "csv", "npz", "nab"] = "collected"
+    path: Path | None = None  # the CSV/NPZ file (collected: the recording CSV)
+    dataset_config: Path | None = None  # collected: dataset_config.json (default: beside `path`)
+    recording: str | None = None  # collected: key in dataset_config (default: from the file name)
+    intervals: Path | None = (
+        None  # csv/npz: YAML/JSON with anomaly_intervals; nab: combined_windows.json
+    )
+    channels: list[str] = field(default_factory=lambda: ["Audio", "Temperature(C)", "Humidity(%)"])
+    timestamp_column: str | None = "Timestamp"  # csv/collected; None = no timestamps
+    max_gap_s: float = 2.0  # larger steps between timestamps are an error (gaps in the recording)
+    sample_rate_hz: float | None = None  # None = estimated from timestamps (or 1.0 without them)
+    l_win: int = 800  # samples per window (non-overlapping)
+    look_back_num: int = 2  # windows of history the LSTM sees
+    train_fraction: float = 0.7  # chronological: first 70 % is the training part
+    val_fraction: float = 0.2  # last 20 % of the training part is validation
+    train_anomalies: Literal["drop_windows", "drop_rows"] = "drop_windows"  # original: drop_rows
+    protocol: Protocol = (
+        "honest"  # honest: train-only normalisation, threshold on validation scores
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.l_win < 4:
+            problems.append(f"data.l_win must be >= 4 samples, got {self.l_win}")
+        if self.look_back_num < 1:
+            problems.append(f"data.look_back_num must be >= 1, got {self.look_back_num}")
+        if not 0 < self.train_fraction < 1:
+            problems.append(f"data.train_fraction must be in (0, 1), got {self.train_fraction}")
+        if not 0 < self.val_fraction < 1:
+            problems.append(f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not self.channels and self.format in ("collected", "csv"):
+            problems.append("data.channels must name at least one column")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class ModelConfig:
+    """The MHA-VAE (conv residual encoder + self-attention over time) and the latent LSTM."""
+
+    code_size: int = 20  # latent channels per time step
+    vae_channels: list[int] = field(
+        default_factory=lambda: [16, 32, 64, 128]
+    )  # residual widths before the last
+    num_hidden_units_vae: int = 256  # last residual width = attention dimension
+    use_attention: bool = True
+    num_heads: int = 4
+    dropout: float = 0.3
+    norm: Literal["batch", "layer"] = "batch"  # stem normalisation
+    kl_weight: float = 0.8
+    modality_weights: list[float] | None = None  # None = [0.4, 0.3, 0.3] for 3 channels, else equal
+    num_hidden_units_lstm: int = 128
+    num_layers_lstm: int = 3
+    dropout_lstm: float = 0.1
+    lstm_decoding: Literal["vectorised", "loop"] = (
+        "vectorised"  # loop = the original per-step reference
+    )
+
+    def __post_init__(self) -> None:
+        if self.num_hidden_units_vae % self.num_heads:
+            raise ConfigError(
+                f"model.num_hidden_units_vae ({self.num_hidden_units_vae}) must be divisible "
+                f"by model.num_heads ({self.num_heads})"
+            )
+        if self.modality_weights is not None and any(w < 0 for w in self.modality_weights):
+            raise ConfigError(f"model.modality_weights must be >= 0, got {self.modality_weights}")
+
+
+def _vae_train() -> TrainConfig:
+    return TrainConfig(
+        epochs=300,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=1e-4,
+        scheduler="plateau",
+        early_stopping_patience=200,
+        log_every_n_steps=10,
+    )
+
+
+def _lstm_train() -> TrainConfig:
+    return TrainConfig(
+        epochs=200, batch_size=80, lr=1e-3, early_stopping_patience=15, log_every_n_steps=10
+    )
+
+
+@dataclass
+class DetectConfig:
+    """Scoring, thresholds and the baselines evaluated in the same run."""
+
+    prediction_weight: float = 0.5  # score = reconstruction error + w * prediction error
+    threshold_percent: float = 80.0  # percentile of validation (honest) or test (original) scores
+    use_deviation_gate: bool = False
+    deviation_ratio: float = 0.8  # gate: prediction error >= ratio x its own threshold-level value
+    beta: float = 2.0
+    baselines: list[Baseline] = field(
+        default_factory=lambda: ["vae_lstm_no_attention", "lstm_only", "isolation_forest"]
+    )
+    vis_recon_every_n_epochs: int = 50
+    vis_lstm_every_n_epochs: int = 20
+
+
+@dataclass
+class GridConfig:
+    """The original grid search: one run per (dataset, l_win, look_back_num), thresholds reuse models."""
+
+    datasets: list[str] = field(default_factory=list)  # recording paths; empty = data.path only
+    l_win: list[int] = field(default_factory=lambda: [400, 800, 1000])
+    look_back_num: list[int] = field(default_factory=lambda: [1, 2, 3])
+    threshold_percent: list[float] = field(default_factory=lambda: [70.0, 80.0, 90.0])
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=_vae_train)  # VAE phase
+    lstm: TrainConfig = field(
+        default_factory=_lstm_train
+    )  # LSTM phase (also the LSTM-only baseline)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+
+
+# ---------------------------------------------------------------------- the original flat JSON config
+
+ORIGINAL_KEYS: dict[str, str] = {
+    "l_win": "data.l_win",
+    "look_back_num": "data.look_back_num",
+    "l_seq": "data.look_back_num",  # upstream VAE-LSTM name (sequence length = look-back + 1)
+    "code_size": "model.code_size",
+    "num_hidden_units_vae": "model.num_hidden_units_vae",
+    "num_hidden_units": "model.num_hidden_units_vae",
+    "num_hidden_units_lstm": "model.num_hidden_units_lstm",
+    "num_layers_lstm": "model.num_layers_lstm",
+    "num_heads": "model.num_heads",
+    "dropout": "model.dropout",
+    "dropout_lstm": "model.dropout_lstm",
+    "kl_weight": "model.kl_weight",
+    "modality_weights": "model.modality_weights",
+    "batch_size": "train.batch_size",
+    "batch_size_vae": "train.batch_size",
+    "num_epochs_vae": "train.epochs",
+    "learning_rate_vae": "train.lr",
+    "weight_decay": "train.weight_decay",
+    "weight_decay_vae": "train.weight_decay",
+    "patience_vae": "train.early_stopping_patience",
+    "batch_size_lstm": "lstm.batch_size",
+    "num_epochs_lstm": "lstm.epochs",
+    "learning_rate_lstm": "lstm.lr",
+    "patience_lstm": "lstm.early_stopping_patience",
+    "threshold_percent": "detect.threshold_percent",
+    "prediction_weight": "detect.prediction_weight",
+    "deviation_ratio": "detect.deviation_ratio",
+    "pred_error_deviation_ratio": "detect.deviation_ratio",
+    "beta": "detect.beta",
+    "vis_interval_vae": "detect.vis_recon_every_n_epochs",
+    "vis_interval_lstm": "detect.vis_lstm_every_n_epochs",
+    "seed": "train.seed",
+}
+# Keys of the original that describe its own file layout or switches we express otherwise.
+ORIGINAL_IGNORED = {
+    "exp_name",
+    "dataset",
+    "result_dir",
+    "checkpoint_dir",
+    "summary_dir",
+    "data_dir",
+    "load_dir",
+    "load_model",
+    "TRAIN_VAE",
+    "TRAIN_LSTM",
+    "TRAIN_sigma",
+    "n_channel",
+    "one_image",
+    "y_scale",
+    "sigma",
+    "sigma2_offset",
+    "num_channels",
+}
+SECTIONS = {"data", "model", "train", "lstm", "detect", "grid"}
+
+
+def is_flat_original(data: dict[str, Any]) -> bool:
+    """True when a mapping looks like the original flat JSON config rather than our nested sections."""
+    return bool(data) and not (set(data) & SECTIONS)
+
+
+def original_overrides(data: dict[str, Any], source: str = "config") -> list[str]:
+    """Dotted overrides equivalent to an original flat config; unknown keys are errors, layout keys ignored."""
+    out, unknown = [], []
+    for key, value in data.items():
+        if key in ORIGINAL_IGNORED:
+            log.info("%s: original key %r has no meaning here; ignored", source, key)
+            continue
+        if key not in ORIGINAL_KEYS:
+            unknown.append(key)
+            continue
+        target = ORIGINAL_KEYS[key]
+        if key == "l_seq":
+            value = int(value) - 1
+        out.append(f"{target}={json.dumps(value)}")
+    if unknown:
+        import difflib
+
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, list(ORIGINAL_KEYS), n=1)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise ConfigError(f"{source}: unknown original config key(s) {', '.join(hints)}")
+    return out
+
+
+def resolved_modality_weights(cfg: ModelConfig, n_channels: int) -> list[float]:
+    """The configured weights, or the original's [0.4, 0.3, 0.3] for three channels, else equal."""
+    if cfg.modality_weights is not None:
+        if len(cfg.modality_weights) != n_channels:
+            raise ConfigError(
+                f"model.modality_weights has {len(cfg.modality_weights)} values but the data "
+                f"has {n_channels} channels"
+            )
+        return list(cfg.modality_weights)
+    if n_channels == 3:
+        return [0.4, 0.3, 0.3]
+    return [1.0 / n_channels] * n_channels

@@ -1,0 +1,305 @@
+"""Two-phase training through the core Trainer: the VAE on windows, then the LSTM on VAE means.
+
+Each model of a run lives in its own folder of the run directory, one core run per phase:
+
+    RUN/data/prepared-<hash>.npz       cached windows (written by `preprocess` or the first `train`)
+    RUN/mhavae/vae/, RUN/mhavae/lstm/  the MHA-VAE-LSTM
+    RUN/vae_lstm_no_attention/{vae,lstm}/   baseline: the same VAE-LSTM without attention
+    RUN/lstm_only/                     baseline: an LSTM predicting raw samples
+
+A phase whose `done.json` exists is skipped (the seed skips a phase when its checkpoint exists) unless
+`force=True`; `resume` continues interrupted phases from their `last.pt`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
+from sigzoo_shared.config import TrainConfig
+from torch import Tensor, nn
+
+from resp_mhavae import plots
+from resp_mhavae.config import Config, resolved_modality_weights
+from resp_mhavae.data import TRAIN, VAL, Prepared, SequenceDataset, WindowDataset, load_prepared
+from resp_mhavae.model import MHAVAE, SequenceLSTM, vae_loss, weighted_squared_error
+
+log = logging.getLogger(__name__)
+PACKAGE = "resp-mhavae"
+MAIN = "mhavae"
+
+
+def build_vae(cfg: Config, n_channels: int, use_attention: bool | None = None) -> MHAVAE:
+    m = cfg.model
+    widths = (*m.vae_channels, m.num_hidden_units_vae)
+    return MHAVAE(
+        n_channels,
+        m.code_size,
+        widths,
+        m.use_attention if use_attention is None else use_attention,
+        m.num_heads,
+        m.dropout,
+        m.norm,
+    )
+
+
+def build_lstm(cfg: Config, dim: int) -> SequenceLSTM:
+    m = cfg.model
+    return SequenceLSTM(
+        dim, m.num_hidden_units_lstm, m.num_layers_lstm, m.dropout_lstm, m.lstm_decoding
+    )
+
+
+def vae_variants(cfg: Config) -> dict[str, bool]:
+    """Model name -> use_attention, for the main model and the no-attention baseline."""
+    out = {MAIN: cfg.model.use_attention}
+    if "vae_lstm_no_attention" in cfg.detect.baselines:
+        out["vae_lstm_no_attention"] = False
+    return out
+
+
+def make_vae_step(weights: Tensor, kl_weight: float) -> Callable:
+    def vae_step(model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        recon, mu, logvar = model(x)
+        return vae_loss(x, recon, mu, logvar, weights.to(x.device), kl_weight)
+
+    return vae_step
+
+
+def make_sequence_step(weights: Tensor | None) -> Callable:
+    """MSE of the teacher-forced prediction of the last window (weighted per channel when given)."""
+
+    def sequence_step(model: nn.Module, seq: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        pred = model(seq)  # (B, D, L)
+        target = seq[:, -1]
+        if weights is None:
+            loss = ((pred - target) ** 2).mean()
+        else:
+            loss = weighted_squared_error(target, pred, weights.to(seq.device)).mean()
+        return loss, {}
+
+    return sequence_step
+
+
+@torch.no_grad()
+def encode_means(
+    vae: MHAVAE, windows: np.ndarray, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
+    """VAE means (W, D, L) of windows (W, C, L), in eval mode."""
+    vae.eval().to(device)
+    out = [
+        vae.encode(torch.from_numpy(windows[i : i + batch_size]).to(device))[0].cpu()
+        for i in range(0, len(windows), batch_size)
+    ]
+    return (
+        torch.cat(out).numpy()
+        if out
+        else np.zeros((0, vae.code_size, windows.shape[-1]), np.float32)
+    )
+
+
+def _phase(run: RunDir, sub: str, force: bool, resume: bool) -> tuple[RunDir | None, Path | None]:
+    """The phase's RunDir and resume source, or (None, None) when it is done and not forced."""
+    path = run.path / sub
+    if (path / "done.json").is_file() and not force:
+        log.info("%s: already trained (done.json); skipping (force=True retrains)", path)
+        return None, None
+    if resume and (path / "checkpoints" / "last.pt").is_file() and not force:
+        return RunDir(path), path
+    if path.exists():
+        shutil.rmtree(path)
+    return RunDir(path), None
+
+
+def _fit(
+    tcfg: TrainConfig,
+    phase: RunDir,
+    cfg: Config,
+    device: torch.device,
+    model: nn.Module,
+    step: Callable,
+    train_ds: torch.utils.data.Dataset,
+    val_ds: torch.utils.data.Dataset | None,
+    callbacks: list,
+    resume: Path | None,
+) -> None:
+    seed_everything(tcfg.seed, tcfg.deterministic, tcfg.cudnn_benchmark)
+    train_loader = make_loader(
+        train_ds,
+        tcfg.batch_size,
+        shuffle=True,
+        seed=tcfg.seed,
+        device=device,
+        num_workers=tcfg.num_workers if tcfg.num_workers is not None else 0,
+    )
+    val_loader = None
+    if val_ds is not None and len(val_ds):
+        val_loader = make_loader(
+            val_ds,
+            tcfg.batch_size,
+            device=device,
+            num_workers=tcfg.num_workers if tcfg.num_workers is not None else 0,
+        )
+    result = Trainer(tcfg, phase, callbacks, config=cfg, device=device).fit(
+        model, step, train_loader, val_loader, resume=resume
+    )
+    plots.save_loss_curves(phase, result.history)
+    phase.write_json(
+        "done.json",
+        {
+            "epochs": result.epochs_completed,
+            "best": result.best_metric,
+            "monitor": result.monitor,
+            "stopped_early": result.stopped_early,
+        },
+    )
+
+
+def train_vae_lstm(
+    cfg: Config,
+    prepared: Prepared,
+    run: RunDir,
+    name: str,
+    use_attention: bool,
+    device: torch.device,
+    force: bool = False,
+    resume: bool = False,
+) -> None:
+    """Phase 1: VAE on normal training windows. Phase 2: LSTM on the VAE means of consecutive windows."""
+    weights = torch.tensor(
+        resolved_modality_weights(cfg.model, len(prepared.channels)), dtype=torch.float32
+    )
+    val_mask = (prepared.split == VAL) & (prepared.labels == 0)
+    phase, source = _phase(run, f"{name}/vae", force, resume)
+    if phase is not None:
+        seed_everything(cfg.train.seed)
+        vae = build_vae(cfg, len(prepared.channels), use_attention)
+        sample = torch.from_numpy(
+            prepared.windows[val_mask][:2] if val_mask.any() else prepared.train_windows[:2]
+        )
+        figs = EpochFigures(
+            lambda t, m, e: plots.reconstruction_figure(m, sample.to(t.device), prepared.channels),
+            name="reconstruction",
+            every_n_epochs=cfg.detect.vis_recon_every_n_epochs,
+        )
+        _fit(
+            cfg.train,
+            phase,
+            cfg,
+            device,
+            vae,
+            make_vae_step(weights, cfg.model.kl_weight),
+            WindowDataset(prepared.train_windows),
+            WindowDataset(prepared.windows[val_mask]),
+            [figs],
+            source,
+        )
+        force = True  # a new VAE invalidates the LSTM trained on its latents
+    vae = load_vae(run.path / name / "vae", device)
+    latents_train = encode_means(vae, prepared.train_windows, device)
+    latents_all = encode_means(vae, prepared.windows, device)
+    phase, source = _phase(run, f"{name}/lstm", force, resume)
+    if phase is None:
+        return
+    seed_everything(cfg.lstm.seed)
+    lstm = build_lstm(cfg, cfg.model.code_size)
+    val_ds = SequenceDataset(latents_all, prepared.val_sequences)
+    sample_seq = torch.from_numpy(
+        latents_all[prepared.val_sequences[:1]]
+        if len(val_ds)
+        else latents_train[prepared.train_sequences[:1]]
+    )
+    figs = EpochFigures(
+        lambda t, m, e: plots.lstm_prediction_figure(m, sample_seq.to(t.device)),
+        name="lstm_prediction",
+        every_n_epochs=cfg.detect.vis_lstm_every_n_epochs,
+    )
+    _fit(
+        cfg.lstm,
+        phase,
+        cfg,
+        device,
+        lstm,
+        make_sequence_step(None),
+        SequenceDataset(latents_train, prepared.train_sequences),
+        val_ds,
+        [figs],
+        source,
+    )
+
+
+def train_lstm_only(
+    cfg: Config,
+    prepared: Prepared,
+    run: RunDir,
+    device: torch.device,
+    force: bool = False,
+    resume: bool = False,
+) -> None:
+    """Baseline: the same LSTM on raw channels (LSTM-AD style one-step-ahead predictor)."""
+    phase, source = _phase(run, "lstm_only", force, resume)
+    if phase is None:
+        return
+    weights = torch.tensor(
+        resolved_modality_weights(cfg.model, len(prepared.channels)), dtype=torch.float32
+    )
+    seed_everything(cfg.lstm.seed)
+    lstm = build_lstm(cfg, len(prepared.channels))
+    _fit(
+        cfg.lstm,
+        phase,
+        cfg,
+        device,
+        lstm,
+        make_sequence_step(weights),
+        SequenceDataset(prepared.train_windows, prepared.train_sequences),
+        SequenceDataset(prepared.windows, prepared.val_sequences),
+        [],
+        source,
+    )
+
+
+def load_vae(path: Path, device: torch.device) -> MHAVAE:
+    from resp_mhavae.evaluate import load_model
+
+    return load_model(path, device)  # type: ignore[return-value]
+
+
+def train(
+    cfg: Config, run_dir: Path | None = None, resume: Path | None = None, force: bool = False
+) -> Path:
+    """Preprocess (cached), then train the MHA-VAE-LSTM and the neural baselines; return the run dir."""
+    device = setup(cfg.train)
+    run = RunDir.create(PACKAGE, run_dir=resume or run_dir, verb="train")
+    run.save_config(cfg)
+    prepared = load_prepared(cfg.data, run.path / "data")
+    log.info(
+        "%s: %d windows (%d train, %d val, %d test), %d training sequences",
+        prepared.name,
+        len(prepared.windows),
+        int((prepared.split == TRAIN).sum()),
+        int((prepared.split == VAL).sum()),
+        int((prepared.split == 2).sum()),
+        len(prepared.train_sequences),
+    )
+    for name, use_attention in vae_variants(cfg).items():
+        train_vae_lstm(cfg, prepared, run, name, use_attention, device, force, resume is not None)
+    if "lstm_only" in cfg.detect.baselines:
+        train_lstm_only(cfg, prepared, run, device, force, resume is not None)
+    run.close()
+    return run.path
+
+
+def preprocess(cfg: Config, run_dir: Path | None = None) -> Path:
+    """Read, validate, split and window the recording into RUN/data/; return the cache file."""
+    from resp_mhavae.data import cache_key
+
+    run = RunDir.create(PACKAGE, run_dir=run_dir, verb="preprocess", tensorboard=False)
+    run.save_config(cfg)
+    load_prepared(cfg.data, run.path / "data")
+    return run.path / "data" / f"prepared-{cache_key(cfg.data)}.npz"
