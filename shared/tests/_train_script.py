@@ -48,6 +48,7 @@ def main() -> None:
     p.add_argument("--kill-at-step", type=int, default=None)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--dump", default=None)
+    p.add_argument("--every-n-steps", type=int, default=None)
     args = p.parse_args()
     cfg = TrainConfig(
         epochs=args.epochs,
@@ -60,6 +61,7 @@ def main() -> None:
         scheduler_factor=0.7,
         seed=3,
         save_top_k=2,
+        checkpoint_every_n_steps=args.every_n_steps,
         progress=False,
         device="cpu",
     )

@@ -45,6 +45,21 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     assert [r["val_loss"] for r in lines_a] == [r["val_loss"] for r in lines_b]
 
 
+def test_mid_epoch_checkpoint_resumes_inside_the_epoch(tmp_path: Path) -> None:
+    full, broken = tmp_path / "full", tmp_path / "broken"
+    assert run(str(full)).returncode == 0
+    assert run(str(broken), "--every-n-steps", "4", "--kill-at-step", "30").returncode != 0
+    saved = load_checkpoint(broken / "checkpoints" / "last.pt")
+    assert (saved["epoch"], saved["batches_done"], saved["global_step"]) == (2, 4, 28)
+    assert run(str(broken), "--every-n-steps", "4", "--resume").returncode == 0
+    a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
+    b = load_checkpoint(broken / "checkpoints" / "last.pt")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lines_a = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
+    lines_b = [json.loads(x) for x in (broken / "metrics.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in lines_a] == [r["train_loss"] for r in lines_b]
+
+
 def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     assert run(str(tmp_path), "--epochs", "2").returncode == 0
     before = (tmp_path / "checkpoints" / "last.pt").read_bytes()

@@ -220,6 +220,11 @@ class CheckpointManager:
             (self.directory / old).unlink(missing_ok=True)
         return written
 
+    def save_last(self, state: dict[str, Any]) -> Path:
+        """Refresh last.pt only (a mid-epoch checkpoint: no metric to rank it by)."""
+        state = {**state, "manager_state": self.state_dict(), "best_metric": self.best}
+        return atomic_write_bytes(self.directory / LAST, _serialize(state))
+
     def _worst(self) -> tuple[float, str]:
         return max(self.kept) if self.mode == "min" else min(self.kept)
 

@@ -52,6 +52,9 @@ class TrainConfig:
     min_delta: float = 0.0
     save_top_k: int = 1  # best-k checkpoints kept besides last.pt and best.pt
     checkpoint_every_n_epochs: int = 1
+    # Also refresh last.pt every N optimizer steps inside an epoch, so a long epoch killed midway resumes
+    # where it stopped (the batches already done are skipped, the epoch's running means restored).
+    checkpoint_every_n_steps: int | None = None
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
     device: str = "auto"
     seed: int = 0

@@ -151,6 +151,16 @@ class _Means:
     def result(self, prefix: str) -> dict[str, float]:
         return {f"{prefix}_{k}": v / max(self.count, 1) for k, v in self.sums.items()}
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> _Means:
+        means = cls()
+        if state:
+            means.sums, means.count = dict(state["sums"]), int(state["count"])
+        return means
+
 
 def _scalars(parts: dict[str, Any]) -> dict[str, float]:
     out = {}
@@ -191,6 +201,8 @@ class Trainer:
         self.should_stop = False
         self.is_last_epoch = False
         self.history: list[dict[str, Any]] = []
+        self._resume_batches = 0  # set when resuming from a mid-epoch checkpoint
+        self._resume_means: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------------- helpers
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -261,6 +273,13 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_start(self, model)
 
+        def save_mid_epoch(batches_done: int, means: _Means) -> None:
+            if self.run_dir.write_enabled:
+                state = self._state(model, optimizer, scheduler, manager, self.epoch)
+                manager.save_last(
+                    {**state, "batches_done": batches_done, "epoch_means": means.state_dict()}
+                )
+
         for epoch in range(start_epoch, cfg.epochs):
             self.epoch = epoch
             self.is_last_epoch = epoch == cfg.epochs - 1
@@ -274,6 +293,7 @@ class Trainer:
                 optimizer,
                 scheduler if scheduler_interval == "step" else None,
                 n_train,
+                save_mid_epoch,
             )
             if self.should_stop:  # max_steps reached inside the epoch
                 self.is_last_epoch = True
@@ -326,11 +346,14 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         step_scheduler: Any,
         n_batches: int | None,
+        save_mid_epoch: Callable[[int, _Means], None],
     ) -> dict[str, float]:
         cfg = self.cfg
         accum = cfg.accumulate_grad_batches
         ddp_model.train()
-        means = _Means()
+        skip, means = self._resume_batches, _Means.from_state(self._resume_means)
+        self._resume_batches, self._resume_means = 0, None
+        every = cfg.checkpoint_every_n_steps
         optimizer.zero_grad(set_to_none=True)
         bar = progress(
             loader,
@@ -341,6 +364,8 @@ class Trainer:
         for i, batch in enumerate(bar):
             if n_batches is not None and i >= n_batches:
                 break
+            if i < skip:  # done before the interruption (the order is a function of seed and epoch)
+                continue
             group_start = (i // accum) * accum
             group_len = accum if n_batches is None else min(accum, n_batches - group_start)
             is_update = (i - group_start + 1) == group_len
@@ -374,6 +399,9 @@ class Trainer:
             if cfg.max_steps is not None and self.global_step >= cfg.max_steps and is_update:
                 self.should_stop = True
                 break
+            last_batch = n_batches is not None and i + 1 >= n_batches
+            if every and is_update and self.global_step % every == 0 and not last_batch:
+                save_mid_epoch(i + 1, means)
         bar.close()
         return means.result("train")
 
@@ -484,9 +512,22 @@ class Trainer:
         self.global_step = int(state["global_step"])
         self.should_stop = bool(state.get("stopped", False))
         self.history = list(state.get("history") or [])
-        self.run_dir.truncate_metrics(int(state["epoch"]))
-        log.info("resumed from %s (epoch %d, step %d)", path, state["epoch"], self.global_step)
-        return int(state["epoch"]) + 1
+        epoch = int(state["epoch"])
+        if state.get("batches_done"):  # a mid-epoch checkpoint: finish that epoch first
+            self._resume_batches = int(state["batches_done"])
+            self._resume_means = state.get("epoch_means")
+            self.run_dir.truncate_metrics(epoch - 1)
+            log.info(
+                "resumed from %s (epoch %d, batch %d, step %d)",
+                path,
+                epoch,
+                self._resume_batches,
+                self.global_step,
+            )
+            return epoch
+        self.run_dir.truncate_metrics(epoch)
+        log.info("resumed from %s (epoch %d, step %d)", path, epoch, self.global_step)
+        return epoch + 1
 
     def _load_callback_states(self, saved: list[Any], path: Path) -> None:
         """Give each stateful callback its saved state, matched by class name in order."""
