@@ -1,0 +1,71 @@
+"""Naive forecasters every ECG forecast must beat: persistence and repeat-last-beat.
+
+- Persistence: the last context sample of each lead, held for the whole horizon.
+- Repeat-last-beat: R peaks are detected in the context (lead 1, band-passed 5-15 Hz, `scipy.signal
+  .find_peaks` with a 0.25 s refractory distance) and RR = r_last - r_prev. The last RR samples of the
+  context are repeated forward, so the phase continues: the forecast at t >= T is x[t - k*RR] with the
+  smallest k putting it inside the context (the next R peak lands at r_last + RR). With fewer than two
+  peaks it falls back to the dominant period from the autocorrelation (0.3-2 s), then to persistence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, find_peaks, sosfiltfilt
+
+
+def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): the last value repeated."""
+    return np.repeat(context[:, -1:], horizon, axis=1)
+
+
+def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
+    """Sample indices of R peaks in one lead (mV), robust to polarity and baseline wander."""
+    if len(lead) < int(0.5 * fs):
+        return np.zeros(0, dtype=int)
+    sos = butter(2, [5.0, 15.0], btype="bandpass", fs=fs, output="sos")
+    band = sosfiltfilt(sos, lead)
+    energy = np.abs(band)
+    height = 0.35 * np.percentile(energy, 99.5)
+    if height <= 0:
+        return np.zeros(0, dtype=int)
+    peaks, _ = find_peaks(energy, height=height, distance=int(0.25 * fs))
+    # refine each peak to the extreme of the raw (detrended) signal within +-50 ms
+    half = int(0.05 * fs)
+    centred = lead - np.median(lead)
+    refined = []
+    for p in peaks:
+        lo, hi = max(0, p - half), min(len(lead), p + half + 1)
+        refined.append(lo + int(np.argmax(np.abs(centred[lo:hi]))))
+    return np.unique(np.asarray(refined, dtype=int))
+
+
+def dominant_period(lead: np.ndarray, fs: float) -> int | None:
+    """Lag (samples) of the autocorrelation maximum between 0.3 and 2 s, or None."""
+    x = lead - lead.mean()
+    lo, hi = int(0.3 * fs), min(int(2.0 * fs), len(x) - 1)
+    if hi <= lo or not np.any(x):
+        return None
+    ac = np.correlate(x, x, mode="full")[len(x) - 1 :]
+    return int(lo + np.argmax(ac[lo:hi]))
+
+
+def last_rr(context: np.ndarray, fs: float) -> int | None:
+    """The last RR interval (samples) in the context, from lead 1's R peaks (autocorrelation fallback)."""
+    peaks = detect_r_peaks(context[0], fs)
+    if len(peaks) >= 2:
+        return int(peaks[-1] - peaks[-2])
+    return dominant_period(context[0], fs)
+
+
+def repeat_last_beat(context: np.ndarray, horizon: int, fs: float) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): the last RR interval of signal repeated forward in phase."""
+    rr = last_rr(context, fs)
+    n = context.shape[1]
+    if rr is None or rr <= 0 or rr > n:
+        return persistence(context, horizon)
+    beat = context[
+        :, n - rr :
+    ]  # one period ending at the context's end: phase continues from there
+    reps = int(np.ceil(horizon / rr))
+    return np.tile(beat, (1, reps))[:, :horizon]

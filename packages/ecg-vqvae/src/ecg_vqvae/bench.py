@@ -1,0 +1,125 @@
+"""`bench`: training windows/s and peak RSS of the default (efficient) and the `original` variant on the
+same batches, plus encode/decode and forecast latency per window.
+
+Each case runs in its own subprocess so that its peak RSS is its own. Timings: warm-up, then median
+(`sigzoo_shared.bench.time_fn`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def _batch(batch_size: int, seed: int = 0) -> torch.Tensor:
+    """The same synthetic ECG batch (B, 2, 1080) for every case."""
+    from ecg_vqvae.generator import draw_patient, synthesize
+
+    rng = np.random.default_rng(seed)
+    signal, _, _ = synthesize(draw_patient(rng), batch_size * 3.0 + 1, 360, rng)
+    x = signal[: batch_size * 1080].T.reshape(2, batch_size, 1080).transpose(1, 0, 2)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
+    """Time one variant in this process: train step, encode+decode, (efficient only) forecast."""
+    from sigzoo_shared.bench import time_fn
+    from sigzoo_shared.cli import packaged_config
+    from sigzoo_shared.config import load_config
+    from sigzoo_shared.device import peak_rss_mb
+    from sigzoo_shared.trainer import build_optimizer
+
+    from ecg_vqvae.config import Config
+    from ecg_vqvae.model import LatentForecaster, build_vqvae
+    from ecg_vqvae.train import make_reconstruction_step
+
+    torch.manual_seed(0)
+    base = packaged_config("ecg_vqvae", "seed.yaml" if case == "original" else "default.yaml")
+    cfg = load_config(Config, base=base)
+    model = build_vqvae(cfg.model, cfg.data.window_samples)
+    opt = build_optimizer(model.parameters(), cfg.train)
+    step = make_reconstruction_step(cfg.model.commitment_weight)
+    x = _batch(batch_size)
+
+    def train_step() -> None:
+        loss, _ = step(model, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    t_train = time_fn(train_step, warmup=1, repeat=repeat)
+    model.eval()
+    with torch.no_grad():
+        t_codec = time_fn(lambda: model(x), warmup=1, repeat=repeat)
+        one = x[:1]
+        t_codec_one = time_fn(lambda: model(one), warmup=1, repeat=repeat)
+    row = {
+        "case": case,
+        "variant": cfg.model.variant,
+        "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "batch": batch_size,
+        "train_step_ms": 1e3 * t_train["median_s"],
+        "train_windows_per_s": batch_size / t_train["median_s"],
+        "encode_decode_ms_per_window_batched": 1e3 * t_codec["median_s"] / batch_size,
+        "encode_decode_ms_single_window": 1e3 * t_codec_one["median_s"],
+    }
+    if case != "original":
+        f = cfg.forecast
+        forecaster = LatentForecaster(
+            model, f.forecast_predictions, f.d_model, f.n_layers, f.n_heads, f.patch, f.dropout
+        ).eval()
+        with torch.no_grad():
+            t_fc = time_fn(lambda: forecaster(x), warmup=1, repeat=repeat)
+            t_fc_one = time_fn(lambda: forecaster(one), warmup=1, repeat=repeat)
+        row["forecast_ms_per_window_batched"] = 1e3 * t_fc["median_s"] / batch_size
+        row["forecast_ms_single_window"] = 1e3 * t_fc_one["median_s"]
+    row["peak_rss_mb"] = peak_rss_mb()
+    return row
+
+
+def run_bench(run_dir: Path | None = None, batch_size: int = 16, repeat: int = 5) -> Path:
+    """Both cases in subprocesses; writes bench.md + bench.json; returns the markdown path."""
+    from sigzoo_shared import RunDir
+    from sigzoo_shared.bench import write_bench
+
+    run = RunDir.create(
+        "ecg-vqvae",
+        run_dir=run_dir,
+        name=None if run_dir else "bench",
+        verb="bench",
+        tensorboard=False,
+    )
+    rows = []
+    for case in ("default", "original"):
+        out = subprocess.run(
+            [sys.executable, "-m", "ecg_vqvae.bench", case, str(batch_size), str(repeat)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"bench case {case} failed:\n{out.stderr[-2000:]}")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    speedup = rows[1]["train_step_ms"] / rows[0]["train_step_ms"]
+    notes = [
+        f"default vs original training step: {speedup:.1f}x faster on the same batch of {batch_size} "
+        "synthetic windows (2 x 1080 samples)",
+        "train step = forward + MSE/commitment loss + backward + RAdam step; latencies in eval mode, no grad",
+        f"torch threads per case: {torch.get_num_threads()}; each case in its own process (peak RSS its own)",
+    ]
+    md, _ = write_bench(run.path, "ecg-vqvae: default (efficient) vs original variant", rows, notes)
+    return md
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))

@@ -1,0 +1,313 @@
+"""Training of the VQ-VAE and of the latent forecaster through the core Trainer.
+
+Step functions turn a batch into (loss, named parts); everything else (optimiser, scheduler, checkpoints,
+resume, TensorBoard) is the core's. The VQ-VAE loss is the seed's: MSE(x_hat, x) + 0.2 * commitment, in mV.
+The forecaster's loss is L1 (default) or MSE in mV between the decoded forecast and the true next window(s).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sigzoo_shared import (
+    CheckpointError,
+    ConfigError,
+    EpochFigures,
+    EpochMetrics,
+    FitResult,
+    RunDir,
+    Trainer,
+    find_checkpoint,
+    load_checkpoint,
+    load_state_dict,
+    make_loader,
+    setup,
+)
+from sigzoo_shared.config import from_dict
+from torch import Tensor, nn
+
+from ecg_vqvae import plots
+from ecg_vqvae.config import Config
+from ecg_vqvae.data import (
+    ForecastDataset,
+    WindowDataset,
+    find_records,
+    load_segments,
+    split_records,
+)
+from ecg_vqvae.model import VQVAE, LatentForecaster, build_vqvae
+
+log = logging.getLogger(__name__)
+PACKAGE = "ecg-vqvae"
+
+
+# --------------------------------------------------------------------------------------------- steps
+
+
+def prd_percent(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Pooled PRD (%) of a batch: 100 * ||x - x_hat|| / ||x||."""
+    return 100 * torch.sqrt(((x - x_hat) ** 2).sum() / (x**2).sum().clamp_min(1e-12))
+
+
+def make_reconstruction_step(commitment_weight: float):
+    def reconstruction_step(model: nn.Module, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        x_hat, commitment, _ = model(batch)
+        mse = F.mse_loss(x_hat, batch)
+        loss = mse + commitment_weight * commitment
+        return loss, {"mse": mse, "commitment": commitment, "prd": prd_percent(batch, x_hat)}
+
+    return reconstruction_step
+
+
+def make_forecast_step(loss_name: str):
+    def forecast_step(
+        model: nn.Module, batch: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        context, future = batch
+        pred = model(context)
+        mae = (pred - future).abs().mean()
+        mse = ((pred - future) ** 2).mean()
+        return (mae if loss_name == "l1" else mse), {"mae": mae, "rmse": mse.sqrt()}
+
+    return forecast_step
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def load_splits(cfg: Config) -> tuple[dict[str, list[str]], dict[str, dict[str, np.ndarray]]]:
+    """Record names per split and their (2, n) segments."""
+    if cfg.data.data_dir is None:
+        raise ConfigError(
+            "data.data_dir is not set: pass data.data_dir=<folder of WFDB records> "
+            "(or run `ecg-vqvae demo` for synthetic data)"
+        )
+    names = find_records(cfg.data.data_dir, cfg.data.records)
+    split = split_records(names, cfg.data)
+    log.info("records: train %s | val %s | test %s", split["train"], split["val"], split["test"])
+    return split, {k: load_segments(cfg.data, v) for k, v in split.items()}
+
+
+def _init_weights(model: nn.Module, path: Path | None) -> None:
+    if path is None:
+        return
+    state = load_state_dict(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: model.model_checkpoint_weights do not fit this model "
+            f"({str(err).splitlines()[0]})"
+        ) from err
+    log.info("initialised weights from %s", path)
+
+
+# ----------------------------------------------------------------------------------------- VQ-VAE
+
+
+def train_vqvae(cfg: Config, run_dir: Path | None = None, resume: Path | None = None) -> FitResult:
+    """Train the VQ-VAE on the training records, validate on held-out training records."""
+    device = setup(cfg.train)
+    split, segments = load_splits(cfg)
+    w = cfg.data.window_samples
+    train_set, val_set = WindowDataset(segments["train"], w), WindowDataset(segments["val"], w)
+    run = RunDir.create(PACKAGE, run_dir=resume or run_dir, verb="train")
+    model = build_vqvae(cfg.model, w)
+    if resume is None:
+        _init_weights(model, cfg.model.model_checkpoint_weights)
+    tc = cfg.train
+    train_loader = make_loader(
+        train_set,
+        tc.batch_size,
+        shuffle=True,
+        seed=tc.seed,
+        device=device,
+        num_workers=tc.num_workers,
+    )
+    val_loader = (
+        make_loader(val_set, tc.batch_size, device=device, num_workers=tc.num_workers)
+        if len(val_set)
+        else None
+    )
+    shown = (val_set if len(val_set) else train_set).x[
+        :1
+    ]  # a fixed window for the per-epoch figures
+    fs = cfg.data.samples_per_second
+
+    def recon_figure(trainer: Trainer, m: nn.Module, epoch: int):
+        x = shown.to(trainer.device)
+        x_hat = m(x)[0]
+        return plots.reconstruction_figure(
+            x[0].cpu().numpy(), x_hat[0].cpu().numpy(), fs, f"epoch {epoch + 1}"
+        )
+
+    callbacks = [
+        EpochMetrics(lambda trainer, m, epoch: m.quantizer.epoch_usage()),
+        EpochFigures(recon_figure, "reconstruction", every_n_epochs=cfg.figure_every_n_epochs),
+    ]
+    if resume is None:
+        with torch.no_grad():
+            model.eval()
+            fig = plots.reconstruction_figure(
+                shown[0].numpy(), model(shown)[0][0].numpy(), fs, "before training"
+            )
+            model.train()
+        run.save_figure(fig, "reconstruction_before_training")
+        run.write_json("split.json", split)
+    log.info(
+        "VQ-VAE (%s): %d parameters; %d train / %d val windows",
+        cfg.model.variant,
+        sum(p.numel() for p in model.parameters()),
+        len(train_set),
+        len(val_set),
+    )
+    trainer = Trainer(tc, run, callbacks, config=cfg, device=device)
+    return trainer.fit(
+        model,
+        make_reconstruction_step(cfg.model.commitment_weight),
+        train_loader,
+        val_loader,
+        resume=resume,
+    )
+
+
+def load_vqvae(run_or_file: Path | str, device: torch.device | str = "cpu") -> tuple[VQVAE, Config]:
+    """The best VQ-VAE of a run (or a checkpoint file) and its config; also accepts a forecaster run."""
+    path = find_checkpoint(run_or_file)
+    state = load_checkpoint(path, map_location=device)
+    if state.get("config") is None:
+        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
+    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
+    model = build_vqvae(cfg.model, cfg.data.window_samples)
+    weights = state["model_state"]
+    if any(
+        k.startswith("vqvae.") for k in weights
+    ):  # a forecaster checkpoint holds the VQ-VAE inside
+        weights = {k[len("vqvae.") :]: v for k, v in weights.items() if k.startswith("vqvae.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored config ({str(err).splitlines()[0]})"
+        ) from err
+    return model.to(device).eval(), cfg
+
+
+# ------------------------------------------------------------------------------------- forecaster
+
+
+def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
+    f = cfg.forecast
+    return LatentForecaster(
+        vqvae, f.forecast_predictions, f.d_model, f.n_layers, f.n_heads, f.patch, f.dropout
+    )
+
+
+def forecast_datasets(cfg: Config, segments: dict[str, np.ndarray]) -> ForecastDataset:
+    w = cfg.data.window_samples
+    stride = max(1, int(round(cfg.data.forecast_stride_s * cfg.data.samples_per_second)))
+    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride)
+
+
+def train_forecaster(
+    cfg: Config, vqvae_run: Path, run_dir: Path | None = None, resume: Path | None = None
+) -> FitResult:
+    """Train a LatentForecaster on top of the frozen VQ-VAE of `vqvae_run` (same records and split).
+
+    The data and model sections come from the VQ-VAE run's stored config (so the split stays patient-wise
+    and identical); the `forecast` section comes from `cfg`.
+    """
+    vqvae, vq_cfg = load_vqvae(vqvae_run)
+    cfg = Config(
+        data=vq_cfg.data,
+        model=vq_cfg.model,
+        forecast=cfg.forecast,
+        train=vq_cfg.train,
+        figure_every_n_epochs=cfg.figure_every_n_epochs,
+    )
+    tc = cfg.forecast.train
+    device = setup(tc)
+    split, segments = load_splits(cfg)
+    train_set, val_set = (
+        forecast_datasets(cfg, segments["train"]),
+        forecast_datasets(cfg, segments["val"]),
+    )
+    if len(train_set) == 0:
+        raise ConfigError(
+            f"no forecasting examples: records are shorter than context + "
+            f"{cfg.forecast.forecast_predictions} window(s); raise data.signals_per_patient"
+        )
+    run = RunDir.create(PACKAGE, run_dir=resume or run_dir, verb="train-forecaster")
+    model = build_forecaster(cfg, vqvae)
+    train_loader = make_loader(
+        train_set,
+        tc.batch_size,
+        shuffle=True,
+        seed=tc.seed,
+        device=device,
+        num_workers=tc.num_workers,
+    )
+    val_loader = (
+        make_loader(val_set, tc.batch_size, device=device, num_workers=tc.num_workers)
+        if len(val_set)
+        else None
+    )
+    shown = (val_set if len(val_set) else train_set)[0]
+    fs = cfg.data.samples_per_second
+
+    def forecast_fig(trainer: Trainer, m: nn.Module, epoch: int):
+        context, future = shown
+        pred = m(context[None].to(trainer.device))[0].cpu().numpy()
+        return plots.forecast_figure(
+            context.numpy(), future.numpy(), {"VQ-VAE forecaster": pred}, fs, f"epoch {epoch + 1}"
+        )
+
+    callbacks = [EpochFigures(forecast_fig, "forecast", every_n_epochs=cfg.figure_every_n_epochs)]
+    if resume is None:
+        run.write_json("split.json", split)
+        run.write_json("vqvae_source.json", {"vqvae_run": str(vqvae_run)})
+    log.info(
+        "forecaster: %d trainable parameters; %d train / %d val examples",
+        sum(p.numel() for p in model.parameters() if p.requires_grad),
+        len(train_set),
+        len(val_set),
+    )
+    trainer = Trainer(tc, run, callbacks, config=cfg, device=device)
+    return trainer.fit(
+        model, make_forecast_step(cfg.forecast.loss), train_loader, val_loader, resume=resume
+    )
+
+
+def load_forecaster(
+    run_or_file: Path | str, device: torch.device | str = "cpu"
+) -> tuple[LatentForecaster, Config]:
+    path = find_checkpoint(run_or_file)
+    state = load_checkpoint(path, map_location=device)
+    if state.get("config") is None:
+        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
+    if not any(k.startswith("patch_in.") for k in state["model_state"]):
+        raise CheckpointError(
+            f"{path}: not a forecaster checkpoint (train one with "
+            "`ecg-vqvae train-forecaster --vqvae <run>`)"
+        )
+    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
+    model = build_forecaster(cfg, build_vqvae(cfg.model, cfg.data.window_samples))
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored config ({str(err).splitlines()[0]})"
+        ) from err
+    return model.to(device).eval(), cfg
+
+
+def is_forecaster_run(run_or_file: Path | str) -> bool:
+    state = load_checkpoint(find_checkpoint(run_or_file))
+    return any(k.startswith("patch_in.") for k in state["model_state"])
+
+
+__all__ = ["load_forecaster", "load_vqvae", "train_forecaster", "train_vqvae"]

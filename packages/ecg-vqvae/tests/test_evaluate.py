@@ -1,0 +1,100 @@
+"""Forecaster training, held-out evaluation against naive forecasters, and the forecast verb."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ecg_vqvae.cli import main
+from ecg_vqvae.evaluate import forecast_metrics, reconstruction_metrics
+
+
+def test_metrics_match_hand_computation() -> None:
+    rng = np.random.default_rng(0)
+    truth, pred = rng.normal(size=(3, 2, 720)), rng.normal(size=(3, 2, 720))
+    m = forecast_metrics(truth, pred, 360)
+    t, p = truth[..., :360], pred[..., :360]
+    assert np.isclose(m["mae_mv"], np.abs(t - p).mean())
+    assert np.isclose(m["rmse_mv"], np.sqrt(((t - p) ** 2).mean()))
+    assert np.isclose(m["prd_pct"], 100 * np.sqrt(((t - p) ** 2).sum() / (t**2).sum()))
+    r = reconstruction_metrics(truth, pred)
+    assert np.isclose(r["snr_db"], 10 * np.log10((truth**2).sum() / ((truth - pred) ** 2).sum()))
+
+
+@pytest.fixture()
+def forecaster_run(tiny_overrides, tmp_path: Path) -> Path:
+    vq, fc = tmp_path / "vq", tmp_path / "fc"
+    assert main(["train", "--run-dir", str(vq), *tiny_overrides, "train.epochs=1"]) == 0
+    assert (
+        main(["train-forecaster", "--vqvae", str(vq), "--run-dir", str(fc), *tiny_overrides]) == 0
+    )
+    return fc
+
+
+def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_run: Path) -> None:
+    assert main(["evaluate", "--run-dir", str(forecaster_run)]) == 0
+    results = json.loads((forecaster_run / "results.json").read_text())
+    assert results["test_records"] == ["s005", "s006"]
+    pooled = results["forecast"]["pooled"]
+    assert {(r["method"], r["horizon_s"]) for r in pooled} == {
+        (m, h) for m in ("vqvae_forecaster", "persistence", "repeat_last_beat") for h in (1.0, 3.0)
+    }
+    assert all(r["mae_mv"] > 0 for r in pooled)
+    assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}
+    assert 0 < results["reconstruction"]["pooled"]["prd_pct"] < 200
+    assert "1" in "".join(results["forecast"]["mae_gain_vs_repeat_last_beat"])
+    for name in (
+        "test_forecast",
+        "test_reconstruction",
+        "test_codebook_usage",
+        "test_forecast_mae_vs_horizon",
+    ):
+        assert (forecaster_run / "figures" / f"{name}.png").is_file()
+    assert "repeat_last_beat" in (forecaster_run / "results.md").read_text()
+
+
+def test_forecast_verb_writes_figure_and_csv(
+    forecaster_run: Path, ecg_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "forecast",
+                "--run-dir",
+                str(forecaster_run),
+                "--record",
+                str(ecg_dir / "s005"),
+                "--start",
+                "10",
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (out / "figures" / "forecast_s005_10s.png").is_file()
+    rows = list(csv.DictReader((out / "forecast_s005_10s.csv").open()))
+    assert len(rows) == 1080 and float(rows[0]["time_s"]) == 10.0
+    assert {"truth_lead1", "vqvae_forecaster_lead2", "repeat_last_beat_lead1"} <= rows[0].keys()
+
+
+def test_forecast_start_before_one_context_is_a_clear_error(
+    forecaster_run: Path, ecg_dir: Path, capsys
+) -> None:
+    assert (
+        main(
+            [
+                "forecast",
+                "--run-dir",
+                str(forecaster_run),
+                "--record",
+                str(ecg_dir / "s005"),
+                "--start",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "--start 1 s" in capsys.readouterr().err

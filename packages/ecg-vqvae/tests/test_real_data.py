@@ -1,0 +1,28 @@
+"""A small check on real MIT-BIH records (skipped when ../shared/data/mitdb is absent)."""
+
+from pathlib import Path
+
+import numpy as np
+import wfdb
+from ecg_vqvae.baselines import detect_r_peaks
+from ecg_vqvae.config import DS1, DataConfig
+from ecg_vqvae.data import find_records, record_segment, split_records
+
+
+def test_mitdb_records_read_and_split_patient_wise(mitdb_dir: Path) -> None:
+    names = find_records(mitdb_dir)
+    assert set(names) <= set(DS1) and len(names) >= 2
+    seg = record_segment(mitdb_dir, "101", DataConfig(signals_per_patient=20))
+    assert seg.shape == (2, 20 * 1080)
+    assert 0.5 < np.ptp(seg[0]) < 6.0  # mV
+    split = split_records(names, DataConfig())
+    assert not set(split["train"] + split["val"]) & set(split["test"])
+
+
+def test_r_peak_detector_finds_annotated_beats_on_record_101(mitdb_dir: Path) -> None:
+    seg = record_segment(mitdb_dir, "101", DataConfig(signals_per_patient=20))  # first 60 s
+    found = detect_r_peaks(seg[0], 360)
+    ann = wfdb.rdann(str(mitdb_dir / "101"), "atr", sampto=seg.shape[1])
+    beats = ann.sample[np.isin(ann.symbol, list("NLRVAejE/fFQ"))]
+    hits = sum(np.min(np.abs(found - b)) <= 36 for b in beats)  # 100 ms
+    assert hits / len(beats) > 0.9
