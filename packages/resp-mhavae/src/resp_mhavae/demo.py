@@ -31,18 +31,18 @@ def demo_config(cfg: Config, data_path: Path) -> Config:
         num_layers_lstm=2,
     )
     train = dataclasses.replace(
-        cfg.train, epochs=min(cfg.train.epochs, 25), batch_size=16, progress=False
+        cfg.train, epochs=min(cfg.train.epochs, 15), batch_size=16, progress=False
     )
     lstm = dataclasses.replace(
-        cfg.lstm, epochs=min(cfg.lstm.epochs, 25), batch_size=16, progress=False
+        cfg.lstm, epochs=min(cfg.lstm.epochs, 15), batch_size=16, progress=False
     )
     detect = dataclasses.replace(
-        cfg.detect, vis_recon_every_n_epochs=25, vis_lstm_every_n_epochs=25
+        cfg.detect, vis_recon_every_n_epochs=15, vis_lstm_every_n_epochs=15
     )
     return dataclasses.replace(cfg, data=data, model=model, train=train, lstm=lstm, detect=detect)
 
 
-def demo(cfg: Config, run_dir: Path | None = None, n_rows: int = 7200) -> Path:
+def demo(cfg: Config, run_dir: Path | None = None, n_rows: int = 6000) -> Path:
     from resp_mhavae.evaluate import METHOD_NAMES, detect, fmt
     from resp_mhavae.generator import write_collected
     from resp_mhavae.train import train
