@@ -1,3 +1,42 @@
-"""16-event detector with 5 ms onset timing on 6-channel 2 kHz sensor streams."""
+"""16-event detector with 5 ms onset timing on 6-channel 2 kHz sensor streams, with pre-training and
+streaming detection (rebuild of gfr10598/lstm; see README.md).
+
+Public names load lazily, so `event-lstm --help` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "Config": "config",
+    "visualize_learned_templates": "plots",
+    **{
+        name: "model"
+        for name in (
+            "ContrastiveLSTM",
+            "EventSpecificCNN",
+            "EventSpecificClassifier",
+            "EventSpecificLoss",
+            "EventSpecificTimingHeads",
+            "EventTemplateBank",
+            "EventTimingLoss",
+            "LSTMAutoencoder",
+            "LSTMEventClassifier",
+            "TemporalAugmentation",
+            "VariationalLSTMAutoencoder",
+            "transfer_encoder_to_classifier",
+        )
+    },
+}
+
+__all__ = ["__version__", *sorted(_WHERE)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"event_lstm.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'event_lstm' has no attribute {name!r}")

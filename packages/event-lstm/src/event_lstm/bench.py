@@ -1,0 +1,161 @@
+"""`event-lstm bench`: streaming real-time factor of the default model, training steps/s and peak memory
+of both classifiers (and of the original full-rate layout for comparison).
+
+Each training case runs in a fresh subprocess so its peak RSS is its own. Weights are untrained (speed
+does not depend on them); the stream is generated. Timing: warm-up, then the median of N (core helper).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sigzoo_shared import RunDir
+from sigzoo_shared.bench import time_fn, write_bench
+from sigzoo_shared.config import from_dict, to_dict
+
+from event_lstm.config import Config
+
+
+def _train_case(cfg_dict: dict[str, Any], batch_size: int, repeat: int) -> dict[str, float]:
+    """Steps/s of one full optimizer step at `batch_size`; runs in the subprocess."""
+    from sigzoo_shared.device import peak_rss_mb
+
+    from event_lstm.train import build_loss, build_model, supervised_step
+
+    cfg = from_dict(Config, cfg_dict)
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    step = supervised_step(build_loss(cfg), teacher_mask=cfg.model.arch == "event_specific")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    T, E = cfg.generator.window_samples, cfg.model.num_events
+    x = torch.randn(batch_size, T, cfg.model.input_size)
+    labels = (torch.rand(batch_size, E) < 0.1).float()
+    timings = torch.randint(0, T, (batch_size, E)).float()
+
+    def one() -> None:
+        loss, _ = step(model, (x, labels, timings))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t = time_fn(one, warmup=1, repeat=repeat)
+    return {
+        "steps_per_s": 1.0 / t["median_s"],
+        "step_ms": 1000 * t["median_s"],
+        "peak_rss_mb": peak_rss_mb(),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def _subprocess_case(cfg: Config, batch_size: int, repeat: int) -> dict[str, float]:
+    code = (
+        "import json,sys; from event_lstm.bench import _train_case; "
+        "a=json.loads(sys.stdin.read()); print(json.dumps(_train_case(a['cfg'], a['bs'], a['repeat'])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps({"cfg": to_dict(cfg), "bs": batch_size, "repeat": repeat}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def streaming_rtf(cfg: Config, seconds: float = 30.0, repeat: int = 3) -> dict[str, float]:
+    from event_lstm.detect import detect_array
+    from event_lstm.generator import _rng, generate_recording
+    from event_lstm.train import build_model
+
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    rec = generate_recording(
+        cfg.generator, int(seconds * cfg.data.fs_hz), _rng(cfg.generator, "stream")
+    )
+    d = cfg.detect
+
+    def run() -> None:
+        detect_array(
+            model,
+            rec.signal,
+            cfg.generator.window_samples,
+            d.hop(cfg.generator.window_samples),
+            d.threshold,
+            d.timing,
+            d.chunk_samples,
+        )
+
+    t = time_fn(run, warmup=1, repeat=repeat)
+    return {
+        "ms_per_s_audio": 1000 * t["median_s"] / seconds,
+        "real_time_factor": seconds / t["median_s"],
+    }
+
+
+def run_bench(
+    cfg: Config,
+    run_dir: Path | str | None = None,
+    batch_size: int = 32,
+    repeat: int = 5,
+    stream_s: float = 30.0,
+) -> Path:
+    from sigzoo_shared.config import replace
+
+    run = RunDir.create("event-lstm", run_dir=run_dir, verb="bench", tensorboard=False)
+    rows = []
+    lstm = replace(cfg, model=replace(cfg.model, arch="lstm"))
+    r = streaming_rtf(lstm, stream_s, repeat=3)
+    rows.append(
+        {
+            "case": "streaming detect, LSTMEventClassifier (default)",
+            "metric": "ms per 1 s of 6-ch 2 kHz",
+            "value": r["ms_per_s_audio"],
+            "real_time_factor": r["real_time_factor"],
+            "target": "<= 10 ms (>= 100x)",
+        }
+    )
+    cases = [
+        ("train step, LSTMEventClassifier (default, downsample 10)", lstm, repeat),
+        (
+            "train step, EventSpecificClassifier (default, downsample 10)",
+            replace(cfg, model=replace(cfg.model, arch="event_specific")),
+            repeat,
+        ),
+        (
+            "train step, LSTMEventClassifier, original layout (downsample 1)",
+            replace(lstm, model=replace(lstm.model, downsample=1)),
+            2,
+        ),
+    ]
+    for name, c, n in cases:
+        res = _subprocess_case(c, batch_size, n)
+        rows.append(
+            {
+                "case": name,
+                "metric": f"steps/s at batch {batch_size}, window {c.generator.window_samples}",
+                "value": res["steps_per_s"],
+                "step_ms": res["step_ms"],
+                "peak_rss_mb": res["peak_rss_mb"],
+                "params": res["params"],
+            }
+        )
+    notes = [
+        f"window {cfg.generator.window_samples} samples, overlap {cfg.detect.overlap_samples}, chunk "
+        f"{cfg.detect.chunk_samples}; stream of {stream_s:g} s generated; torch threads "
+        f"{torch.get_num_threads()}",
+        "peak_rss_mb is the peak resident memory of a fresh process running that case (includes torch)",
+        "timings are medians after warm-up on a machine shared with other jobs; see the load note in "
+        "docs/event-lstm.md",
+    ]
+    write_bench(run.path, "event-lstm bench", rows, notes)
+    return run / "bench.md"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    np.set_printoptions(precision=3)

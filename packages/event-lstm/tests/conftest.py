@@ -1,0 +1,53 @@
+"""Tiny configs and generated data shared by the tests (small enough for a 2-core machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from event_lstm.config import Config
+from sigzoo_shared.config import load_config
+
+TINY = [
+    "generator.window_samples=400",
+    "generator.n_train=48",
+    "generator.n_val=16",
+    "generator.n_test=16",
+    "generator.n_unlabelled=32",
+    "generator.stream_s=12",
+    "generator.event_rate_hz=1.0",
+    "model.hidden_size=16",
+    "model.frontend_channels=16",
+    "model.attention_heads=4",
+    "model.cnn_channels=2",
+    "model.cnn_out_per_event=1",
+    "model.timing_head_dim=8",
+    "model.dropout=0.0",
+    "detect.overlap_samples=100",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "train.progress=false",
+    "train.num_workers=0",
+]
+
+
+def tiny_config(*extra: str) -> Config:
+    return load_config(Config, overrides=[*TINY, *extra])
+
+
+@pytest.fixture
+def tiny_cfg() -> Config:
+    return tiny_config()
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from event_lstm.generator import generate_dataset
+
+    cfg = tiny_config()
+    return generate_dataset(tmp_path_factory.mktemp("data"), cfg.generator, cfg.data)
+
+
+@pytest.fixture
+def tiny_args() -> list[str]:
+    return list(TINY)
