@@ -141,9 +141,7 @@ class ModelConfig:
 class PlotConfig:
     """Per-epoch monitoring: figures, clustering metrics, TensorBoard embedding, the final GIF."""
 
-    every_n_epochs: int = (
-        1  # figures (and the TensorBoard embedding) every n epochs and at the last
-    )
+    every_n_epochs: int = 1  # figures and the TensorBoard embedding: every n epochs and the last
     metrics_every_n_epochs: int = 1  # clustering metrics every n epochs and at the last
     latent_scatter: bool = True  # needs model.latent_dim == 2
     max_points: int = 5000  # validation windows drawn/encoded per epoch (all if fewer)
@@ -160,7 +158,8 @@ class PlotConfig:
             or self.silhouette_points < 10
         ):
             raise ConfigError(
-                "plot.every_n_epochs must be >= 1 and plot.max_points, plot.silhouette_points >= 10"
+                "plot.every_n_epochs and plot.metrics_every_n_epochs must be >= 1, "
+                "plot.max_points and plot.silhouette_points >= 10"
             )
 
 

@@ -4,11 +4,11 @@ Loss (fixing the original, whose reconstruction term was a sum over batch x time
 batch size): mean squared error per element + beta * KL per window averaged over the batch. The
 original's effective beta on this scale is 1 / (batch_size * window) ~= 3e-5 (configs/seed.yaml).
 
-Monitoring without a notebook: every `plot.every_n_epochs` the validation windows are encoded once; an
-`EpochMetrics` callback adds val_ari / val_nmi / val_silhouette / val_noise_auc to the epoch's metrics
-(metrics.jsonl + TensorBoard), an `EpochFigures` callback writes latent / reconstruction / history PNGs
-(figures/ + TensorBoard images) and the latent goes to TensorBoard's projector; at the end the latent
-PNGs become figures/latent.gif.
+Monitoring without a notebook: the validation windows are encoded once per monitored epoch; an
+`EpochMetrics` callback (every `plot.metrics_every_n_epochs`) adds val_ari / val_nmi / val_silhouette /
+val_noise_auc to the epoch's metrics (metrics.jsonl + TensorBoard), an `EpochFigures` callback (every
+`plot.every_n_epochs`) writes latent / reconstruction / history PNGs (figures/ + TensorBoard images) and
+sends the latent to TensorBoard's projector; at the end the latent PNGs become figures/latent.gif.
 """
 
 from __future__ import annotations
@@ -183,11 +183,10 @@ def train(
     )
     model = build_model(cfg)
     monitor = LatentMonitor(cfg, splits.val)
-    every = cfg.plot.every_n_epochs
     callbacks = [
         monitor,
-        EpochMetrics(monitor.metrics, every),
-        EpochFigures(monitor.figures, "vae", every),
+        EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
+        EpochFigures(monitor.figures, "vae", cfg.plot.every_n_epochs),
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     return trainer.fit(model, make_step(cfg.model.beta), train_loader, val_loader, resume=resume)
