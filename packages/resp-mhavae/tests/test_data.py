@@ -114,3 +114,10 @@ def test_bad_input_names_the_file_and_row(tmp_path: Path, case: str, message: st
     assert message in str(err.value)
     if case != "too_short":
         assert str(path.name) in str(err.value) or "dataset_config.json" in str(err.value)
+
+
+def test_center_windows_removes_each_windows_level(recording: Path) -> None:
+    cfg = DataConfig(path=recording, l_win=48, center_windows=True)
+    p = prepare(load_recording(cfg), cfg)
+    assert np.allclose(p.windows.mean(-1), 0, atol=1e-5)
+    assert np.allclose(p.train_windows.mean(-1), 0, atol=1e-5)

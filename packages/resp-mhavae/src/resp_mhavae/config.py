@@ -42,9 +42,8 @@ class DataConfig:
     train_fraction: float = 0.7  # chronological: first 70 % is the training part
     val_fraction: float = 0.2  # last 20 % of the training part is validation
     train_anomalies: Literal["drop_windows", "drop_rows"] = "drop_windows"  # original: drop_rows
-    protocol: Protocol = (
-        "honest"  # honest: train-only normalisation, threshold on validation scores
-    )
+    protocol: Protocol = "honest"  # honest: train-only statistics, threshold on validation scores
+    center_windows: bool = False  # remove each window's per-channel mean (not the seed's)
 
     def __post_init__(self) -> None:
         problems = []

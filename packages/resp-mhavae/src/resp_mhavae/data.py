@@ -382,9 +382,11 @@ def _sequences(ok: np.ndarray, k: int) -> np.ndarray:
     return np.stack(idx) if idx else np.zeros((0, k + 1), dtype=np.int64)
 
 
-def _cut(values: np.ndarray, l_win: int) -> np.ndarray:
+def _cut(values: np.ndarray, l_win: int, center: bool = False) -> np.ndarray:
+    """(N, C) -> (W, C, L) non-overlapping windows; `center` removes each window's per-channel mean."""
     n = (len(values) // l_win) * l_win
-    return values[:n].reshape(-1, l_win, values.shape[1]).transpose(0, 2, 1).astype(np.float32)
+    windows = values[:n].reshape(-1, l_win, values.shape[1]).transpose(0, 2, 1).astype(np.float32)
+    return windows - windows.mean(-1, keepdims=True) if center else windows
 
 
 def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
@@ -415,12 +417,12 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
         mean, std = normal_train.mean(0), normal_train.std(0)
     std = np.where(std > 1e-8, std, 1.0)
     z = (rec.values - mean) / std
-    windows = _cut(z, L)  # (W, C, L)
+    windows = _cut(z, L, cfg.center_windows)  # (W, C, L)
     row_labels = rec.labels[: n_windows * L]
     labels = row_labels.reshape(n_windows, L).max(1).astype(np.int8)
     if cfg.train_anomalies == "drop_rows":  # the original: splice the normal rows, then re-window
         keep = rec.labels[rows_train] == 0
-        train_windows = _cut(z[rows_train][keep], L)
+        train_windows = _cut(z[rows_train][keep], L, cfg.center_windows)
         train_sequences = _sequences(np.ones(len(train_windows), bool), k)
     else:
         usable = (split == TRAIN) & (labels == 0)

@@ -93,12 +93,9 @@ def grid_search(cfg: Config, run_dir: Path | None = None) -> Path:
                                     **r,
                                 }
                             )
-                new = not out.is_file()
-                with out.open(
-                    "a", newline=""
-                ) as fh:  # appended per run: a restart resumes after it
-                    writer = csv.DictWriter(fh, COLUMNS, extrasaction="ignore")
-                    if new:
-                        writer.writeheader()
-                    writer.writerows(rows)
+                previous = list(csv.DictReader(out.open(newline=""))) if out.is_file() else []
+                # rewritten atomically after each model: a restart resumes after the last finished one
+                root.write_csv(
+                    out.name, [[r.get(c) for c in COLUMNS] for r in previous + rows], header=COLUMNS
+                )
     return out
