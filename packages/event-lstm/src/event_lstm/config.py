@@ -61,6 +61,9 @@ class ModelConfig:
     downsample: int = 10  # LSTM runs at fs/downsample; 10 -> one step per 5 ms timing bin
     frontend_channels: int = 64
     remove_window_mean: bool = True  # per-window, per-channel centring (drift)
+    event_pooling: Literal["mean", "max"] = (
+        "max"  # presence from mean-pooled (original) or per-step max
+    )
     timing_resolution_samples: int = 10
     refractory_period_samples: int = 4000
     # event-specific architecture

@@ -51,6 +51,16 @@ def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
     return (h * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
+def pool_events(event_head: nn.Module, h: Tensor, mask: Tensor, pooling: str) -> Tensor:
+    """Event logits (B, E) from (B, S, D): the seed's MLP on the mean over steps, or ("max") the MLP
+    on every step and the maximum over valid steps (multiple-instance pooling: a 40 ms event is a
+    small part of a 500 ms window and mean pooling dilutes it)."""
+    if pooling == "mean":
+        return event_head(masked_mean(h, mask))
+    per_step = event_head(h).masked_fill(~mask.unsqueeze(-1), NEG)  # (B, S, E)
+    return per_step.max(dim=1).values
+
+
 def bin_centers(n: int, downsample: int, device: torch.device | None = None) -> Tensor:
     """Sample position (in samples) of the centre of each of n bins of `downsample` samples."""
     return torch.arange(n, device=device, dtype=torch.float32) * downsample + (downsample - 1) / 2
@@ -290,9 +300,11 @@ class LSTMEventClassifier(_EventModel):
         downsample: int = 1,
         frontend_channels: int = 64,
         remove_window_mean: bool = False,
+        event_pooling: str = "mean",
     ) -> None:
         super().__init__()
         self.num_events = num_events
+        self.event_pooling = event_pooling
         self.timing_resolution_samples = timing_resolution_samples
         self.refractory_period_samples = refractory_period_samples
         self.encoder = SequenceEncoder(
@@ -332,7 +344,7 @@ class LSTMEventClassifier(_EventModel):
             h, h, h, key_padding_mask=~mask, need_weights=True
         )  # (B, S, D), (B, S, S)
         h = self.norm(h + a)
-        event_logits = self.event_head(masked_mean(h, mask))  # (B, E)
+        event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         timing_logits = self.timing_head(h).transpose(1, 2)  # (B, E, S)
         timing_logits = timing_logits.masked_fill(~mask[:, None, :], NEG)
         return {
@@ -511,10 +523,12 @@ class EventSpecificClassifier(_EventModel):
         cnn_out_per_event: int = 4,
         timing_head_dim: int = 32,
         timing_head_heads: int = 4,
+        event_pooling: str = "mean",
     ) -> None:
         super().__init__()
         E = num_events
         self.num_events = E
+        self.event_pooling = event_pooling
         self.timing_resolution_samples = timing_resolution_samples
         self.refractory_period_samples = refractory_period_samples
         self.template_bank = EventTemplateBank(E, input_size, template_length, max_delay_samples)
@@ -559,7 +573,7 @@ class EventSpecificClassifier(_EventModel):
         extra = torch.cat([pooled_scores, pooled_feats], dim=1).transpose(1, 2)  # (B, S, X)
         h = self.encoder(x, lengths, extra)  # (B, S, D)
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
-        event_logits = self.event_head(masked_mean(h, mask))  # (B, E)
+        event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         event_probs = torch.sigmoid(event_logits)
         if event_mask is None:
             event_mask = event_probs.detach() >= 0.5

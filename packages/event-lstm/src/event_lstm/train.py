@@ -71,6 +71,7 @@ def build_model(m: ModelConfig) -> nn.Module:
         "downsample": m.downsample,
         "frontend_channels": m.frontend_channels,
         "remove_window_mean": m.remove_window_mean,
+        "event_pooling": m.event_pooling,
     }
     if m.arch == "lstm":
         return LSTMEventClassifier(attention_heads=m.attention_heads, **common)
