@@ -51,7 +51,7 @@ def test_forecaster_predicts_next_windows_and_leaves_vqvae_frozen() -> None:
     vqvae = small_vqvae(normalization="revin")
     before = {k: v.clone() for k, v in vqvae.state_dict().items()}
     forecaster = LatentForecaster(
-        vqvae, n_windows=2, d_model=16, n_layers=1, n_heads=2, patch=3
+        vqvae, n_windows=2, d_model=16, n_layers=1, n_heads=2, patch=3, use_prior=False
     ).train()
     pred = forecaster(torch.randn(4, 2, 1080))
     assert pred.shape == (4, 2, 2160)
@@ -60,3 +60,14 @@ def test_forecaster_predicts_next_windows_and_leaves_vqvae_frozen() -> None:
     assert forecaster.patch_in.weight.grad is not None
     after = vqvae.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # codebook and BN stats untouched
+
+
+def test_untrained_forecaster_with_prior_returns_the_prior_through_the_vqvae() -> None:
+    vqvae = small_vqvae(normalization="revin").eval()
+    forecaster = LatentForecaster(vqvae, d_model=16, n_layers=1, n_heads=2, use_prior=True).eval()
+    context, prior = torch.randn(2, 2, 1080), torch.randn(2, 2, 1080)
+    with torch.no_grad():
+        pred = forecaster(context, prior)
+        stats = vqvae.revin.stats(context)
+        expected = vqvae.decode(vqvae.encode(prior, stats)[0], stats)
+    assert torch.allclose(pred, expected, atol=1e-5)

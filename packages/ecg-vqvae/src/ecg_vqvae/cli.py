@@ -131,9 +131,9 @@ def dispatch(args: argparse.Namespace) -> None:
         md = run_bench(args.run_dir, batch_size=args.batch_size, repeat=args.repeat)
         print(f"bench: {md}")
     elif args.command == "demo":
-        from ecg_vqvae.demo import run_demo
+        from ecg_vqvae.demo import DEMO_OVERRIDES, run_demo
 
-        cfg = config_from_args(Config, args, "ecg_vqvae")
+        cfg = config_from_args(Config, args, "ecg_vqvae", DEMO_OVERRIDES)
         report = run_demo(cfg, args.run_dir)
         print(f"demo: {report}")
     else:  # pragma: no cover - argparse rejects unknown verbs

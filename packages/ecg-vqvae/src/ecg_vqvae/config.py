@@ -184,8 +184,10 @@ class ForecastConfig:
     n_heads: int = 4
     patch: int = 3  # code positions merged into one transformer token
     dropout: float = 0.1
+    # future queries start from the encoded repeat-last-beat extrapolation ("none": learned constants)
+    prior: Literal["repeat_last_beat", "none"] = "repeat_last_beat"
     loss: Literal["l1", "mse"] = (
-        "l1"  # in mV, through the frozen decoder; l1 targets the MAE we report
+        "l1"  # in mV through the frozen decoder; l1 targets the MAE reported
     )
     train: TrainConfig = field(default_factory=_forecast_train)
 

@@ -25,6 +25,7 @@ import torch
 from sigzoo_shared import DataError
 from torch.utils.data import Dataset
 
+from ecg_vqvae.baselines import repeat_last_beat
 from ecg_vqvae.config import DS1, DS2, DataConfig
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,11 @@ class WindowDataset(Dataset):
 
 
 class ForecastDataset(Dataset):
-    """(context, future) pairs: `context_samples` then `future_samples`, hopping `stride` inside records."""
+    """(context, future) pairs: `context_samples` then `future_samples`, hopping `stride` inside records.
+
+    With `prior_fs`, each item also carries the repeat-last-beat extrapolation of its context (the
+    forecaster's prior), computed once per item and kept.
+    """
 
     def __init__(
         self,
@@ -226,9 +231,12 @@ class ForecastDataset(Dataset):
         context_samples: int,
         future_samples: int,
         stride: int,
+        prior_fs: float | None = None,
     ) -> None:
         self.segments = {k: torch.from_numpy(v) for k, v in segments.items()}
         self.context, self.future = context_samples, future_samples
+        self.prior_fs = prior_fs
+        self._priors: dict[int, torch.Tensor] = {}
         self.index: list[tuple[str, int]] = []
         for name, seg in segments.items():
             last = seg.shape[1] - context_samples - future_samples
@@ -237,11 +245,17 @@ class ForecastDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         name, s = self.index[i]
         seg = self.segments[name]
         c = s + self.context
-        return seg[:, s:c], seg[:, c : c + self.future]
+        context, future = seg[:, s:c], seg[:, c : c + self.future]
+        if self.prior_fs is None:
+            return context, future
+        if i not in self._priors:
+            prior = repeat_last_beat(context.numpy(), self.future, self.prior_fs)
+            self._priors[i] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
+        return context, future, self._priors[i]
 
     @property
     def record(self) -> list[str]:

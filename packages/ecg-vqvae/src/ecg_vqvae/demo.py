@@ -19,10 +19,12 @@ from ecg_vqvae.train import train_forecaster, train_vqvae
 
 DEMO_OVERRIDES = (
     "data.signals_per_patient=20",
-    "train.epochs=8",
-    "train.batch_size=32",
-    "forecast.train.epochs=6",
-    "figure_every_n_epochs=4",
+    "data.forecast_stride_s=2.0",
+    "train.epochs=10",
+    "train.batch_size=16",
+    "forecast.train.epochs=4",
+    "forecast.train.batch_size=16",
+    "figure_every_n_epochs=5",
 )
 DEMO_RECORDS, DEMO_SECONDS = 8, 60.0
 

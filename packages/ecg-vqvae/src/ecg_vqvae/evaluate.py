@@ -73,9 +73,16 @@ def forecast_all(
         "repeat_last_beat": np.stack([repeat_last_beat(c, horizon, fs) for c in ctx]),
     }
     if model is not None:
-        out["vqvae_forecaster"] = np.concatenate([model(cb).numpy() for cb in _batches(contexts)])[
-            ..., :horizon
+        prior = (
+            torch.from_numpy(out["repeat_last_beat"].astype(np.float32))
+            if model.use_prior
+            else None
+        )
+        preds = [
+            model(cb, None if prior is None else prior[i : i + len(cb)]).numpy()
+            for i, cb in zip(range(0, len(contexts), 64), _batches(contexts))
         ]
+        out["vqvae_forecaster"] = np.concatenate(preds)[..., :horizon]
     return out
 
 
@@ -116,9 +123,13 @@ def evaluate_run(run_dir: Path | str, max_examples_per_record: int | None = None
         sel = records == name
         per_record[name] = reconstruction_metrics(xn[sel], x_hat[sel])
     counts = np.bincount(codes.ravel(), minlength=cfg.model.n_embed)
+    flat = np.broadcast_to(
+        xn.mean(axis=-1, keepdims=True), xn.shape
+    )  # reference: each window's mean
     results["reconstruction"] = {
         "pooled": reconstruction_metrics(xn, x_hat),
         "per_record": per_record,
+        "window_mean_reference": reconstruction_metrics(xn, flat),
     }
     results["codebook"] = {
         "codes_used": int((counts > 0).sum()),

@@ -239,19 +239,25 @@ class VQVAE(nn.Module):
         self.post_quant_conv = nn.Conv1d(embed_dim, channel, 1)
         self.decoder = Decoder(leads, n_up=n_downsample, **arch)
 
-    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
-        """RevIN (when configured) with the window's own statistics, returned for `denormalize`."""
+    def normalize(
+        self, x: Tensor, stats: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """RevIN (when configured) with the window's own statistics (or `stats`), returned for
+        `denormalize`."""
         if self.revin is None:
             return x, None
-        stats = self.revin.stats(x)
+        stats = stats if stats is not None else self.revin.stats(x)
         return self.revin.normalize(x, *stats), stats
 
     def denormalize(self, x: Tensor, stats: tuple[Tensor, Tensor] | None) -> Tensor:
         return x if stats is None else self.revin.denormalize(x, *stats)
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, Tensor] | None]:
-        """x (B, L, T) -> quantised latents (B, D, N), commitment loss, codes (B, N), RevIN stats."""
-        x, stats = self.normalize(x)
+    def encode(
+        self, x: Tensor, stats: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+        """x (B, L, T) -> quantised latents (B, D, N), commitment loss, codes (B, N), RevIN stats
+        (the window's own, or `stats` when given)."""
+        x, stats = self.normalize(x, stats)
         z_e = self.quantize_conv(self.encoder(x)).transpose(1, 2)  # (B, N, D)
         z_q, commitment, codes = self.quantizer(z_e)
         return z_q.transpose(1, 2), commitment, codes, stats  # (B, D, N)
@@ -276,11 +282,17 @@ class LatentForecaster(nn.Module):
     """Context window (B, L, T) -> next `n_windows` windows (B, L, n_windows*T) through a frozen VQ-VAE.
 
     The context is encoded to its quantised latents; a bidirectional transformer reads the context tokens
-    (`patch` code positions each) followed by learned query tokens for the future positions and predicts
-    the future latents, which the frozen decoder turns into signal. The prediction is continuous (not
-    snapped to the codebook), so a forecast can hedge between codes where the future is uncertain;
-    training goes through the decoder with a loss in mV. With RevIN on, the future is de-normalised with
-    the context's statistics (the future's are unknown).
+    (`patch` code positions each) followed by query tokens for the future positions and predicts the
+    future latents, which the frozen decoder turns into signal. The prediction is continuous (not snapped
+    to the codebook), so a forecast can hedge between codes where the future is uncertain; training goes
+    through the decoder with a loss in mV. With RevIN on, the future is de-normalised with the context's
+    statistics (the future's are unknown).
+
+    With `use_prior`, `forward` also takes a naive extrapolation of the context (repeat-last-beat, computed
+    outside this torch-only module): it is encoded with the context's statistics, added to the query tokens,
+    and the network predicts a *correction* of its latents (the output projection starts at zero, so an
+    untrained forecaster reproduces the prior as the VQ-VAE reconstructs it). Without it, the queries are
+    learned constants and the network must find the rhythm itself.
     """
 
     def __init__(
@@ -292,9 +304,10 @@ class LatentForecaster(nn.Module):
         n_heads: int = 4,
         patch: int = 3,
         dropout: float = 0.1,
+        use_prior: bool = True,
     ) -> None:
         super().__init__()
-        self.vqvae = vqvae
+        self.vqvae, self.use_prior = vqvae, use_prior
         for p in self.vqvae.parameters():
             p.requires_grad_(False)
         n = vqvae.n_positions
@@ -313,20 +326,40 @@ class LatentForecaster(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.patch_out = nn.ConvTranspose1d(d_model, dim, patch, stride=patch)
+        if use_prior:  # start as the identity on the prior's latents
+            nn.init.zeros_(self.patch_out.weight)
+            nn.init.zeros_(self.patch_out.bias)
 
     def train(self, mode: bool = True) -> LatentForecaster:
         super().train(mode)
         self.vqvae.eval()  # frozen: BatchNorm statistics and the codebook stay as trained
         return self
 
-    def forward(self, context: Tensor) -> Tensor:
-        B = context.shape[0]
+    def forward(self, context: Tensor, prior: Tensor | None = None) -> Tensor:
+        B, T = context.shape[0], context.shape[-1]
         with torch.no_grad():
             z_q, _, _, stats = self.vqvae.encode(context)  # (B, D, N)
         h = self.patch_in(z_q).transpose(1, 2)  # (B, N/patch, d)
-        h = torch.cat([h, self.query.expand(B, -1, -1)], dim=1) + self.pos  # (B, (1+W)*N/patch, d)
+        queries = self.query.expand(B, -1, -1)  # (B, W*N/patch, d)
+        if self.use_prior:
+            if prior is None:
+                raise ValueError(
+                    "this forecaster was built with use_prior: pass the prior forecast"
+                )
+            with torch.no_grad():
+                z_prior = torch.cat(
+                    [
+                        self.vqvae.encode(prior[..., i * T : (i + 1) * T], stats)[0]
+                        for i in range(self.n_windows)
+                    ],
+                    dim=-1,
+                )  # (B, D, W*N)
+            queries = queries + self.patch_in(z_prior).transpose(1, 2)
+        h = torch.cat([h, queries], dim=1) + self.pos  # (B, (1+W)*N/patch, d)
         h = self.norm(self.transformer(h)[:, self.tokens :])  # (B, W*N/patch, d)
         z_future = self.patch_out(h.transpose(1, 2))  # (B, D, W*N)
+        if self.use_prior:
+            z_future = z_future + z_prior
         n = self.vqvae.n_positions
         out = [
             self.vqvae.decode(z_future[:, :, i * n : (i + 1) * n], stats)

@@ -65,10 +65,10 @@ def make_reconstruction_step(commitment_weight: float):
 
 def make_forecast_step(loss_name: str):
     def forecast_step(
-        model: nn.Module, batch: tuple[Tensor, Tensor]
+        model: nn.Module, batch: tuple[Tensor, ...]
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        context, future = batch
-        pred = model(context)
+        context, future = batch[0], batch[1]
+        pred = model(context, batch[2] if len(batch) > 2 else None)
         mae = (pred - future).abs().mean()
         mse = ((pred - future) ** 2).mean()
         return (mae if loss_name == "l1" else mse), {"mae": mae, "rmse": mse.sqrt()}
@@ -203,14 +203,22 @@ def load_vqvae(run_or_file: Path | str, device: torch.device | str = "cpu") -> t
 def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
     f = cfg.forecast
     return LatentForecaster(
-        vqvae, f.forecast_predictions, f.d_model, f.n_layers, f.n_heads, f.patch, f.dropout
+        vqvae,
+        f.forecast_predictions,
+        f.d_model,
+        f.n_layers,
+        f.n_heads,
+        f.patch,
+        f.dropout,
+        use_prior=f.prior == "repeat_last_beat",
     )
 
 
 def forecast_datasets(cfg: Config, segments: dict[str, np.ndarray]) -> ForecastDataset:
     w = cfg.data.window_samples
     stride = max(1, int(round(cfg.data.forecast_stride_s * cfg.data.samples_per_second)))
-    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride)
+    prior_fs = cfg.data.samples_per_second if cfg.forecast.prior == "repeat_last_beat" else None
+    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride, prior_fs)
 
 
 def train_forecaster(
@@ -260,8 +268,9 @@ def train_forecaster(
     fs = cfg.data.samples_per_second
 
     def forecast_fig(trainer: Trainer, m: nn.Module, epoch: int):
-        context, future = shown
-        pred = m(context[None].to(trainer.device))[0].cpu().numpy()
+        context, future = shown[0], shown[1]
+        prior = shown[2][None].to(trainer.device) if len(shown) > 2 else None
+        pred = m(context[None].to(trainer.device), prior)[0].cpu().numpy()
         return plots.forecast_figure(
             context.numpy(), future.numpy(), {"VQ-VAE forecaster": pred}, fs, f"epoch {epoch + 1}"
         )
@@ -294,7 +303,10 @@ def load_forecaster(
             f"{path}: not a forecaster checkpoint (train one with "
             "`ecg-vqvae train-forecaster --vqvae <run>`)"
         )
-    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
+    stored = state["config"]
+    if "prior" not in stored.get("forecast", {}):  # written before the option: learned queries
+        stored = {**stored, "forecast": {**stored.get("forecast", {}), "prior": "none"}}
+    cfg = from_dict(Config, stored, source=f"{path} (stored config)")
     model = build_forecaster(cfg, build_vqvae(cfg.model, cfg.data.window_samples))
     try:
         model.load_state_dict(state["model_state"])

@@ -1,0 +1,86 @@
+"""Mean and spread over seeds of several evaluated runs: `python -m ecg_vqvae.summary RUN [RUN ...]`.
+
+Reads each run's `results.json` (written by `ecg-vqvae evaluate`) and prints markdown tables: test
+reconstruction and codebook figures, and pooled forecast errors per method and horizon, as mean +- std
+(sample std over runs) with the per-run values' count.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _ms(values: Sequence[float], digits: int = 3) -> str:
+    v = np.asarray(values, dtype=float)
+    sd = v.std(ddof=1) if len(v) > 1 else 0.0
+    return f"{v.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
+def summarize(run_dirs: Sequence[Path | str]) -> str:
+    results = [json.loads((Path(r) / "results.json").read_text()) for r in run_dirs]
+    rec = [r["reconstruction"]["pooled"] for r in results]
+    ref = [
+        r["reconstruction"]["window_mean_reference"]
+        for r in results
+        if "window_mean_reference" in r["reconstruction"]
+    ]
+    lines = [
+        f"Runs: {', '.join(str(r) for r in run_dirs)} (n = {len(results)}); test records: "
+        f"{', '.join(results[0]['test_records'])}",
+        "",
+        "| test reconstruction | VQ-VAE (mean ± std) | reference: window mean |",
+        "|---|---|---|",
+    ]
+    for key, name in (
+        ("prd_pct", "PRD [%]"),
+        ("prdn_pct", "PRDN [%]"),
+        ("snr_db", "SNR [dB]"),
+        ("mse_mv2", "MSE [mV²]"),
+    ):
+        reference = _ms([x[key] for x in ref], 4 if key == "mse_mv2" else 2) if ref else ""
+        lines.append(
+            f"| {name} | {_ms([x[key] for x in rec], 4 if key == 'mse_mv2' else 2)} | {reference} |"
+        )
+    cb = [r["codebook"] for r in results]
+    lines.append(
+        f"| codes used (of {cb[0]['n_embed']}) | {_ms([c['codes_used'] for c in cb], 1)} | |"
+    )
+    lines.append(f"| perplexity | {_ms([c['perplexity'] for c in cb], 1)} | |")
+    lines += [
+        "",
+        "| method | horizon [s] | MAE [mV] | RMSE [mV] | PRD [%] |",
+        "|---|---|---|---|---|",
+    ]
+    keys = list(
+        dict.fromkeys((p["method"], p["horizon_s"]) for p in results[0]["forecast"]["pooled"])
+    )
+    for method, h in sorted(keys, key=lambda k: (k[1], k[0])):
+        rows = [
+            p
+            for r in results
+            for p in r["forecast"]["pooled"]
+            if p["method"] == method and p["horizon_s"] == h
+        ]
+        lines.append(
+            f"| {method} | {h:g} | {_ms([p['mae_mv'] for p in rows], 4)} | "
+            f"{_ms([p['rmse_mv'] for p in rows], 4)} | {_ms([p['prd_pct'] for p in rows], 1)} |"
+        )
+    gains = [r["forecast"].get("mae_gain_vs_repeat_last_beat") for r in results]
+    if all(gains):
+        lines.append("")
+        for h in gains[0]:
+            lines.append(
+                f"MAE gain over repeat-last-beat at {float(h):g} s: "
+                f"{_ms([100 * g[h] for g in gains], 1)} % (per run: "
+                f"{', '.join(f'{100 * g[h]:.1f}' for g in gains)})"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(summarize(sys.argv[1:]))
