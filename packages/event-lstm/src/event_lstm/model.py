@@ -484,7 +484,9 @@ class EventSpecificTimingHeads(nn.Module):
                 2, 3
             )  # (B, E, nh, S, dh)
 
-        attn_mask = None if mask is None else mask[:, None, None, None, :]  # (B, 1, 1, 1, S)
+        attn_mask = (
+            None if mask is None or bool(mask.all()) else mask[:, None, None, None, :]
+        )  # (B,1,1,1,S)
         a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=attn_mask)
         a = a.transpose(2, 3).reshape(B, self.E, S, self.d)  # (B, E, S, d)
         z = z + self.dropout(torch.einsum("besd,edf->besf", a, self.out))
