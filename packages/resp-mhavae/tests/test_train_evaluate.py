@@ -101,3 +101,13 @@ def test_original_protocol_runs_end_to_end(recording: Path, tmp_path: Path, tiny
     primary = [r for r in summary["results"] if r["primary"]]
     assert {r["threshold_rule"] for r in primary} == {"test"}
     assert not (run / "lstm_only").exists()
+
+
+def test_validation_rule_falls_back_when_no_window_is_normal(trained_run) -> None:
+    cfg, run = trained_run
+    prepared = load_prepared(cfg.data, run / "data")
+    prepared.labels = np.ones_like(prepared.labels)  # long windows: every one holds some anomaly
+    scores = {"score": np.linspace(0, 1, len(prepared.labels))}
+    dec = decide(scores, prepared, 80.0, "validation", beta=2.0)
+    assert dec.metrics["threshold_reference"].startswith("train + validation")
+    assert dec.metrics["window_roc_auc"] is None  # one class only: not defined, not an error

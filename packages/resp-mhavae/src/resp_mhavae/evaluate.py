@@ -192,8 +192,17 @@ def decide(
         if rule == "validation"
         else prepared.split == TEST
     )
-    if not ref_mask.any():  # no usable validation window: fall back to the training windows' scores
+    reference = rule
+    if (
+        not ref_mask.any()
+    ):  # no normal validation window: normal training windows, then any before test
+        reference = "train (no normal validation window)"
         ref_mask = scorable & (prepared.split == TRAIN) & (prepared.labels == 0)
+    if not ref_mask.any():
+        reference = "train + validation, labels ignored (no normal window)"
+        ref_mask = scorable & (prepared.split != TEST)
+    if reference != rule:
+        log.warning("%s: threshold rule %r fitted on %s", prepared.name, rule, reference)
     threshold = M.percentile_threshold(s[ref_mask], threshold_percent)
     flags = scorable & (s > threshold)
     if gate_ratio is not None and "pred_error" in scores:
@@ -212,6 +221,7 @@ def decide(
     adjusted = M.precision_recall_fbeta(rows_y, M.point_adjust(rows_y, rows_f), beta)
     metrics = {
         "threshold_rule": rule,
+        "threshold_reference": reference,
         "threshold": threshold,
         "n_test_windows": int(test.sum()),
         "n_anomalous_test_windows": int(y.sum()),
