@@ -13,7 +13,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from event_lstm.data import load_windows
 from event_lstm.evaluate import event_metrics, window_events
 
