@@ -1,20 +1,177 @@
-"""The console script answers --help and --version without touching data."""
+"""The console script: instant help, shipped configs load, user errors are one line naming the place."""
+
+from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from dcase_cae.cli import main
+import pytest
+from dcase_cae.cli import build_parser, main
+from dcase_cae.config import Config
+from sigzoo_shared.config import load_config
+
+CONFIGS = sorted(
+    (Path(__file__).resolve().parents[1] / "src" / "dcase_cae" / "configs").glob("*.yaml")
+)
 
 
-def test_help_lists_the_program(capsys) -> None:
-    try:
+def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
         main(["--help"])
-    except SystemExit as exit_:
-        assert exit_.code == 0
-    assert "dcase-cae" in capsys.readouterr().out
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for verb in ("prepare", "train", "test", "report", "bench", "demo"):
+        assert verb in out
 
 
 def test_version_via_module() -> None:
-    out = subprocess.run([sys.executable, "-m", "dcase_cae.cli", "--version"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "dcase_cae.cli", "--version"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert "0.1.0" in out.stdout
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_each_shipped_yaml_loads(path: Path) -> None:
+    cfg = load_config(Config, path)
+    assert cfg.data.n_mels == 128 and cfg.data.n_fft == 1024 and cfg.data.hop_length == 512
+    assert cfg.train.epochs == 100
+
+
+def test_shipped_defaults_follow_the_seed() -> None:
+    names = [p.name for p in CONFIGS]
+    assert {"default.yaml", "seed.yaml", "dense_ae.yaml"} <= set(names)
+    seed = load_config(Config, CONFIGS[names.index("seed.yaml")])
+    assert (seed.train.batch_size, seed.train.lr, seed.train.seed, seed.train.save_top_k) == (
+        256,
+        1e-3,
+        2020,
+        3,
+    )
+    assert seed.model.z_dim == 40 and seed.decision.max_fpr == 0.1
+    dense = load_config(Config, CONFIGS[names.index("dense_ae.yaml")])
+    assert dense.model.name == "dense_ae" and dense.train.batch_size == 512
+
+
+def test_a_misspelt_key_is_one_line_with_a_suggestion(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(
+        ["train", "--data-dir", str(tiny_data), "--run-dir", str(tmp_path / "r"), "model.z_dimm=8"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown key 'model.z_dimm'" in err and "model.z_dim" in err
+    assert not (tmp_path / "r").exists()  # nothing partial left behind
+
+
+def test_missing_data_dir_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["train", "--data-dir", str(tmp_path / "absent"), "--run-dir", str(tmp_path / "r")])
+    assert code == 2
+    assert f"{tmp_path / 'absent'}: data directory not found" in capsys.readouterr().err
+
+
+def test_test_without_a_trained_model_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["test", "--run-dir", str(tmp_path / "empty")]) == 2
+    assert "train first" in capsys.readouterr().err
+
+
+def test_config_shorthand_names_a_shipped_file() -> None:
+    from dcase_cae.cli import _config
+
+    args = build_parser().parse_args(
+        ["train", "--config", "dense_ae", "--data-dir", "/x", "train.epochs=2"]
+    )
+    cfg = _config(args)
+    assert cfg.model.name == "dense_ae" and cfg.train.epochs == 2 and str(cfg.data.data_dir) == "/x"
+
+
+def test_prepare_train_test_report_from_the_command_line(
+    tiny_data: Path, tmp_path: Path, tiny_overrides, capsys: pytest.CaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    assert (
+        main(
+            [
+                "prepare",
+                "--data-dir",
+                str(tiny_data),
+                "--cache-dir",
+                str(cache),
+                "--run-dir",
+                str(tmp_path / "prep"),
+                *tiny_overrides,
+            ]
+        )
+        == 0
+    )
+    assert len(list(cache.glob("*.npy"))) == 36  # 16 train + 20 test clips
+    runs = []
+    for model in ("dense_ae", "cae"):
+        run = tmp_path / model
+        extra = ["train.epochs=1", "train.limit_train_batches=2"] if model == "cae" else []
+        assert (
+            main(
+                [
+                    "train",
+                    "--data-dir",
+                    str(tiny_data),
+                    "--cache-dir",
+                    str(cache),
+                    "--run-dir",
+                    str(run),
+                    *tiny_overrides,
+                    f"model.name={model}",
+                    *extra,
+                ]
+            )
+            == 0
+        )
+        assert main(["test", "--run-dir", str(run)]) == 0
+        assert (run / "result.csv").is_file()
+        runs.append(str(run))
+    assert main(["report", "--runs", *runs, "--run-dir", str(tmp_path / "cmp")]) == 0
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert (
+        "| dense_ae | toy_fan | average | 1 |" in report
+        and "| cae | toy_fan | average | 1 |" in report
+    )
+    out = capsys.readouterr().out
+    assert "toy_fan (dense_ae): AUC=" in out
+
+
+def test_demo_runs_on_a_tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcase_cae import demo as demo_module
+    from dcase_cae.generator import GeneratorConfig
+
+    tiny = GeneratorConfig(
+        machine_ids=("00",), n_train=6, n_test_normal=3, n_test_anomaly=3, duration_s=2.5
+    )
+    original = demo_module.demo
+    monkeypatch.setattr(
+        demo_module, "demo", lambda cfg, run_dir=None: original(cfg, run_dir, generator=tiny)
+    )
+    assert (
+        main(
+            [
+                "demo",
+                "--run-dir",
+                str(tmp_path / "demo"),
+                "train.epochs=1",
+                "figures.enabled=false",
+                "data.feature_workers=1",
+            ]
+        )
+        == 0
+    )
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert (
+        "| cae | toy_machine | average |" in report
+        and "| dense_ae | toy_machine | average |" in report
+    )
+    assert (tmp_path / "demo" / "figures" / "cae_roc_toy_machine.png").is_file()

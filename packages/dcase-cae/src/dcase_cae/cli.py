@@ -1,24 +1,242 @@
-"""`dcase-cae` console script: one subcommand per verb, each calling one function."""
+"""`dcase-cae` console script: one subcommand per verb, each calling one function.
+
+dcase-cae prepare --data-dir D            check every file, cache log-mel features
+dcase-cae train   --data-dir D [--run-dir R] [model.name=dense_ae ...]
+dcase-cae test    --run-dir R             AUC/pAUC per ID, decisions, figures (best checkpoint)
+dcase-cae report  --runs R1 R2 --run-dir OUT   side-by-side table of tested runs
+dcase-cae bench   --run-dir OUT           speed and memory table
+dcase-cae demo    --run-dir OUT           synthetic data -> both models -> report.md
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from sigzoo_shared.cli import base_parser, run_main
+from sigzoo_shared.cli import (
+    add_config_args,
+    base_parser,
+    config_from_args,
+    overrides_from,
+    run_main,
+)
 
 from dcase_cae import __version__
 
+MODULE = "dcase_cae"
+log = logging.getLogger("dcase_cae.cli")
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="<root>/<machine_type>/{train,test}/ or one machine's folder (data.data_dir)",
+    )
+    p.add_argument(
+        "--machine-type", default=None, help="only this machine type (data.machine_type)"
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample files whose rate differs instead of failing (data.resample=true)",
+    )
+    p.add_argument(
+        "--channel",
+        type=int,
+        default=None,
+        help="use this channel of multi-channel files instead of failing (data.channel)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="log-mel cache folder (data.cache_dir; default <run dir>/cache)",
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, _sub = base_parser("dcase-cae", "Convolutional autoencoder for DCASE anomalous machine-sound detection.")
+    parser, sub = base_parser(
+        "dcase-cae",
+        "Convolutional autoencoder (and the DCASE 2020 dense baseline) "
+        "for unsupervised anomalous machine-sound detection.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    p = sub.add_parser("prepare", help="validate every audio file and cache log-mel features")
+    _data_args(p)
+    add_config_args(p)
+
+    p = sub.add_parser("train", help="train one model per machine type on normal clips")
+    _data_args(p)
+    add_config_args(p)
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run (its config.yaml is the base config)",
+    )
+
+    p = sub.add_parser("test", help="score test clips: per-ID AUC/pAUC, decisions, figures")
+    _data_args(p)
+    add_config_args(p)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="a checkpoint file instead of each machine type's best.pt",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("auto", "dev", "eval"),
+        default="auto",
+        help="dev: labels from file names, AUC/pAUC; eval: scores and decisions only",
+    )
+    p.add_argument(
+        "--out-dir", type=Path, default=None, help="write results here instead of the run dir"
+    )
+
+    p = sub.add_parser("report", help="compare tested runs in one table (report.md)")
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="tested run directories")
+    p.add_argument("--run-dir", type=Path, default=None, help="output directory")
+
+    p = sub.add_parser(
+        "bench", help="feature extraction, training and inference speed; peak memory"
+    )
+    add_config_args(p)
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="real clips to time feature extraction on (default: generated 10 s clips)",
+    )
+    p.add_argument("--steps", type=int, default=3, help="timed training steps per case")
+
+    p = sub.add_parser(
+        "demo", help="generate machine sounds, train both models briefly, write report.md"
+    )
+    add_config_args(p)
     return parser
 
 
+def _extra(args: argparse.Namespace) -> list[str]:
+    out = []
+    if getattr(args, "data_dir", None) is not None:
+        out.append(f"data.data_dir={args.data_dir}")
+    if getattr(args, "machine_type", None) is not None:
+        out.append(f"data.machine_type={args.machine_type}")
+    if getattr(args, "resample", False):
+        out.append("data.resample=true")
+    if getattr(args, "channel", None) is not None:
+        out.append(f"data.channel={args.channel}")
+    if getattr(args, "cache_dir", None) is not None:
+        out.append(f"data.cache_dir={args.cache_dir}")
+    return out
+
+
+def _config(args: argparse.Namespace, extra: Sequence[str] = ()):
+    from sigzoo_shared.cli import packaged_config
+
+    from dcase_cae.config import Config
+
+    if args.config is not None and not args.config.exists() and not args.config.suffix:
+        shipped = packaged_config(
+            MODULE, f"{args.config}.yaml"
+        )  # `--config dense_ae`: a shipped file
+        if shipped.is_file():
+            args.config = shipped
+    return config_from_args(Config, args, MODULE, extra_overrides=[*extra, *_extra(args)])
+
+
+def _resume_config(args: argparse.Namespace):
+    """A resumed run's config: its own config.yaml plus only the overrides given now (e.g. more epochs)."""
+    from sigzoo_shared import CheckpointError, ConfigError
+    from sigzoo_shared.config import load_config
+
+    from dcase_cae.config import Config
+
+    saved = args.resume / "config.yaml"
+    if not saved.is_file():
+        raise CheckpointError(
+            f"{saved}: not found; --resume needs a run directory made by dcase-cae train"
+        )
+    if args.config is not None:
+        raise ConfigError(
+            "--resume uses the run's own config.yaml; pass only KEY=VALUE overrides, not --config"
+        )
+    return load_config(Config, saved, [*_extra(args), *overrides_from(args)])
+
+
 def dispatch(args: argparse.Namespace) -> None:
-    raise SystemExit(f"unknown command {args.command}")
+    if args.command == "prepare":
+        from dcase_cae.prepare import prepare
+
+        summary = prepare(_config(args), run_dir=args.run_dir)
+        print(
+            f"prepared {summary['n_files']} files of {len(summary['machine_types'])} machine type(s) "
+            f"-> {summary['cache_dir']}"
+        )
+    elif args.command == "train":
+        from dcase_cae.train import train
+
+        if args.resume is not None:
+            cfg = _resume_config(args)
+        else:
+            cfg = _config(args)
+        run = train(cfg, run_dir=args.run_dir, resume=args.resume)
+        print(f"trained -> {run}  (next: dcase-cae test --run-dir {run})")
+    elif args.command == "test":
+        from dcase_cae.evaluate import test
+
+        if args.run_dir is None and args.checkpoint is None:
+            from sigzoo_shared import ConfigError
+
+            raise ConfigError("test needs --run-dir RUN (a training run) or --checkpoint FILE")
+        explicit = bool(
+            args.config
+            or overrides_from(args)
+            or args.resample
+            or args.channel is not None
+            or args.cache_dir is not None
+        )
+        cfg = _config(args) if explicit else None
+        out = test(
+            args.run_dir or args.checkpoint.parent.parent,
+            data_dir=args.data_dir,
+            machine_type=args.machine_type,
+            checkpoint=args.checkpoint,
+            mode=args.mode,
+            out_dir=args.out_dir,
+            device=args.device or "auto",
+            overrides=cfg,
+        )
+        for res in out["results"]:
+            avg = res["average"]
+            shown = " ".join(f"{k}={v:.3f}" for k, v in avg.items())
+            print(f"{res['machine_type']} ({res['model']}): {shown or 'scores only (eval mode)'}")
+        print(f"results -> {out['out_dir'] / 'result.csv'}")
+    elif args.command == "report":
+        from dcase_cae.report import compare_runs
+
+        path = compare_runs(args.runs, args.run_dir)
+        print(f"report -> {path}")
+    elif args.command == "bench":
+        from dcase_cae.bench import bench
+
+        path = bench(_config(args), run_dir=args.run_dir, data_dir=args.data_dir, steps=args.steps)
+        print(f"bench -> {path}")
+    elif args.command == "demo":
+        from dcase_cae.demo import DEMO_OVERRIDES, demo
+
+        path = demo(_config(args, DEMO_OVERRIDES), run_dir=args.run_dir)
+        print(f"demo report -> {path}")
+    else:  # pragma: no cover - argparse restricts the choices
+        raise SystemExit(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

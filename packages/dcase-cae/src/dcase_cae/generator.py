@@ -1,0 +1,134 @@
+"""Synthetic machine sounds in the DCASE 2020 Task 2 layout, with planted anomalies.
+
+A normal clip of machine ID k is a harmonic hum (fundamental f0_k with decaying overtones, a slow pitch
+wobble and random phases) plus coloured broadband noise (pink-ish, the airflow/motor hiss of real machines)
+and a slowly drifting gain. Anomalies are three things operators actually hear:
+
+- `click`: a bearing fault, periodic short resonant impulses (a few per second, broadband);
+- `shift`: a shifted harmonic, the hum's fundamental moved by several percent (load or speed change);
+- `am`: amplitude modulation of the whole sound at a few Hz (imbalance, loose mounting).
+
+Files are 16-bit PCM WAV named `{normal,anomaly}_id_XX_NNNNNNNN.wav` under
+`<root>/<machine_type>/{train,test}/`, exactly what `data.py` reads for the real recordings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ANOMALY_KINDS = ("click", "shift", "am")
+
+
+@dataclass
+class GeneratorConfig:
+    machine_types: tuple[str, ...] = ("toy_machine",)
+    machine_ids: tuple[str, ...] = ("00", "02")
+    n_train: int = 40  # normal training clips per ID
+    n_test_normal: int = 10  # per ID
+    n_test_anomaly: int = 10  # per ID, cycling through ANOMALY_KINDS
+    duration_s: float = 4.0
+    sample_rate_hz: int = 16000
+    anomaly_strength: float = 1.0  # 1 = clearly audible; smaller is subtler
+    seed: int = 0
+
+
+def _machine_params(machine_type: str, machine_id: str) -> dict[str, float]:
+    """Stable per-machine character: same type and ID give the same hum on every call."""
+    key = sum(ord(c) * (i + 1) for i, c in enumerate(f"{machine_type}/{machine_id}"))
+    rng = np.random.default_rng(key)
+    return {
+        "f0": float(rng.uniform(90, 220)),
+        "n_harm": int(rng.integers(5, 10)),
+        "decay": float(rng.uniform(0.5, 0.8)),
+        "noise_db": float(rng.uniform(-24, -16)),
+        "tilt": float(rng.uniform(0.6, 1.0)),
+    }
+
+
+def _coloured_noise(n: int, tilt: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise with a 1/f^tilt power spectrum (tilt 1 = pink), unit RMS."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spec.size, dtype=float)
+    f[0] = 1.0
+    x = np.fft.irfft(spec / f ** (tilt / 2), n)
+    return x / (np.sqrt(np.mean(x**2)) + 1e-12)
+
+
+def machine_sound(
+    machine_type: str,
+    machine_id: str,
+    rng: np.random.Generator,
+    *,
+    duration_s: float,
+    sample_rate_hz: int,
+    anomaly: str | None = None,
+    strength: float = 1.0,
+) -> np.ndarray:
+    """One clip in [-1, 1], float32; `anomaly` is None or one of ANOMALY_KINDS."""
+    p = _machine_params(machine_type, machine_id)
+    n = int(round(duration_s * sample_rate_hz))
+    t = np.arange(n) / sample_rate_hz
+    f0 = p["f0"] * (1 + rng.normal(0, 0.004))  # small clip-to-clip speed variation
+    if anomaly == "shift":
+        f0 *= 1 + 0.08 * strength * rng.choice([-1, 1])
+    wobble = 1 + 0.002 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t + rng.uniform(0, 2 * np.pi))
+    phase = 2 * np.pi * f0 * np.cumsum(wobble) / sample_rate_hz
+    hum = sum(
+        p["decay"] ** k * np.sin((k + 1) * phase + rng.uniform(0, 2 * np.pi))
+        for k in range(p["n_harm"])
+    )
+    hum = hum / np.sqrt(np.mean(hum**2))
+    noise = _coloured_noise(n, p["tilt"], rng) * 10 ** (p["noise_db"] / 20)
+    x = hum + noise
+    gain = 1 + 0.05 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t + rng.uniform(0, 2 * np.pi))
+    x = x * gain
+    if anomaly == "am":
+        depth = min(0.9, 0.6 * strength)
+        x = x * (1 - depth / 2 + depth / 2 * np.sin(2 * np.pi * rng.uniform(3, 8) * t))
+    elif anomaly == "click":
+        rate_hz = rng.uniform(4, 9)
+        ring_hz = rng.uniform(2500, 5000)
+        tau = np.arange(int(0.015 * sample_rate_hz)) / sample_rate_hz
+        click = np.exp(-tau / 0.002) * np.sin(2 * np.pi * ring_hz * tau)
+        pulses = np.zeros(n)
+        times = np.arange(rng.uniform(0, 1 / rate_hz), duration_s, 1 / rate_hz)
+        pulses[(times * sample_rate_hz).astype(int)] = 1.0
+        x = x + 3.0 * strength * np.convolve(pulses, click)[:n]
+    elif anomaly not in (None, "shift"):
+        raise ValueError(f"unknown anomaly kind {anomaly!r} (one of {ANOMALY_KINDS})")
+    x = x / (np.abs(x).max() + 1e-9) * 0.5 * 10 ** (rng.uniform(-1, 0) / 20)  # level jitter of 1 dB
+    return x.astype(np.float32)
+
+
+def generate(root: Path | str, cfg: GeneratorConfig | None = None) -> Path:
+    """Write a dataset under `root` and return it; re-running with the same config rewrites the same files."""
+    import soundfile as sf
+
+    cfg = cfg or GeneratorConfig()
+    root = Path(root)
+    rng = np.random.default_rng(cfg.seed)
+    for machine_type in cfg.machine_types:
+        for machine_id in cfg.machine_ids:
+            plan = [("train", "normal", None, i) for i in range(cfg.n_train)]
+            plan += [("test", "normal", None, i) for i in range(cfg.n_test_normal)]
+            plan += [
+                ("test", "anomaly", ANOMALY_KINDS[i % len(ANOMALY_KINDS)], i)
+                for i in range(cfg.n_test_anomaly)
+            ]
+            for split, label, kind, i in plan:
+                x = machine_sound(
+                    machine_type,
+                    machine_id,
+                    rng,
+                    duration_s=cfg.duration_s,
+                    sample_rate_hz=cfg.sample_rate_hz,
+                    anomaly=kind,
+                    strength=cfg.anomaly_strength,
+                )
+                path = root / machine_type / split / f"{label}_id_{machine_id}_{i:08d}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(path), x, cfg.sample_rate_hz, subtype="PCM_16")
+    return root

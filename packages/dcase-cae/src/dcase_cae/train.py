@@ -1,0 +1,231 @@
+"""Training: one autoencoder per machine type (IDs pooled), through the core Trainer.
+
+A training run directory holds one sub-run per machine type, each a complete core run directory:
+
+    <run>/config.yaml                 the effective config
+    <run>/cache/                      log-mel cache (unless data.cache_dir is set)
+    <run>/<machine_type>/checkpoints/ last.pt, best.pt (lowest val_loss), top-3
+    <run>/<machine_type>/metrics.jsonl, figures/, TensorBoard events
+
+`--resume <run>` continues every machine type from its last.pt (types not started yet start fresh), so a
+run killed during feature extraction, training or between types picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
+from sigzoo_shared.checkpoint import LAST
+from torch import Tensor, nn
+
+from dcase_cae.config import Config
+from dcase_cae.data import (
+    WindowDataset,
+    common_rate,
+    extract_features,
+    list_clips,
+    machine_dirs,
+    make_bank,
+    split_train_val,
+)
+from dcase_cae.model import CNNAutoEncoder, DenseAE
+
+log = logging.getLogger(__name__)
+PACKAGE = "dcase-cae"
+
+
+def build_model(cfg: Config) -> nn.Module:
+    if cfg.model.name == "cae":
+        return CNNAutoEncoder(side=cfg.data.n_mels, z_dim=cfg.model.z_dim)
+    return DenseAE(
+        input_dim=cfg.data.frames * cfg.data.n_mels,
+        hidden_dim=cfg.model.hidden_dim,
+        bottleneck_dim=cfg.model.bottleneck_dim,
+        n_hidden=cfg.model.n_hidden,
+    )
+
+
+def reconstruction_step(model: nn.Module, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """MSE between the input windows and their reconstruction (both models, as in seed and baseline)."""
+    loss = F.mse_loss(model(batch), batch)
+    return loss, {}
+
+
+def cache_dir_for(cfg: Config, run_path: Path) -> Path:
+    return Path(cfg.data.cache_dir) if cfg.data.cache_dir is not None else run_path / "cache"
+
+
+def _example_figure(dataset: WindowDataset, cfg: Config, n: int = 2):
+    """An EpochFigures maker: the first `n` windows of `dataset` beside their reconstructions."""
+    from dcase_cae.plots import reconstruction_figure
+
+    idx = np.linspace(0, len(dataset) - 1, min(n, len(dataset))).astype(int)
+    x = dataset.gather(idx)
+
+    def make(trainer: Trainer, model: nn.Module, epoch: int):
+        x_hat = model(x.to(trainer.device)).cpu()
+        return reconstruction_figure(x.numpy(), x_hat.numpy(), cfg, title=f"epoch {epoch + 1}")
+
+    return make
+
+
+def train_machine(
+    cfg: Config,
+    machine_type: str,
+    machine_dir: Path,
+    run: RunDir,
+    cache_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+) -> Path:
+    """Train one model on the normal training clips of one machine type; returns its run directory."""
+    clips = list_clips(machine_dir, "train", machine_type)
+    rate = common_rate(clips, cfg.data)
+    log.info(
+        "%s: %d training clips at %d Hz from %s",
+        machine_type,
+        len(clips),
+        rate,
+        machine_dir / "train",
+    )
+    features = extract_features(clips, cfg.data, cache_dir, rate)
+    names = [str(c.path) for c in clips]
+    train_idx, val_idx = split_train_val(len(clips), cfg.data.validation_split, cfg.train.seed)
+    kind = cfg.model.name
+    train_bank = make_bank(
+        [features[i] for i in train_idx], cfg.data, kind, [names[i] for i in train_idx]
+    )
+    train_ds = WindowDataset(train_bank, kind)
+    val_ds = None
+    if len(val_idx):
+        val_ds = WindowDataset(
+            make_bank([features[i] for i in val_idx], cfg.data, kind, [names[i] for i in val_idx]),
+            kind,
+        )
+    log.info(
+        "%s: %d training / %d validation windows (%s)",
+        machine_type,
+        len(train_ds),
+        len(val_ds) if val_ds else 0,
+        kind,
+    )
+    seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.cudnn_benchmark)
+    model = build_model(cfg)
+    loader = make_loader(
+        train_ds,
+        cfg.train.batch_size,
+        shuffle=True,
+        seed=cfg.train.seed,
+        device=device,
+        num_workers=cfg.train.num_workers,
+        collate_fn=train_ds.collate,
+    )
+    val_loader = None
+    if val_ds is not None:
+        val_loader = make_loader(
+            val_ds,
+            cfg.train.batch_size,
+            shuffle=False,
+            seed=cfg.train.seed,
+            device=device,
+            num_workers=cfg.train.num_workers,
+            collate_fn=val_ds.collate,
+        )
+    callbacks = []
+    if cfg.figures.enabled:
+        every = cfg.figures.every_n_epochs or max(1, cfg.train.epochs // 3)
+        callbacks.append(
+            EpochFigures(
+                _example_figure(val_ds or train_ds, cfg),
+                name="reconstruction",
+                every_n_epochs=every,
+            )
+        )
+    run.write_json(
+        "machine.json",
+        {
+            "machine_type": machine_type,
+            "machine_dir": str(machine_dir),
+            "sample_rate_hz": rate,
+            "n_train_clips": int(len(train_idx)),
+            "n_val_clips": int(len(val_idx)),
+            "n_train_windows": len(train_ds),
+            "model": kind,
+        },
+    )
+    trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
+    result = trainer.fit(
+        model,
+        reconstruction_step,
+        loader,
+        val_loader,
+        resume=run.path if resume and (run.checkpoints / LAST).is_file() else None,
+    )
+    from dcase_cae.plots import loss_figure
+
+    history = run.read_metrics()
+    if history:
+        run.save_figure(loss_figure(history, title=f"{machine_type} ({kind})"), "loss")
+    log.info(
+        "%s: %d epochs, best %s %.5g -> %s",
+        machine_type,
+        result.epochs_completed,
+        result.monitor,
+        result.best_metric if result.best_metric is not None else float("nan"),
+        run.path,
+    )
+    return run.path
+
+
+def train(cfg: Config, run_dir: Path | str | None = None, resume: Path | str | None = None) -> Path:
+    """Train a model per machine type found under `cfg.data.data_dir`; returns the run directory."""
+    if resume is not None:
+        if not Path(resume).is_dir():
+            from sigzoo_shared import CheckpointError
+
+            raise CheckpointError(f"{resume}: run directory to resume not found")
+        run_dir = resume
+    dirs = machine_dirs(cfg.data.data_dir, cfg.data.machine_type)  # fail before creating anything
+    device = setup(cfg.train)
+    root = RunDir.create(PACKAGE, run_dir=run_dir, verb="train", tensorboard=False)
+    root.save_config(cfg)
+    cache_dir = cache_dir_for(cfg, root.path)
+    for machine_type, machine_dir in dirs.items():
+        sub = RunDir(root.path / machine_type)
+        train_machine(
+            cfg, machine_type, machine_dir, sub, cache_dir, device, resume=resume is not None
+        )
+    return root.path
+
+
+def load_trained(
+    run_or_checkpoint: Path, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, Config, dict]:
+    """Model in eval mode, its Config and the checkpoint dict, from a run dir (best.pt) or a .pt file."""
+    from sigzoo_shared import CheckpointError, find_checkpoint, load_checkpoint
+    from sigzoo_shared.config import from_dict
+
+    path = find_checkpoint(run_or_checkpoint, which="best")
+    state = load_checkpoint(path, map_location=device)
+    if not state.get("config"):
+        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
+    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit a {cfg.model.name} model built from its own "
+            f"config ({str(err).splitlines()[0]})"
+        ) from err
+    model.to(device).eval()
+    state["path"] = str(path)
+    return model, cfg, state
+
+
+__all__ = ["build_model", "load_trained", "reconstruction_step", "train", "train_machine"]

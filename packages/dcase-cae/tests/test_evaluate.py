@@ -1,0 +1,106 @@
+"""Testing by the DCASE protocol: per-ID files, metrics equal sklearn's, planted anomalies found."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dcase_cae.evaluate import fit_threshold
+from dcase_cae.evaluate import test as run_test
+from dcase_cae.train import train
+from sklearn.metrics import roc_auc_score
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory, tiny_config) -> Path:
+    """A dense AE trained a few epochs on the tiny generated data."""
+    return train(
+        tiny_config(tiny_data, epochs=6, batch_size=128),
+        run_dir=tmp_path_factory.mktemp("trained") / "run",
+    )
+
+
+@pytest.fixture(scope="module")
+def tested(trained: Path) -> dict:
+    return run_test(trained, device="cpu")
+
+
+def _csv(path: Path) -> list[list[str]]:
+    with path.open() as fh:
+        return list(csv.reader(fh))
+
+
+def test_writes_the_dcase_files(trained: Path, tested: dict) -> None:
+    for machine_id in ("00", "02"):
+        scores = _csv(trained / f"anomaly_score_toy_fan_id_{machine_id}.csv")
+        decisions = _csv(trained / f"decision_result_toy_fan_id_{machine_id}.csv")
+        assert len(scores) == len(decisions) == 10
+        assert all(row[0].endswith(".wav") and float(row[1]) > 0 for row in scores)
+        assert {row[1] for row in decisions} <= {"0", "1"}
+    rows = _csv(trained / "result.csv")
+    assert rows[0][:4] == ["machine_type", "machine_id", "AUC", "pAUC"]
+    assert [r[1] for r in rows[1:]] == ["00", "02", "average"]
+    for name in (
+        "results.json",
+        "results.md",
+        "figures/roc_toy_fan.png",
+        "figures/hist_toy_fan.png",
+        "figures/reconstruction_toy_fan.png",
+    ):
+        assert (trained / name).is_file(), name
+
+
+def test_metrics_equal_sklearn_on_the_written_scores(trained: Path, tested: dict) -> None:
+    result = tested["results"][0]
+    for row in result["ids"]:
+        scores = _csv(trained / f"anomaly_score_toy_fan_id_{row['machine_id']}.csv")
+        y = [int(name.startswith("anomaly")) for name, _ in scores]
+        s = [float(v) for _, v in scores]
+        assert row["AUC"] == pytest.approx(roc_auc_score(y, s), abs=1e-6)
+        assert row["pAUC"] == pytest.approx(roc_auc_score(y, s, max_fpr=0.1), abs=1e-6)
+        decisions = [
+            int(d) for _, d in _csv(trained / f"decision_result_toy_fan_id_{row['machine_id']}.csv")
+        ]
+        tp = sum(d and t for d, t in zip(decisions, y))
+        assert row["recall"] == pytest.approx(tp / sum(y))
+        assert row["precision"] == pytest.approx(tp / max(sum(decisions), 1))
+    assert result["average"]["AUC"] == pytest.approx(np.mean([r["AUC"] for r in result["ids"]]))
+
+
+def test_planted_anomalies_are_found_and_normals_pass(tested: dict) -> None:
+    result = tested["results"][0]
+    assert result["average"]["AUC"] > 0.9  # clicks, shifted harmonic, AM vs a learnt hum
+    assert result["average"]["precision"] >= 0.75  # few normal clips above the gamma threshold
+    for row in result["ids"]:
+        assert row["score_anomaly"]["median"] > row["score_normal"]["median"]
+
+
+def test_best_checkpoint_is_used(trained: Path, tested: dict) -> None:
+    history = [
+        json.loads(x) for x in (trained / "toy_fan" / "metrics.jsonl").read_text().splitlines()
+    ]
+    best_epoch = min(history, key=lambda r: r["val_loss"])["epoch"] + 1
+    assert tested["results"][0]["checkpoint"].endswith(f"best.pt (epoch {best_epoch})")
+
+
+def test_eval_mode_scores_unlabelled_clips(trained: Path, tiny_data: Path, tmp_path: Path) -> None:
+    eval_root = tmp_path / "eval" / "toy_fan"
+    shutil.copytree(tiny_data / "toy_fan" / "train", eval_root / "train")
+    (eval_root / "test").mkdir()
+    for i, path in enumerate(sorted((tiny_data / "toy_fan" / "test").glob("*.wav"))[:6]):
+        shutil.copyfile(path, eval_root / "test" / f"id_00_{i:08d}.wav")  # names without labels
+    out = run_test(trained, data_dir=tmp_path / "eval", out_dir=tmp_path / "out", device="cpu")
+    result = out["results"][0]
+    assert result["mode"] == "eval" and "AUC" not in result["average"]
+    assert len(_csv(tmp_path / "out" / "anomaly_score_toy_fan_id_00.csv")) == 6
+
+
+def test_gamma_threshold_sits_above_most_normal_scores(tiny_config) -> None:
+    rng = np.random.default_rng(0)
+    normal = rng.gamma(4.0, 0.5, size=2000)
+    threshold = fit_threshold(normal, tiny_config())
+    assert np.mean(normal > threshold) == pytest.approx(0.1, abs=0.02)
