@@ -2,7 +2,7 @@
 
 import torch
 from vae_demo.model import TimeSeriesVAE, kl_divergence, reparameterize
-from vae_demo.train import make_step
+from vae_demo.train import KLWarmup, make_step
 
 
 def small(**kw) -> TimeSeriesVAE:
@@ -33,8 +33,8 @@ def test_bypass_encoder_ignores_time_and_decoder_uses_it() -> None:
     torch.testing.assert_close(model.encode(x)[0], model.encode(y)[0])
     assert model.decoder.dense.in_features == 3  # 2-D latent + the last time value
     assert not torch.allclose(model(x).recon, model(y).recon)
-    plain = small().eval()
-    assert not torch.allclose(plain.encode(x)[0], plain.encode(y)[0])
+    assert model.encoder.blocks[0].conv.in_channels == 7  # signal channels only
+    assert small().encoder.blocks[0].conv.in_channels == 8  # without the bypass: signal + time
 
 
 def test_kl_and_reparameterisation() -> None:
@@ -59,3 +59,23 @@ def test_loss_does_not_depend_on_the_batch_size() -> None:
     one, _ = step(model, (x, y))
     twice, _ = step(model, (torch.cat([x, x]), torch.cat([y, y])))
     torch.testing.assert_close(one, twice)
+
+
+def test_kl_weight_warms_up_linearly_with_the_global_step() -> None:
+    from types import SimpleNamespace
+
+    warmup = KLWarmup(beta=0.4, warmup_steps=10)
+    weights = []
+    for step in (0, 5, 10, 20):
+        warmup.on_train_batch_end(SimpleNamespace(global_step=step), None, 0.0, {})
+        weights.append(warmup.weight)
+    assert weights == [0.0, 0.2, 0.4, 0.4]
+    resumed = KLWarmup(beta=0.4, warmup_steps=10)
+    resumed.on_fit_start(SimpleNamespace(global_step=5), None)  # a resumed run continues the ramp
+    assert resumed.weight == 0.2
+    assert KLWarmup(beta=0.4, warmup_steps=0).weight == 0.4
+    x, y = torch.rand(4, 8, 128), torch.zeros(4, dtype=torch.long)
+    model = small(init_log_var=-6.0).eval()
+    assert torch.allclose(model.encode(x)[1], torch.full((4, 2), -6.0), atol=2.0)
+    loss, parts = make_step(0.4, KLWarmup(beta=0.4, warmup_steps=10))(model, (x, y))
+    torch.testing.assert_close(loss, parts["recon"])  # weight 0 at step 0

@@ -62,7 +62,11 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
             opt.step()  # noqa: B023
 
         model.train()
+        cpu0 = time.process_time()
         t_step = time_fn(train_step, warmup=1, repeat=repeat)
+        step_cpu_s = (time.process_time() - cpu0) / (
+            repeat + 1
+        )  # robust to other jobs on the machine
         model.eval()
         with torch.no_grad():
             t_val = time_fn(lambda: step(model, (x, y)), warmup=1, repeat=repeat)  # noqa: B023
@@ -80,9 +84,11 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
                 "windows": n_train,
                 "batch_size": bs,
                 "step_median_s": round(t_step["median_s"], 4),
+                "step_cpu_s": round(step_cpu_s, 4),
                 "batches_per_epoch": n_batches,
                 "monitor_s": round(monitor_s, 2),
                 "epoch_s_estimate": round(epoch_s, 1),
+                "epoch_cpu_s_estimate": round(step_cpu_s * n_batches, 1),
                 "peak_rss_mb": round(peak_rss_mb(), 1),
                 "params": sum(p.numel() for p in model.parameters()),
             }
@@ -96,7 +102,11 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
         f"step = forward + backward + AdamW on one batch of {bs}; median of {repeat} after a warm-up",
         "epoch_s_estimate = step_median x batches + validation batches + monitoring (metrics on "
         f"{min(cfg.plot.max_points, n_val)} validation windows; figures not included)",
+        "epoch_cpu_s_estimate = CPU seconds of this process per step x batches (training only): "
+        "what an epoch costs on an otherwise idle core, whatever else runs on the machine",
         f"torch threads: {torch.get_num_threads()}; peak RSS is the whole process so far",
     ]
+    columns = list(dict.fromkeys(k for row in rows for k in row))  # every row gets every column
+    rows = [{k: row.get(k) for k in columns} for row in rows]
     write_bench(Path(out_dir), "vae-demo: epoch time and peak memory", rows, notes)
     return rows

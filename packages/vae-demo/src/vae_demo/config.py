@@ -112,6 +112,8 @@ class ModelConfig:
         False  # decoder also reconstructs the time-encoding channel (the original)
     )
     beta: float = 0.0002  # KL weight against the per-element mean squared reconstruction error
+    kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
+    init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
 
     def __post_init__(self) -> None:
         problems = []
@@ -131,6 +133,8 @@ class ModelConfig:
             problems.append(
                 "model.kernel_size and model.out_kernel_size must be odd (same-length padding)"
             )
+        if self.kl_warmup_epochs < 0:
+            problems.append(f"model.kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
         if self.beta < 0:
             problems.append(f"model.beta must be >= 0, got {self.beta}")
         if problems:

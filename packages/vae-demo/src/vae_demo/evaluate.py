@@ -51,6 +51,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         dense_units=m.dense_units,
         gru_units=m.gru_units,
         out_kernel_size=m.out_kernel_size,
+        init_log_var=m.init_log_var,
     )
 
 

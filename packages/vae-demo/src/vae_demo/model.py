@@ -9,7 +9,8 @@ BatchNorm] -> GRU (all steps) -> attention gate + LayerNorm -> Conv1d to the out
 Where we differ from the original: attention heads project to `key_dim` per head as Keras'
 MultiHeadAttention does (torch's nn.MultiheadAttention ties the head size to embed_dim / heads); the
 decoder reconstructs the time channel only when `reconstruct_time` is set; the loss (train.py) is a mean,
-not a batch-size-dependent sum. With `time_bypass` the encoder sees only the signal channels and the
+not a batch-size-dependent sum; `init_log_var` sets the initial posterior log-variance (the bias of
+z_log_var), and train.py warms the KL weight up from 0, both against posterior collapse. With `time_bypass` the encoder sees only the signal channels and the
 decoder receives [z, time value of the last step].
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
@@ -166,6 +167,7 @@ class TimeSeriesVAE(nn.Module):
         dense_units: int = 8,
         gru_units: int = 128,
         out_kernel_size: int = 5,
+        init_log_var: float = 0.0,
     ) -> None:
         super().__init__()
         if (time_bypass or reconstruct_time) and not time_channel:
@@ -177,6 +179,9 @@ class TimeSeriesVAE(nn.Module):
         self.encoder = Encoder(
             c_enc, window, channels, kernel_size, n_heads, key_dim, dense_units, latent_dim
         )
+        # A small initial posterior variance lets the decoder see an informative z from the first
+        # step instead of unit-variance noise (with which it learns to ignore z: posterior collapse).
+        nn.init.constant_(self.encoder.z_log_var.bias, init_log_var)
         self.decoder = Decoder(
             latent_dim + (1 if time_bypass else 0),
             c_out,

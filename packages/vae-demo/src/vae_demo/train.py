@@ -2,7 +2,8 @@
 
 Loss (fixing the original, whose reconstruction term was a sum over batch x time and so scaled with the
 batch size): mean squared error per element + beta * KL per window averaged over the batch. The
-original's effective beta on this scale is 1 / (batch_size * window) ~= 3e-5 (configs/seed.yaml).
+original's effective beta on this scale is 1 / (batch_size * window) ~= 3e-5 (configs/seed.yaml). The
+training KL weight warms up from 0 over `model.kl_warmup_epochs` (validation uses the full beta).
 
 Monitoring without a notebook: the validation windows are encoded once per monitored epoch; an
 `EpochMetrics` callback (every `plot.metrics_every_n_epochs`) adds val_ari / val_nmi / val_silhouette /
@@ -49,8 +50,39 @@ from vae_demo.plots import (
 log = logging.getLogger(__name__)
 
 
-def make_step(beta: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
-    """The step function: loss = MSE(recon, target) + beta * mean KL; labels in the batch are ignored."""
+class KLWarmup(Callback):
+    """KL weight rising linearly from 0 to `beta` over `warmup_steps` optimizer steps (KL annealing,
+    Bowman et al. 2016), so the decoder learns to use z before the KL term can collapse the posterior.
+
+    The weight is a function of the Trainer's global step, so a resumed run continues the same ramp.
+    """
+
+    def __init__(self, beta: float, warmup_steps: int) -> None:
+        self.beta, self.warmup_steps = beta, warmup_steps
+        self.weight = beta
+        self._update(0)
+
+    def _update(self, step: int) -> None:
+        ramp = min(1.0, step / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        self.weight = self.beta * ramp
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        self._update(trainer.global_step)
+
+    def on_train_batch_end(
+        self, trainer: Trainer, model: nn.Module, loss: float, parts: dict[str, float]
+    ) -> None:
+        self._update(trainer.global_step)
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, Any]) -> None:
+        metrics["kl_weight"] = self.weight
+
+
+def make_step(
+    beta: float, warmup: KLWarmup | None = None
+) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
+    """The step function: loss = MSE(recon, target) + beta * mean KL (beta from `warmup` when given);
+    labels in the batch are ignored."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -59,7 +91,8 @@ def make_step(beta: float) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str,
         out = model(x)
         recon = F.mse_loss(out.recon, out.target)
         kl = kl_divergence(out.mu, out.logvar).mean()
-        return recon + beta * kl, {"recon": recon.detach(), "kl": kl.detach()}
+        weight = warmup.weight if warmup is not None else beta
+        return recon + weight * kl, {"recon": recon.detach(), "kl": kl.detach()}
 
     return vae_step
 
@@ -183,10 +216,18 @@ def train(
     )
     model = build_model(cfg)
     monitor = LatentMonitor(cfg, splits.val)
+    n_batches = len(train_loader)
+    if cfg.train.limit_train_batches is not None:
+        n_batches = min(n_batches, cfg.train.limit_train_batches)
+    steps_per_epoch = max(1, n_batches // cfg.train.accumulate_grad_batches)
+    warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
     callbacks = [
+        warmup,
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
         EpochFigures(monitor.figures, "vae", cfg.plot.every_n_epochs),
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
-    return trainer.fit(model, make_step(cfg.model.beta), train_loader, val_loader, resume=resume)
+    step = make_step(cfg.model.beta, warmup)
+    val_step = make_step(cfg.model.beta)  # validation always at the full KL weight
+    return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
