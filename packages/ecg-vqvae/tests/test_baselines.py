@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import wfdb
-from ecg_vqvae.baselines import detect_r_peaks, persistence, repeat_last_beat
+from ecg_vqvae.baselines import context_median, detect_r_peaks, persistence, repeat_last_beat
 from ecg_vqvae.data import read_record
 
 
@@ -29,3 +29,8 @@ def test_r_peaks_match_the_annotations(ecg_dir: Path) -> None:
     hits = sum(np.min(np.abs(found - r)) <= 18 for r in true)  # within 50 ms
     assert hits / len(true) > 0.95
     assert len(found) <= 1.05 * len(true)
+
+
+def test_context_median_is_a_flat_line_at_the_median() -> None:
+    ctx = np.array([[0.0, 1.0, 5.0], [2.0, 2.0, -1.0]])
+    assert np.array_equal(context_median(ctx, 2), [[1.0, 1.0], [2.0, 2.0]])

@@ -38,7 +38,9 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
     assert results["test_records"] == ["s005", "s006"]
     pooled = results["forecast"]["pooled"]
     assert {(r["method"], r["horizon_s"]) for r in pooled} == {
-        (m, h) for m in ("vqvae_forecaster", "persistence", "repeat_last_beat") for h in (1.0, 3.0)
+        (m, h)
+        for m in ("vqvae_forecaster", "persistence", "repeat_last_beat", "context_median")
+        for h in (1.0, 3.0)
     }
     assert all(r["mae_mv"] > 0 for r in pooled)
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}

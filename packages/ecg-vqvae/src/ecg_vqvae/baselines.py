@@ -1,4 +1,4 @@
-"""Naive forecasters every ECG forecast must beat: persistence and repeat-last-beat.
+"""Naive forecasters every ECG forecast must beat: persistence and repeat-last-beat (+ a flat reference).
 
 - Persistence: the last context sample of each lead, held for the whole horizon.
 - Repeat-last-beat: R peaks are detected in the context (lead 1, band-passed 5-15 Hz, `scipy.signal
@@ -17,6 +17,15 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
     """(L, Tc) -> (L, horizon): the last value repeated."""
     return np.repeat(context[:, -1:], horizon, axis=1)
+
+
+def context_median(context: np.ndarray, horizon: int) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): each lead's context median, a flat line.
+
+    Not a forecaster anyone wants, but the L1-optimal constant: a model that merely learns to be flat
+    scores about this, so a "win" over repeat-last-beat that does not also beat this line is no win.
+    """
+    return np.repeat(np.median(context, axis=1, keepdims=True), horizon, axis=1)
 
 
 def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from sigzoo_shared.bench import markdown_table
 from sigzoo_shared.metrics import mae, prd, rmse, snr_db
 
 from ecg_vqvae import plots
-from ecg_vqvae.baselines import persistence, repeat_last_beat
+from ecg_vqvae.baselines import context_median, persistence, repeat_last_beat
 from ecg_vqvae.data import WindowDataset, read_record
 from ecg_vqvae.model import VQVAE, LatentForecaster
 from ecg_vqvae.quantizer import perplexity
@@ -33,7 +33,7 @@ from ecg_vqvae.train import (
 )
 
 log = logging.getLogger(__name__)
-METHODS = ("vqvae_forecaster", "persistence", "repeat_last_beat")
+METHODS = ("vqvae_forecaster", "persistence", "repeat_last_beat", "context_median")
 
 
 def _batches(x: torch.Tensor, size: int = 64):
@@ -71,6 +71,7 @@ def forecast_all(
     out = {
         "persistence": np.stack([persistence(c, horizon) for c in ctx]),
         "repeat_last_beat": np.stack([repeat_last_beat(c, horizon, fs) for c in ctx]),
+        "context_median": np.stack([context_median(c, horizon) for c in ctx]),
     }
     if model is not None:
         prior = (
