@@ -84,10 +84,17 @@ class DecisionConfig:
     quantile: float = 0.9  # gamma quantile, or percentile / 100
     max_fpr: float = 0.1  # pAUC range (DCASE: 0.1)
     score_batch_size: int = 64  # patches / vectors per forward pass when scoring
+    threshold_clips: int | None = (
+        None  # fit on at most this many training clips (evenly spaced); None = all
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < self.quantile < 1.0:
             raise ConfigError(f"decision.quantile must be in (0, 1), got {self.quantile}")
+        if self.threshold_clips is not None and self.threshold_clips < 2:
+            raise ConfigError(
+                f"decision.threshold_clips must be >= 2 or null, got {self.threshold_clips}"
+            )
         if not 0.0 < self.max_fpr <= 1.0:
             raise ConfigError(f"decision.max_fpr must be in (0, 1], got {self.max_fpr}")
 

@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 DEMO_OVERRIDES = (
     "data.n_mels=64",
     "data.patch_hop_frames=10",
-    "train.epochs=12",
+    "train.epochs=10",
     "train.batch_size=32",
     "train.save_top_k=1",
+    "figures.every_n_epochs=5",
     "train.progress=false",
 )
 

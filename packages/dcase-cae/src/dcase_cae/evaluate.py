@@ -162,6 +162,15 @@ def test_machine(
     scores = clip_scores(model, test_feats, cfg, [str(c.path) for c in test_clips], device)
 
     threshold, threshold_source = None, None
+    if (
+        train_clips
+        and cfg.decision.threshold_clips
+        and len(train_clips) > cfg.decision.threshold_clips
+    ):
+        keep = (
+            np.linspace(0, len(train_clips) - 1, cfg.decision.threshold_clips).round().astype(int)
+        )
+        train_clips = [train_clips[i] for i in keep]
     if train_clips:
         train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
         train_scores = clip_scores(
