@@ -25,6 +25,7 @@ TINY = [
     "model.dropout=0.0",
     "detect.overlap_samples=100",
     "train.epochs=2",
+    "train.scheduler=none",  # resume test: 1 epoch resumed to 2 must equal a 2-epoch run
     "train.batch_size=16",
     "train.progress=false",
     "train.num_workers=0",

@@ -127,6 +127,9 @@ class DetectConfig:
     chunk_samples: int = 20000  # samples pushed per model call when streaming a file
     timing: Literal["expected", "argmax"] = "expected"
     tolerances_ms: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 20.0])
+    threads: int | None = (
+        1  # torch threads while streaming (1 is fastest for window batches on CPU)
+    )
 
     def hop(self, window_samples: int) -> int:
         """Window step of streaming detection; raises when the overlap leaves no step."""

@@ -73,6 +73,7 @@ def run_demo(cfg: Config, run_dir: Path | str | None = None, pretrain_epochs: in
         mcfg.generator.window_samples,
         cfg.detect.hop(mcfg.generator.window_samples),
         cfg.detect.threshold,
+        threads=cfg.detect.threads,
     )
     run.save_figure(stream_figure(rec.signal, rec.fs_hz, rec.events, dets, 0.0, 6.0), "detections")
     if mcfg.model.arch == "event_specific":

@@ -148,8 +148,32 @@ def detect_array(
     timing: str = "expected",
     chunk_samples: int = 20000,
     device: torch.device | str = "cpu",
+    threads: int | None = None,
 ) -> tuple[list[Detection], dict[str, float]]:
-    """Stream `signal` (T, C) through a StreamingDetector in chunks; returns detections and timing stats."""
+    """Stream `signal` (T, C) through a StreamingDetector in chunks; returns detections and timing stats.
+
+    `threads` sets torch's intra-op threads for the duration (restored after): batches of short windows
+    are too small for several threads to pay off, and one thread avoids contention on a busy machine.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _detect_array(model, signal, window, hop, threshold, timing, chunk_samples, device)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _detect_array(
+    model: nn.Module,
+    signal: np.ndarray,
+    window: int,
+    hop: int,
+    threshold: float,
+    timing: str,
+    chunk_samples: int,
+    device: torch.device | str,
+) -> tuple[list[Detection], dict[str, float]]:
     det = StreamingDetector(model, window, hop, threshold, timing, device=device)
     t0 = time.perf_counter()
     out: list[Detection] = []

@@ -207,6 +207,7 @@ def evaluate(
             cfg.detect.timing,
             cfg.detect.chunk_samples,
             device,
+            cfg.detect.threads,
         )
         ps = np.array([d.sample for d in dets], dtype=float)
         pt = np.array([d.event for d in dets], dtype=int)
@@ -327,6 +328,7 @@ def detect_file(
         d.timing,
         d.chunk_samples,
         device,
+        d.threads,
     )
     run = RunDir.create("event-lstm", run_dir=run_dir, verb="detect", tensorboard=False)
     out_path = Path(out) if out is not None else run / "events.csv"
