@@ -66,6 +66,30 @@ def chance(out: Path, seed: int = 0) -> dict[str, float]:
     return {t: res["by_tolerance"][t]["overall"]["f1"] for t in ("2ms", "5ms", "10ms", "20ms")}
 
 
+def curves(out: Path) -> None:
+    """Validation F1 at +-5 ms after each supervised epoch (same 256 seed-0 validation windows)."""
+    rows = {}
+    for run in sorted(out.iterdir()):
+        m = re.fullmatch(r"(lstm|es|ft-ae|ft-vae|ft-contrastive)-s(\d+)", run.name)
+        if not m or not (run / "metrics.jsonl").is_file():
+            continue
+        hist = [
+            json.loads(x)
+            for x in (run / "metrics.jsonl").read_text().splitlines()
+            if '"epoch"' in x
+        ]
+        rows[run.name] = {h["epoch"] + 1: h.get("val_f1_5ms", float("nan")) for h in hist}
+    n = max((max(r) for r in rows.values() if r), default=0)
+    print("\n| run | " + " | ".join(f"epoch {e}" for e in range(1, n + 1)) + " |")
+    print("|---" * (n + 1) + "|")
+    for name, r in rows.items():
+        print(
+            f"| {name} | "
+            + " | ".join(f"{r[e]:.3f}" if e in r else "" for e in range(1, n + 1))
+            + " |"
+        )
+
+
 def main(out: Path) -> None:
     groups: dict[str, list[dict[str, float]]] = defaultdict(list)
     for run in sorted(out.iterdir()):
@@ -110,3 +134,4 @@ def main(out: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
+    curves(Path(sys.argv[1]))

@@ -578,8 +578,8 @@ class EventSpecificClassifier(_EventModel):
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
         event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         event_probs = torch.sigmoid(event_logits)
-        if event_mask is None:
-            event_mask = event_probs.detach() >= 0.5
+        # training passes the true presence (masked to present events); inference reads timings only
+        # of events it reports, so it leaves every head unmasked (any decision threshold works)
         timing_logits = self.timing_heads(h, event_mask, mask)  # (B, E, S)
         return {
             "event_logits": event_logits,
