@@ -179,5 +179,17 @@ def run_bench(
         "timings are medians after warm-up on a machine shared with other jobs; see the load note in "
         "docs/event-lstm.md",
     ]
+    columns = [
+        "case",
+        "metric",
+        "value",
+        "cpu_ms",
+        "real_time_factor",
+        "step_ms",
+        "peak_rss_mb",
+        "params",
+        "target",
+    ]
+    rows = [{c: row.get(c) for c in columns} for row in rows]
     write_bench(run.path, "event-lstm bench", rows, notes)
     return run / "bench.md"
