@@ -38,7 +38,7 @@ def demo(cfg: Config, run_dir: Path | str | None = None) -> Path:
         f"{d.noise_len} noise samples (windows of {d.window}, stride {d.stride}; time_bypass="
         f"{m.time_bypass}, beta={m.beta:g}). Labels were used only for the metrics and plots.",
         "",
-        "| metric (validation) | final epoch | best epoch |",
+        "| metric (validation) | final epoch | epoch with the best ARI |",
         "|---|---|---|",
     ]
     for key in (

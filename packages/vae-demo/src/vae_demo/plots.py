@@ -110,7 +110,7 @@ def history_figure(history: Sequence[dict[str, Any]]) -> Figure:
         ys = [h.get(key) for h in history]
         if any(y is not None for y in ys):
             ax.plot(epochs, [np.nan if y is None else y for y in ys], marker=".", label=key[4:])
-    ax.set_ylim(-0.1, 1.05)
+    ax.set_ylim(-1.05, 1.05)
     ax.set_title("latent clustering (validation)", fontsize=9)
     ax.set_xlabel("epoch")
     ax.legend(fontsize=7)
