@@ -104,3 +104,18 @@ def test_gamma_threshold_sits_above_most_normal_scores(tiny_config) -> None:
     normal = rng.gamma(4.0, 0.5, size=2000)
     threshold = fit_threshold(normal, tiny_config())
     assert np.mean(normal > threshold) == pytest.approx(0.1, abs=0.02)
+
+
+def test_an_explicit_checkpoint_and_decision_settings(
+    trained: Path, tmp_path: Path, tiny_config
+) -> None:
+    overrides = tiny_config()
+    overrides.decision.threshold_clips = 4
+    overrides.decision.method = "percentile"
+    last = trained / "toy_fan" / "checkpoints" / "last.pt"
+    out = run_test(
+        trained, checkpoint=last, out_dir=tmp_path / "out", device="cpu", overrides=overrides
+    )
+    result = out["results"][0]
+    assert result["checkpoint"].startswith(str(last))
+    assert result["threshold_source"] == "percentile q=0.9 on 4 train clips"
