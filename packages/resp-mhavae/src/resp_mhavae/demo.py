@@ -43,10 +43,15 @@ def demo_config(cfg: Config, data_path: Path) -> Config:
 
 
 def demo(cfg: Config, run_dir: Path | None = None, n_rows: int = 6000) -> Path:
+    import torch
+
     from resp_mhavae.evaluate import METHOD_NAMES, detect, fmt
     from resp_mhavae.generator import write_collected
     from resp_mhavae.train import train
 
+    # The demo's models are tiny: intra-op threads only add synchronisation (on a busy 2-core machine
+    # they made the demo ~7x more CPU-hungry), so it runs single-threaded.
+    torch.set_num_threads(1)
     run = RunDir.create("resp-mhavae", run_dir=run_dir, verb="demo", tensorboard=False)
     csv_path = write_collected(
         run.path / "generated", "synthetic_1", n_rows=n_rows, seed=cfg.train.seed
