@@ -41,6 +41,17 @@ DEMO_OVERRIDES = (
 
 
 def run_demo(cfg: Config, run_dir: Path | str | None = None, pretrain_epochs: int = 1) -> Path:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the demo's small model is fastest on one thread (no contention)
+    try:
+        return _run_demo(cfg, run_dir, pretrain_epochs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_demo(cfg: Config, run_dir: Path | str | None, pretrain_epochs: int) -> Path:
     from event_lstm.data import load_recording
     from event_lstm.detect import detect_array
     from event_lstm.evaluate import evaluate, load_model, summary
