@@ -20,22 +20,22 @@ from event_lstm.config import Config
 log = logging.getLogger(__name__)
 
 DEMO_OVERRIDES = (
-    "generator.n_train=320",
+    "generator.n_train=960",
     "generator.n_val=64",
     "generator.n_test=96",
     "generator.n_unlabelled=128",
     "generator.stream_s=30",
     "model.arch=event_specific",
-    "model.hidden_size=32",
-    "model.frontend_channels=16",
-    "model.attention_heads=4",
-    "model.cnn_channels=2",
+    "model.hidden_size=48",
+    "model.frontend_channels=32",
+    "model.attention_heads=8",
+    "model.cnn_channels=4",
     "model.cnn_out_per_event=2",
     "model.timing_head_dim=16",
     "model.dropout=0.1",
-    "train.epochs=6",
+    "train.epochs=10",
     "train.batch_size=32",
-    "train.lr=0.004",
+    "train.lr=0.003",
     "train.progress=false",
 )
 
