@@ -136,3 +136,20 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     again = load_config(Config, path)
     assert again == cfg
     assert to_dict(again)["data"]["root"] == "/x"
+
+
+@dataclass
+class PackageConfig:
+    """A package whose defaults differ from the core's TrainConfig defaults."""
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(latent_dim=4, dropout=0.0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=5e-4, epochs=7))
+
+
+def test_partial_section_keeps_the_owners_defaults(tmp_path: Path) -> None:
+    user = write(tmp_path, "user.yaml", "train:\n  batch_size: 8\nmodel:\n  kind: dense_ae\n")
+    cfg = load_config(PackageConfig, user, ["train.seed=3"])
+    # keys the user did not give keep the package's defaults, not TrainConfig's bare ones
+    assert cfg.train.lr == pytest.approx(5e-4) and cfg.train.epochs == 7
+    assert cfg.train.batch_size == 8 and cfg.train.seed == 3
+    assert cfg.model.latent_dim == 4 and cfg.model.dropout == 0.0 and cfg.model.kind == "dense_ae"

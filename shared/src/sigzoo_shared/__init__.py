@@ -3,20 +3,48 @@
 Packages import from here; the core imports no package.
 """
 
-from sigzoo_shared.callbacks import Callback, EarlyStopping, EpochFigures, EpochMetrics
-from sigzoo_shared.checkpoint import find_checkpoint, load_checkpoint, load_state_dict, load_weights
-from sigzoo_shared.config import TrainConfig, load_config, to_dict
-from sigzoo_shared.device import memory_report, resolve_device, seed_everything
-from sigzoo_shared.errors import (
-    CheckpointError,
-    ConfigError,
-    DataError,
-    NonFiniteLossError,
-    SigzooError,
-)
-from sigzoo_shared.loader import make_loader
-from sigzoo_shared.rundir import RunDir
-from sigzoo_shared.trainer import FitResult, Trainer, setup
+import importlib
+from typing import Any
+
+# Public names load lazily (PEP 562): `sigzoo_shared.cli` and `.config` stay free of torch, so every
+# package's `--help` answers at once; the first use of e.g. `Trainer` imports torch.
+_WHERE = {
+    "Callback": "callbacks",
+    "EarlyStopping": "callbacks",
+    "EpochFigures": "callbacks",
+    "EpochMetrics": "callbacks",
+    "find_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "load_state_dict": "checkpoint",
+    "load_weights": "checkpoint",
+    "TrainConfig": "config",
+    "load_config": "config",
+    "to_dict": "config",
+    "memory_report": "device",
+    "resolve_device": "device",
+    "seed_everything": "device",
+    "CheckpointError": "errors",
+    "ConfigError": "errors",
+    "DataError": "errors",
+    "NonFiniteLossError": "errors",
+    "SigzooError": "errors",
+    "make_loader": "loader",
+    "RunDir": "rundir",
+    "FitResult": "trainer",
+    "Trainer": "trainer",
+    "setup": "trainer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"sigzoo_shared.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'sigzoo_shared' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_WHERE))
+
 
 __version__ = "0.1.0"
 

@@ -194,9 +194,23 @@ def _coerce(value: Any, tp: Any, where: str, errors: list[str]) -> Any:
     return value
 
 
+def _default_section(f: dataclasses.Field) -> dict[str, Any] | None:
+    """The default of a nested-dataclass field as a mapping (None for other fields)."""
+    if f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    elif f.default is not dataclasses.MISSING:
+        default = f.default
+    else:
+        return None
+    if dataclasses.is_dataclass(default) and not isinstance(default, type):
+        return to_dict(default)
+    return None
+
+
 def _build(cls: type[T], data: Mapping[str, Any], where: str, errors: list[str]) -> T:
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    names = list(fields)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         full = f"{where}.{key}" if where else str(key)
@@ -205,6 +219,11 @@ def _build(cls: type[T], data: Mapping[str, Any], where: str, errors: list[str])
             hint = f" (did you mean '{where + '.' if where else ''}{close[0]}'?)" if close else ""
             errors.append(f"unknown key '{full}'{hint}")
             continue
+        default = _default_section(fields[key])
+        if default is not None and isinstance(value, Mapping):
+            # A partial section overrides the *owner's* default (e.g. a package's TrainConfig with
+            # its own lr), not the section class's bare defaults.
+            value = merge(default, value)
         kwargs[key] = _coerce(value, hints[key], full, errors)
     if errors:
         return None  # type: ignore[return-value]

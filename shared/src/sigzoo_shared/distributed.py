@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.distributed as dist
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
+
+
+def _process_group() -> Any:
+    """`torch.distributed` when a process group is running, else None.
+
+    torch is imported lazily: if nothing has imported `torch.distributed` yet, no process group can
+    exist, so rank queries from the CLI (logging setup before dispatch) stay free of torch's import cost.
+    """
+    if "torch.distributed" not in sys.modules:
+        return None
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
 
 
 def env_world_size() -> int:
@@ -24,11 +38,13 @@ def env_world_size() -> int:
 
 def is_distributed() -> bool:
     """True once a process group with more than one process is running."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    dist = _process_group()
+    return dist is not None and dist.get_world_size() > 1
 
 
 def rank() -> int:
-    if dist.is_available() and dist.is_initialized():
+    dist = _process_group()
+    if dist is not None:
         return dist.get_rank()
     return int(os.environ.get("RANK", "0"))
 
@@ -38,9 +54,8 @@ def local_rank() -> int:
 
 
 def world_size() -> int:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
+    dist = _process_group()
+    return dist.get_world_size() if dist is not None else 1
 
 
 def is_rank_zero() -> bool:
@@ -54,6 +69,9 @@ def init_distributed(device: torch.device) -> bool:
     The backend follows the device: nccl for CUDA (after pinning this process to its local GPU), gloo
     otherwise. Calling it twice is harmless.
     """
+    import torch
+    import torch.distributed as dist
+
     if env_world_size() <= 1 or not dist.is_available():
         return False
     if dist.is_initialized():
@@ -69,6 +87,8 @@ def init_distributed(device: torch.device) -> bool:
 def distributed_device(device: torch.device) -> torch.device:
     """Each rank uses its own GPU under torchrun; CPU and MPS stay as they are."""
     if device.type == "cuda" and env_world_size() > 1:
+        import torch
+
         return torch.device("cuda", local_rank())
     return device
 
@@ -86,17 +106,18 @@ def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The user's module behind a DDP wrapper (what gets checkpointed)."""
-    return (
-        model.module
-        if hasattr(model, "module") and isinstance(model, torch.nn.parallel.DistributedDataParallel)
-        else model
-    )
+    from torch.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """Average a dict of floats over ranks, so every rank takes the same early-stopping decision."""
     if not is_distributed() or not values:
         return values
+    import torch
+    import torch.distributed as dist
+
     keys = sorted(values)
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
@@ -108,16 +129,20 @@ def broadcast_object(obj: Any) -> Any:
     """Send a picklable object from rank 0 to all ranks (e.g. the run directory chosen on rank 0)."""
     if not is_distributed():
         return obj
+    import torch.distributed as dist
+
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
 def barrier() -> None:
-    if is_distributed():
+    dist = _process_group()
+    if dist is not None and dist.get_world_size() > 1:
         dist.barrier()
 
 
 def cleanup_distributed() -> None:
-    if dist.is_available() and dist.is_initialized():
+    dist = _process_group()
+    if dist is not None:
         dist.destroy_process_group()
