@@ -58,3 +58,68 @@ def test_ema_update_moves_codes_to_cluster_means() -> None:
     for _ in range(30):
         vq(z)
     assert torch.allclose(vq.embed, torch.tensor([[1.0, 1.0], [9.0, 9.0]]), atol=1e-2)
+
+
+def test_usage_counters_are_checkpointed_buffers() -> None:
+    torch.manual_seed(0)
+    vq = VectorQuantizerEMA(4, 16, kmeans_init=True, dead_code_threshold=5.0).train()
+    for _ in range(3):
+        vq(torch.randn(1, 50, 4))
+    state = vq.state_dict()
+    assert {"epoch_counts", "epoch_restarts"} <= state.keys()
+    copy = VectorQuantizerEMA(4, 16)
+    copy.load_state_dict(state)
+    assert copy.epoch_usage() == vq.epoch_usage()
+    assert copy.epoch_usage()["codes_used"] == 0  # and they reset like the original's
+    old = {k: v for k, v in state.items() if not k.startswith("epoch_")}  # pre-buffer checkpoint
+    copy.load_state_dict(old)
+    assert copy.epoch_usage()["codes_used"] == 0
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)  # same initial codebook on every rank
+        vq = VectorQuantizerEMA(4, 8, decay=0.8, kmeans_init=False, dead_code_threshold=0.0)
+        vq.train()
+        mine = torch.load(f"{out_dir}/data.pt", weights_only=True)[rank]  # (steps, N, D)
+        for z in mine:
+            vq(z[None])
+        restarting = VectorQuantizerEMA(4, 8, kmeans_init=True, dead_code_threshold=50.0).train()
+        torch.manual_seed(rank)  # different random picks per rank: rank 0's must win
+        for z in mine:
+            restarting(z[None])
+        torch.save(
+            {"plain": vq.state_dict(), "restarting": restarting.state_dict()},
+            f"{out_dir}/rank{rank}.pt",
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_ranks_keep_the_single_process_codebook(tmp_path) -> None:
+    """Two gloo ranks on different data learn one codebook: the one a single process learns from the
+    union of their batches (statistics all-reduced); restarts and k-means take rank 0's choice."""
+    import torch.multiprocessing as mp
+
+    gen = torch.Generator().manual_seed(1)
+    data = torch.randn(2, 5, 40, 4, generator=gen) * 2  # (rank, step, N, D)
+    torch.save(data, tmp_path / "data.pt")
+    args = (2, str(tmp_path / "init"), str(tmp_path))
+    # fork: the worker lives in this test module, which spawned children could not import
+    mp.start_processes(_ddp_worker, args=args, nprocs=2, join=True, start_method="fork")
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name in ("plain", "restarting"):
+        for key in ("embed", "embed_avg", "cluster_size", "epoch_counts"):
+            assert torch.equal(r0[name][key], r1[name][key]), (name, key)
+    assert int(r0["restarting"]["epoch_restarts"]) > 0  # restarts did happen, identically
+    torch.manual_seed(0)
+    single = VectorQuantizerEMA(4, 8, decay=0.8, kmeans_init=False, dead_code_threshold=0.0)
+    single.train()
+    for step in range(data.shape[1]):
+        single(torch.cat([data[0, step], data[1, step]])[None])
+    assert torch.allclose(single.embed, r0["plain"]["embed"], atol=1e-5)
+    assert torch.equal(single.epoch_counts, r0["plain"]["epoch_counts"])

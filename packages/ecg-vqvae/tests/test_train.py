@@ -61,3 +61,48 @@ def test_model_checkpoint_weights_initialise_a_new_run(tiny_overrides, tmp_path:
     )
     bad = [*tiny_overrides, "model.n_embed=16", f"model.model_checkpoint_weights={weights}"]
     assert main(["train", "--run-dir", str(tmp_path / "c"), *bad]) == 2
+
+
+def test_run_resumed_mid_epoch_reports_the_same_codebook_usage(
+    tiny_cfg, tmp_path: Path, monkeypatch
+) -> None:
+    """Killed between two steps of an epoch, resumed from the mid-epoch last.pt: same weights, codebook
+    and per-epoch codes_used / perplexity / dead_restarts as an uninterrupted run (the usage counters
+    travel in the checkpoint)."""
+    import dataclasses
+
+    import ecg_vqvae.train as train_module
+
+    tc = dataclasses.replace(tiny_cfg.train, epochs=2, batch_size=4, checkpoint_every_n_steps=1)
+    model_cfg = dataclasses.replace(tiny_cfg.model, dead_code_threshold=3.0)
+    cfg = dataclasses.replace(tiny_cfg, train=tc, model=model_cfg, figure_every_n_epochs=10)
+    straight = train_vqvae(cfg, tmp_path / "straight").history
+
+    real_step = train_module.make_reconstruction_step
+
+    def crashing(weight: float):
+        step, calls = real_step(weight), [0]
+
+        def crash_at_step_7(model, batch):
+            calls[0] += 1
+            if calls[0] == 7:  # the 3rd batch of epoch 1 (4-5 batches per epoch)
+                raise KeyboardInterrupt
+            return step(model, batch)
+
+        return crash_at_step_7
+
+    monkeypatch.setattr(train_module, "make_reconstruction_step", crashing)
+    try:
+        train_vqvae(cfg, tmp_path / "broken")
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interruption did not happen")
+    monkeypatch.setattr(train_module, "make_reconstruction_step", real_step)
+    assert load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")["batches_done"] > 0
+    resumed = train_vqvae(cfg, resume=tmp_path / "broken").history
+    keys = ("codes_used", "perplexity", "dead_restarts", "train_mse")
+    assert [[e[k] for k in keys] for e in resumed] == [[e[k] for k in keys] for e in straight]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model_state"]
+    b = load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

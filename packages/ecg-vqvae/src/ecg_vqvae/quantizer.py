@@ -7,7 +7,13 @@ Laplace smoothing of the sizes. Two cures for codebook collapse that the seed sy
 et al., Jukebox, arXiv:2005.00341, sec. 3.2 and lucidrains' vector-quantize-pytorch):
 - k-means initialisation of the codebook on the first training batch, and
 - restart of codes whose EMA usage falls below `dead_code_threshold` to random encoder outputs of the batch.
-Usage counts accumulate over a whole epoch (`epoch_usage`), so perplexity is an epoch figure, not a batch's.
+Usage counts accumulate over a whole epoch (`epoch_usage`), so perplexity is an epoch figure, not a batch's;
+they are buffers (in checkpoints), so a run resumed mid-epoch reports what an uninterrupted one does.
+
+Under DDP (only when `torch.distributed` is initialised with more than one process) the per-batch code counts
+and sums are summed over ranks before the EMA update, and k-means initialisation and dead-code restarts take
+rank 0's choice, so every rank holds the same codebook, the one a single process would learn from the union
+of the ranks' batches.
 
 Shapes: B batch, N code positions, D code size, K codebook size. Torch only.
 """
@@ -17,6 +23,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def _world() -> object | None:
+    """`torch.distributed` when a process group of more than one process is running, else None."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
 
 
 def perplexity(counts: Tensor) -> float:
@@ -74,8 +89,9 @@ class VectorQuantizerEMA(nn.Module):
         self.register_buffer("cluster_size", torch.zeros(n_embed))  # EMA of assignments per code
         self.register_buffer("embed_avg", embed.clone())  # EMA of the sum of vectors per code
         self.register_buffer("initted", torch.tensor(not kmeans_init))
-        self.register_buffer("epoch_counts", torch.zeros(n_embed), persistent=False)
-        self.restarts = 0  # codes restarted since the last epoch_usage() call
+        # usage since the last epoch_usage() call: assignments per code and codes restarted
+        self.register_buffer("epoch_counts", torch.zeros(n_embed))
+        self.register_buffer("epoch_restarts", torch.zeros((), dtype=torch.long))
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         flat = z.reshape(-1, self.dim)  # (B*N, D)
@@ -102,18 +118,32 @@ class VectorQuantizerEMA(nn.Module):
         """codes (...) -> code vectors (..., D)."""
         return F.embedding(codes, self.embed)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
+        # checkpoints written before the usage counters were buffers: start them at zero
+        for name in ("epoch_counts", "epoch_restarts"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone().zero_())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @torch.no_grad()
     def _init_kmeans(self, flat: Tensor) -> None:
         centroids, sizes = kmeans(flat.float(), self.n_embed, self.kmeans_iters)
         self.embed.copy_(centroids)
         self.embed_avg.copy_(centroids * sizes.clamp(min=1)[:, None])
         self.cluster_size.copy_(sizes.clamp(min=1))
+        dist = _world()
+        if dist is not None:  # every rank starts from rank 0's codebook
+            for buf in (self.embed, self.embed_avg, self.cluster_size):
+                dist.broadcast(buf, src=0)
         self.initted.fill_(True)
 
     @torch.no_grad()
     def _ema_update(self, flat: Tensor, codes: Tensor) -> None:
         counts = torch.bincount(codes, minlength=self.n_embed).to(flat.dtype)  # (K,)
         sums = torch.zeros_like(self.embed).index_add_(0, codes, flat)  # (K, D)
+        dist = _world()
+        if dist is not None:  # statistics of the union of all ranks' batches
+            dist.all_reduce(counts)
+            dist.all_reduce(sums)
         self.epoch_counts += counts
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)  # eq. 6
         self.embed_avg.mul_(self.decay).add_(sums, alpha=1 - self.decay)  # eq. 7
@@ -132,19 +162,22 @@ class VectorQuantizerEMA(nn.Module):
         if n_dead == 0:
             return
         picks = flat[torch.randint(0, flat.shape[0], (n_dead,), device=flat.device)]
+        dist = _world()
+        if dist is not None:  # the same restarts on every rank (n_dead agrees: same statistics)
+            dist.broadcast(picks, src=0)
         self.embed[dead] = picks
         self.embed_avg[dead] = picks * self.dead_code_threshold
         self.cluster_size[dead] = self.dead_code_threshold
-        self.restarts += n_dead
+        self.epoch_restarts += n_dead
 
     def epoch_usage(self, reset: bool = True) -> dict[str, float]:
         """Codes used, perplexity and restarts over the training steps since the last call."""
         out = {
             "codes_used": float((self.epoch_counts > 0).sum()),
             "perplexity": perplexity(self.epoch_counts),
-            "dead_restarts": float(self.restarts),
+            "dead_restarts": float(self.epoch_restarts),
         }
         if reset:
             self.epoch_counts.zero_()
-            self.restarts = 0
+            self.epoch_restarts.zero_()
         return out
