@@ -1,4 +1,4 @@
-"""The console script: help, shipped configs, the original JSON config, resume == uninterrupted, demo."""
+"""The console script: help, shipped configs, the original JSON config, bad input, demo (resume: test_resume)."""
 
 import json
 import subprocess
@@ -6,27 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from resp_mhavae.cli import main
 from resp_mhavae.config import Config
 from sigzoo_shared.cli import packaged_config
 from sigzoo_shared.config import load_config
 from sigzoo_shared.errors import ConfigError
-
-TINY = [
-    "data.l_win=24",
-    "model.code_size=4",
-    "model.vae_channels=[4]",
-    "model.num_hidden_units_vae=8",
-    "model.num_heads=2",
-    "model.num_hidden_units_lstm=8",
-    "model.num_layers_lstm=1",
-    "train.batch_size=16",
-    "lstm.batch_size=16",
-    "lstm.epochs=1",
-    "detect.baselines=[]",
-    "train.scheduler=none",
-]
 
 
 def test_help_lists_every_verb(capsys) -> None:
@@ -98,28 +82,6 @@ def test_bad_input_is_one_line_on_stderr(tmp_path: Path, capsys) -> None:
         load_config(Config, overrides=["data.l_wn=3"])
 
 
-def _weights(run: Path) -> dict:
-    return torch.load(run / "mhavae" / "vae" / "checkpoints" / "last.pt", weights_only=True)[
-        "model_state"
-    ]
-
-
-def test_resumed_training_equals_uninterrupted(tmp_path: Path, recording: Path) -> None:
-    common = [f"data.path={recording}", *TINY]
-    assert main(["train", "--run-dir", str(tmp_path / "a"), *common, "train.epochs=2"]) == 0
-    assert main(["train", "--run-dir", str(tmp_path / "b"), *common, "train.epochs=1"]) == 0
-    # what a kill after the first epoch leaves behind: last.pt of epoch 0, no done marker, no LSTM yet
-    (tmp_path / "b" / "mhavae" / "vae" / "done.json").unlink()
-    import shutil
-
-    shutil.rmtree(tmp_path / "b" / "mhavae" / "lstm")
-    assert main(["train", "--resume", str(tmp_path / "b"), "train.epochs=2"]) == 0
-    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert main(["detect", "--run-dir", str(tmp_path / "b")]) == 0
-    assert (tmp_path / "b" / "detection_metrics.json").is_file()
-
-
 def test_demo_runs_on_a_tiny_config(tmp_path: Path) -> None:
     from resp_mhavae.demo import demo
 
@@ -130,3 +92,43 @@ def test_demo_runs_on_a_tiny_config(tmp_path: Path) -> None:
     text = report.read_text()
     assert "MHA-VAE-LSTM" in text and "IsolationForest" in text
     assert (tmp_path / "demo" / "figures" / "anomaly_detection_comparison.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "verb, override",
+    [
+        ("train", "data.l_win=5000"),  # too few rows for one window
+        ("run", "model.modality_weights=[1.0]"),  # 1 weight for 3 channels
+        ("preprocess", "data.channels=[Audio,CO2]"),  # missing column
+        ("grid-search", "data.timestamp_column=Nope"),
+    ],
+)
+def test_input_errors_leave_no_run_directory(
+    tmp_path: Path, recording: Path, capsys, verb: str, override: str
+) -> None:
+    run = tmp_path / "new" / "run"
+    code = main([verb, "--run-dir", str(run), f"data.path={recording}", override])
+    assert code == 2, capsys.readouterr().err
+    assert "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_resume_of_a_missing_run_is_an_error_not_a_new_run(tmp_path: Path, capsys) -> None:
+    assert main(["train", "--resume", str(tmp_path / "typo")]) == 2
+    assert "no config.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_input_error_inside_a_run_removes_only_what_the_run_created(tmp_path: Path) -> None:
+    from resp_mhavae.train import new_run
+    from sigzoo_shared.errors import DataError
+
+    with pytest.raises(DataError), new_run(tmp_path / "a" / "b", "train") as run:
+        (run.path / "config.yaml").write_text("x")
+        raise DataError("bad row")
+    assert not (tmp_path / "a").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(DataError), new_run(kept, "train"):
+        raise DataError("bad row")
+    assert kept.is_dir()

@@ -121,3 +121,19 @@ def test_center_windows_removes_each_windows_level(recording: Path) -> None:
     p = prepare(load_recording(cfg), cfg)
     assert np.allclose(p.windows.mean(-1), 0, atol=1e-5)
     assert np.allclose(p.train_windows.mean(-1), 0, atol=1e-5)
+
+
+def test_nab_timestamps_out_of_order_are_an_error_or_kept_in_file_order(
+    tmp_path: Path, caplog
+) -> None:
+    path = write_nab(tmp_path / "nab", n_rows=800)
+    lines = path.read_text().splitlines()
+    lines[400] = lines[399].split(",")[0] + "," + lines[400].split(",")[1]  # line 401 repeats 400
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as err:
+        load_recording(DataConfig(format="nab", path=path))
+    assert "synthetic.csv: line 401: timestamp not increasing" in str(err.value)
+    assert "data.timestamp_order=file" in str(err.value)
+    rec = load_recording(DataConfig(format="nab", path=path, timestamp_order="file"))
+    assert rec.values.shape == (800, 1) and rec.sample_rate_hz == pytest.approx(1 / 300)
+    assert "rows kept in file order" in caplog.text

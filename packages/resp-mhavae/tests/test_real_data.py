@@ -1,5 +1,6 @@
 """A small check on the real recordings beside the repository; skipped when they are absent."""
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -42,3 +43,18 @@ def test_nab_series_loads_with_its_windows() -> None:
     runs = np.diff(np.concatenate([[0], rec.labels, [0]]))
     assert (runs == 1).sum() == 5
     assert Path(rec.source).name == "nyc_taxi.csv"
+
+
+@pytest.mark.skipif(not NAB.is_dir(), reason=f"NAB not found at {NAB}")
+def test_every_nab_series_loads_with_the_shipped_nab_config() -> None:
+    from resp_mhavae.config import Config
+    from sigzoo_shared.cli import packaged_config
+    from sigzoo_shared.config import load_config
+
+    cfg = load_config(Config, packaged_config("resp_mhavae", "nab.yaml"))
+    series = sorted((NAB / "data" / "realKnownCause").glob("*.csv"))
+    assert series
+    for path in series:  # machine_temperature steps back once, ec2 repeats stamps: file order
+        data = dataclasses.replace(cfg.data, path=path)
+        rec = load_recording(data)
+        assert rec.labels.any(), path.name

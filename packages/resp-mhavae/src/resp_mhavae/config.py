@@ -36,6 +36,9 @@ class DataConfig:
     channels: list[str] = field(default_factory=lambda: ["Audio", "Temperature(C)", "Humidity(%)"])
     timestamp_column: str | None = "Timestamp"  # csv/collected; None = no timestamps
     max_gap_s: float = 2.0  # larger steps between timestamps are an error (gaps in the recording)
+    # strict: a timestamp that steps back (or, for NAB, repeats) is an error; file: keep the rows in file
+    # order with a warning, as NAB's own scorer does (two NAB realKnownCause files have such steps)
+    timestamp_order: Literal["strict", "file"] = "strict"
     sample_rate_hz: float | None = None  # None = estimated from timestamps (or 1.0 without them)
     l_win: int = 800  # samples per window (non-overlapping)
     look_back_num: int = 2  # windows of history the LSTM sees
@@ -126,6 +129,20 @@ class DetectConfig:
     vis_recon_every_n_epochs: int = 50
     vis_lstm_every_n_epochs: int = 20
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 <= self.threshold_percent <= 100:
+            problems.append(
+                f"detect.threshold_percent must be in [0, 100], got {self.threshold_percent}"
+            )
+        for name in ("prediction_weight", "deviation_ratio"):
+            if getattr(self, name) < 0:
+                problems.append(f"detect.{name} must be >= 0, got {getattr(self, name)}")
+        if self.beta <= 0:
+            problems.append(f"detect.beta must be > 0, got {self.beta}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
 
 @dataclass
 class GridConfig:
@@ -135,6 +152,14 @@ class GridConfig:
     l_win: list[int] = field(default_factory=lambda: [400, 800, 1000])
     look_back_num: list[int] = field(default_factory=lambda: [1, 2, 3])
     threshold_percent: list[float] = field(default_factory=lambda: [70.0, 80.0, 90.0])
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.threshold_percent if not 0 <= p <= 100]
+        if bad:
+            raise ConfigError(f"grid.threshold_percent values must be in [0, 100], got {bad}")
+        small = [x for x in [*self.l_win, *self.look_back_num] if x < 1]
+        if small:
+            raise ConfigError(f"grid.l_win and grid.look_back_num must be >= 1, got {small}")
 
 
 @dataclass

@@ -115,20 +115,33 @@ def check_values(values: np.ndarray, path: Path, first_line: int = 2) -> None:
         )
 
 
+def _out_of_order(
+    times: list[datetime], bad: np.ndarray, path: Path, order: str, first_line: int, what: str
+) -> None:
+    """Raise (order 'strict') or warn (order 'file') about timestamps that step back or repeat."""
+    if not bad.size:
+        return
+    i = int(bad[0]) + 1
+    where = (
+        f"{path}: line {i + first_line}: timestamp {what} ({times[i - 1]} -> {times[i]}; "
+        f"{bad.size} such step(s))"
+    )
+    if order == "strict":
+        raise DataError(
+            f"{where}; fix the file, or set data.timestamp_order=file to keep the rows in file order"
+        )
+    log.warning("%s; rows kept in file order (data.timestamp_order=file)", where)
+
+
 def check_timestamps(
-    times: list[datetime], path: Path, max_gap_s: float, first_line: int = 2
+    times: list[datetime], path: Path, max_gap_s: float, first_line: int = 2, order: str = "strict"
 ) -> float:
-    """Raise on time going backwards or gaps above `max_gap_s`; return the sample rate in Hz."""
+    """Raise on time going backwards (unless `order` is 'file') or gaps above `max_gap_s`; return Hz."""
     if len(times) < 2:
         return 1.0
     t = np.array([x.timestamp() for x in times])
     step = np.diff(t)
-    back = np.flatnonzero(step < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise DataError(
-            f"{path}: line {i + first_line}: timestamp goes backwards ({times[i - 1]} -> {times[i]})"
-        )
+    _out_of_order(times, np.flatnonzero(step < 0), path, order, first_line, "goes backwards")
     gaps = np.flatnonzero(step > max_gap_s)
     if gaps.size:
         i = int(gaps[0]) + 1
@@ -136,7 +149,7 @@ def check_timestamps(
             f"{path}: line {i + first_line}: gap of {step[i - 1]:.1f} s in the timestamps "
             f"(more than data.max_gap_s = {max_gap_s}); split the recording at the gap"
         )
-    duration = t[-1] - t[0]
+    duration = t.max() - t.min()
     return float((len(t) - 1) / duration) if duration > 0 else 1.0
 
 
@@ -206,7 +219,9 @@ def read_collected(cfg: DataConfig) -> Recording:
     labels = intervals_to_labels(entry["anomaly_intervals"], len(values), f"{config_path}: {name}")
     rate = cfg.sample_rate_hz
     if times is not None:
-        measured = check_timestamps(times[start:], path, cfg.max_gap_s, first_line=start + 2)
+        measured = check_timestamps(
+            times[start:], path, cfg.max_gap_s, start + 2, cfg.timestamp_order
+        )
         rate = rate or measured
     return Recording(
         name, values[start:], labels[start:], list(cfg.channels), rate or 1.0, str(path)
@@ -264,7 +279,7 @@ def read_generic(cfg: DataConfig) -> Recording:
         channels, labels = list(cfg.channels), None
         rate = cfg.sample_rate_hz
         if times is not None:
-            rate = rate or check_timestamps(times, path, cfg.max_gap_s)
+            rate = rate or check_timestamps(times, path, cfg.max_gap_s, 2, cfg.timestamp_order)
         rate = rate or 1.0
     if cfg.intervals is not None:
         labels = read_intervals_file(Path(cfg.intervals), len(values), name)
@@ -294,9 +309,8 @@ def read_nab(cfg: DataConfig) -> Recording:
     if not isinstance(windows, dict) or key not in windows:
         raise DataError(f"{windows_path}: no anomaly windows for {key!r}")
     t = np.array([x.timestamp() for x in times])
-    if np.any(np.diff(t) <= 0):
-        i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
-        raise DataError(f"{path}: line {i + 2}: timestamps not strictly increasing")
+    step = np.diff(t)
+    _out_of_order(times, np.flatnonzero(step <= 0), path, cfg.timestamp_order, 2, "not increasing")
     labels = np.zeros(len(values), dtype=np.int8)
     for i, (start, end) in enumerate(windows[key]):
         s = _parse_time(start, f"{windows_path}: {key} window {i}").timestamp()
@@ -306,8 +320,9 @@ def read_nab(cfg: DataConfig) -> Recording:
                 f"{windows_path}: {key} window {i} [{start}, {end}] lies outside the series"
             )
         labels[(t >= s) & (t <= e)] = 1
-    step = float(np.median(np.diff(t)))
-    return Recording(path.stem, values, labels, ["value"], 1.0 / step, str(path))
+    # gaps are kept (NAB windows by row; ambient_temperature has multi-day holes): rate = typical step
+    step_s = float(np.median(step[step > 0])) if (step > 0).any() else 1.0
+    return Recording(path.stem, values, labels, ["value"], 1.0 / step_s, str(path))
 
 
 def load_recording(cfg: DataConfig) -> Recording:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from sigzoo_shared import RunDir
-
 from resp_mhavae.config import Config
 
 DEMO_OVERRIDES = dict(l_win=48, look_back_num=2)
@@ -47,45 +45,45 @@ def demo(cfg: Config, run_dir: Path | None = None, n_rows: int = 6000) -> Path:
 
     from resp_mhavae.evaluate import METHOD_NAMES, detect, fmt
     from resp_mhavae.generator import write_collected
-    from resp_mhavae.train import train
+    from resp_mhavae.train import new_run, train
 
     # The demo's models are tiny: intra-op threads only add synchronisation (on a busy 2-core machine
     # they made the demo ~7x more CPU-hungry), so it runs single-threaded.
     torch.set_num_threads(1)
-    run = RunDir.create("resp-mhavae", run_dir=run_dir, verb="demo", tensorboard=False)
-    csv_path = write_collected(
-        run.path / "generated", "synthetic_1", n_rows=n_rows, seed=cfg.train.seed
-    )
-    cfg = demo_config(cfg, csv_path)
-    train(cfg, run.path)
-    summary = detect(cfg, run.path)
-    lines = [
-        "# resp-mhavae demo",
-        "",
-        f"Generated a {n_rows}-row synthetic nose-sensor recording at 24 Hz (Audio, Temperature, "
-        f"Humidity; apnoea, mouth-breathing and sensor-dropout intervals) in `generated/`, trained the "
-        f"MHA-VAE-LSTM and the baselines for at most {cfg.train.epochs} + {cfg.lstm.epochs} epochs "
-        f"(l_win {cfg.data.l_win}, look_back_num {cfg.data.look_back_num}) and scored the test part "
-        f"(last 30 %) under the `{cfg.data.protocol}` protocol.",
-        "",
-        "| method | threshold on | window F2 | event detection rate | window AUC-PR | window ROC-AUC |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in summary["results"]:
-        if r["primary"]:
-            lines.append(
-                f"| {METHOD_NAMES[r['method']]} | {r['threshold_rule']} | {fmt(r['window_f2'])} | "
-                f"{fmt(r['event_detection_rate'])} | {fmt(r['window_auc_pr'])} | {fmt(r['window_roc_auc'])} |"
-            )
-    prevalence = summary["results"][0]["window_prevalence"]
-    lines += [
-        "",
-        f"Chance level: AUC-PR = prevalence of anomalous test windows ({prevalence:.3f}), "
-        "ROC-AUC 0.5. Full table: [results.md](results.md).",
-        "",
-        "![comparison](figures/anomaly_detection_comparison.png)",
-        "",
-        "![scores](figures/scores.png)",
-        "",
-    ]
-    return run.write_text("report.md", "\n".join(lines))
+    with new_run(run_dir, "demo", tensorboard=False) as run:
+        csv_path = write_collected(
+            run.path / "generated", "synthetic_1", n_rows=n_rows, seed=cfg.train.seed
+        )
+        cfg = demo_config(cfg, csv_path)
+        train(cfg, run.path)
+        summary = detect(cfg, run.path)
+        lines = [
+            "# resp-mhavae demo",
+            "",
+            f"Generated a {n_rows}-row synthetic nose-sensor recording at 24 Hz (Audio, Temperature, "
+            f"Humidity; apnoea, mouth-breathing and sensor-dropout intervals) in `generated/`, trained the "
+            f"MHA-VAE-LSTM and the baselines for at most {cfg.train.epochs} + {cfg.lstm.epochs} epochs "
+            f"(l_win {cfg.data.l_win}, look_back_num {cfg.data.look_back_num}) and scored the test part "
+            f"(last 30 %) under the `{cfg.data.protocol}` protocol.",
+            "",
+            "| method | threshold on | window F2 | event detection rate | window AUC-PR | window ROC-AUC |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in summary["results"]:
+            if r["primary"]:
+                lines.append(
+                    f"| {METHOD_NAMES[r['method']]} | {r['threshold_rule']} | {fmt(r['window_f2'])} | "
+                    f"{fmt(r['event_detection_rate'])} | {fmt(r['window_auc_pr'])} | {fmt(r['window_roc_auc'])} |"
+                )
+        prevalence = summary["results"][0]["window_prevalence"]
+        lines += [
+            "",
+            f"Chance level: AUC-PR = prevalence of anomalous test windows ({prevalence:.3f}), "
+            "ROC-AUC 0.5. Full table: [results.md](results.md).",
+            "",
+            "![comparison](figures/anomaly_detection_comparison.png)",
+            "",
+            "![scores](figures/scores.png)",
+            "",
+        ]
+        return run.write_text("report.md", "\n".join(lines))

@@ -37,13 +37,23 @@ COLUMNS = [
 
 
 def grid_search(cfg: Config, run_dir: Path | None = None) -> Path:
+    from resp_mhavae.data import load_recording
+    from resp_mhavae.train import new_run
+
+    datasets = [Path(p) for p in cfg.grid.datasets] or [cfg.data.path]
+    for dataset in datasets:  # unreadable recordings stop the search before anything is written
+        load_recording(dataclasses.replace(cfg.data, path=dataset))
+    with new_run(run_dir, "grid-search", tensorboard=False) as root:
+        return _search(cfg, root, datasets)
+
+
+def _search(cfg: Config, root: RunDir, datasets: list[Path]) -> Path:
     from sigzoo_shared import resolve_device
 
     from resp_mhavae.data import load_prepared
     from resp_mhavae.evaluate import compute_scores, evaluate_scores
     from resp_mhavae.train import train
 
-    root = RunDir.create("resp-mhavae", run_dir=run_dir, verb="grid-search", tensorboard=False)
     root.save_config(cfg)
     out = root.path / "grid_results.csv"
     done: set[tuple[str, int, int, float]] = set()
@@ -58,7 +68,6 @@ def grid_search(cfg: Config, run_dir: Path | None = None) -> Path:
                         float(row["threshold_percent"]),
                     )
                 )
-    datasets = [Path(p) for p in cfg.grid.datasets] or [cfg.data.path]
     device = resolve_device(cfg.train.device)
     for dataset in datasets:
         for l_win in cfg.grid.l_win:

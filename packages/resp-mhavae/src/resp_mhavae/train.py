@@ -9,24 +9,38 @@ Each model of a run lives in its own folder of the run directory, one core run p
 
 A phase whose `done.json` exists is skipped (the seed skips a phase when its checkpoint exists) unless
 `force=True`; `resume` continues interrupted phases from their `last.pt`.
+
+Inputs are read and validated before the run directory is created, and a run directory this call
+created is removed again if a config or data error stops it: a bad input leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
 from sigzoo_shared.config import TrainConfig
+from sigzoo_shared.errors import ConfigError, DataError
+from sigzoo_shared.rundir import default_runs_root
 from torch import Tensor, nn
 
 from resp_mhavae import plots
 from resp_mhavae.config import Config, resolved_modality_weights
-from resp_mhavae.data import TRAIN, VAL, Prepared, SequenceDataset, WindowDataset, load_prepared
+from resp_mhavae.data import (
+    TRAIN,
+    VAL,
+    Prepared,
+    SequenceDataset,
+    WindowDataset,
+    cache_key,
+    load_prepared,
+)
 from resp_mhavae.model import MHAVAE, SequenceLSTM, vae_loss, weighted_squared_error
 
 log = logging.getLogger(__name__)
@@ -270,36 +284,90 @@ def load_vae(path: Path, device: torch.device) -> MHAVAE:
     return load_model(path, device)  # type: ignore[return-value]
 
 
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost directory on `path` that does not exist yet: what creating `path` adds."""
+    missing = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
+@contextlib.contextmanager
+def new_run(run_dir: Path | None, verb: str, tensorboard: bool = True) -> Iterator[RunDir]:
+    """RunDir.create, but a config or data error inside the block removes what the creation added."""
+    added = _outermost_missing(
+        Path(run_dir) if run_dir is not None else default_runs_root() / PACKAGE
+    )
+    run = RunDir.create(PACKAGE, run_dir=run_dir, verb=verb, tensorboard=tensorboard)
+    if run_dir is None and added is None:
+        added = run.path  # a fresh runs/<pkg>/<verb>-<time> folder
+    try:
+        yield run
+    except (ConfigError, DataError):
+        run.close()
+        if added is not None:
+            shutil.rmtree(added, ignore_errors=True)
+            log.info("removed %s (the run stopped on an input error)", added)
+        raise
+
+
+def cache_path(cfg: Config, run_path: Path) -> Path:
+    return run_path / "data" / f"prepared-{cache_key(cfg.data)}.npz"
+
+
+def validated_inputs(cfg: Config, run_path: Path | None = None) -> Prepared:
+    """Read, check and window the recording (from the run's cache when it has one); nothing is written.
+
+    Raises DataError / ConfigError for anything a user must fix, before any directory is created.
+    """
+    cache = cache_path(cfg, run_path) if run_path is not None else None
+    prepared = Prepared.load(cache) if cache is not None and cache.is_file() else None
+    if prepared is None:
+        prepared = load_prepared(cfg.data)
+    resolved_modality_weights(cfg.model, len(prepared.channels))  # weights vs channels
+    return prepared
+
+
 def train(
     cfg: Config, run_dir: Path | None = None, resume: Path | None = None, force: bool = False
 ) -> Path:
     """Preprocess (cached), then train the MHA-VAE-LSTM and the neural baselines; return the run dir."""
+    if resume is not None and not (Path(resume) / "config.yaml").is_file():
+        raise ConfigError(
+            f"--resume {resume}: not a resp-mhavae run directory (no config.yaml); "
+            "start a new run with --run-dir"
+        )
+    target = Path(resume) if resume is not None else run_dir
+    prepared = validated_inputs(cfg, target)
     device = setup(cfg.train)
-    run = RunDir.create(PACKAGE, run_dir=resume or run_dir, verb="train")
-    run.save_config(cfg)
-    prepared = load_prepared(cfg.data, run.path / "data")
-    log.info(
-        "%s: %d windows (%d train, %d val, %d test), %d training sequences",
-        prepared.name,
-        len(prepared.windows),
-        int((prepared.split == TRAIN).sum()),
-        int((prepared.split == VAL).sum()),
-        int((prepared.split == 2).sum()),
-        len(prepared.train_sequences),
-    )
-    for name, use_attention in vae_variants(cfg).items():
-        train_vae_lstm(cfg, prepared, run, name, use_attention, device, force, resume is not None)
-    if "lstm_only" in cfg.detect.baselines:
-        train_lstm_only(cfg, prepared, run, device, force, resume is not None)
-    run.close()
+    with new_run(target, "train") as run:
+        run.save_config(cfg)
+        if not cache_path(cfg, run.path).is_file():
+            prepared.save(cache_path(cfg, run.path))
+        log.info(
+            "%s: %d windows (%d train, %d val, %d test), %d training sequences",
+            prepared.name,
+            len(prepared.windows),
+            int((prepared.split == TRAIN).sum()),
+            int((prepared.split == VAL).sum()),
+            int((prepared.split == 2).sum()),
+            len(prepared.train_sequences),
+        )
+        for name, use_attention in vae_variants(cfg).items():
+            train_vae_lstm(
+                cfg, prepared, run, name, use_attention, device, force, resume is not None
+            )
+        if "lstm_only" in cfg.detect.baselines:
+            train_lstm_only(cfg, prepared, run, device, force, resume is not None)
+        run.close()
     return run.path
 
 
 def preprocess(cfg: Config, run_dir: Path | None = None) -> Path:
     """Read, validate, split and window the recording into RUN/data/; return the cache file."""
-    from resp_mhavae.data import cache_key
-
-    run = RunDir.create(PACKAGE, run_dir=run_dir, verb="preprocess", tensorboard=False)
-    run.save_config(cfg)
-    load_prepared(cfg.data, run.path / "data")
-    return run.path / "data" / f"prepared-{cache_key(cfg.data)}.npz"
+    prepared = validated_inputs(cfg)
+    with new_run(run_dir, "preprocess", tensorboard=False) as run:
+        run.save_config(cfg)
+        return prepared.save(cache_path(cfg, run.path))
