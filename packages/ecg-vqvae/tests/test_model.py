@@ -13,7 +13,7 @@ def test_vqvae_reconstructs_window_shape_and_codes() -> None:
     x = torch.randn(3, 2, 1080)
     x_hat, commitment, codes = model(x)
     assert x_hat.shape == (3, 2, 1080)
-    assert codes.shape == (3, 270) and codes.dtype == torch.long
+    assert codes.shape == (3, 540) and codes.dtype == torch.long
     assert commitment.ndim == 0 and commitment >= 0
 
 

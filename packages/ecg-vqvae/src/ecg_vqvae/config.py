@@ -122,7 +122,7 @@ class ModelConfig:
     channel: int = 32  # width of the convolutional trunk
     n_res_block: int = 4
     n_res_channel: int = 64
-    n_downsample: int = 2  # stride-2 stages: 1080 -> 270 code positions
+    n_downsample: int = 1  # stride-2 stages: 1080 -> 540 code positions (the seed: 2, 270)
     embed_dim: int = 64  # code vector size
     n_embed: int = 512  # codebook size
     has_attention: bool = (
@@ -182,7 +182,7 @@ class ForecastConfig:
     d_model: int = 64
     n_layers: int = 3
     n_heads: int = 4
-    patch: int = 3  # code positions merged into one transformer token
+    patch: int = 6  # code positions merged into one transformer token (540 / 6 = 90 per window)
     dropout: float = 0.1
     # future queries start from the encoded repeat-last-beat extrapolation ("none": learned constants)
     prior: Literal["repeat_last_beat", "none"] = "repeat_last_beat"
@@ -216,7 +216,7 @@ def _vqvae_train() -> TrainConfig:
         lr=1e-3,
         batch_size=64,
         optimizer="adam",
-        scheduler="plateau",
+        scheduler="cosine",  # annealed to 0 over train.epochs (the seed: plateau)
         scheduler_patience=3,
     )
 

@@ -197,7 +197,7 @@ class VQVAE(nn.Module):
         channel: int = 32,
         n_res_block: int = 4,
         n_res_channel: int = 64,
-        n_downsample: int = 2,
+        n_downsample: int = 1,
         embed_dim: int = 64,
         n_embed: int = 512,
         has_attention: bool = False,
