@@ -55,6 +55,19 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
         assert (forecaster_run / "figures" / f"{name}.png").is_file()
     assert "repeat_last_beat" in (forecaster_run / "results.md").read_text()
 
+    # the seed summary: mean ± std over runs, pooled and per record (one run twice: std 0)
+    from ecg_vqvae.summary import summarize
+
+    table = summarize([forecaster_run, forecaster_run])
+    prd = results["reconstruction"]["per_record"]["s006"]["prd_pct"]
+    assert f"| s006 | {prd:.2f} ± 0.00 |" in table
+    mae = next(
+        r["mae_mv"]
+        for r in results["forecast"]["per_record"]
+        if r["record"] == "s005" and r["method"] == "repeat_last_beat" and r["horizon_s"] == 1.0
+    )
+    assert "Forecast MAE [mV] per record at 1 s" in table and f"{mae:.4f} ± 0.0000" in table
+
 
 def test_forecast_verb_writes_figure_and_csv(
     forecaster_run: Path, ecg_dir: Path, tmp_path: Path

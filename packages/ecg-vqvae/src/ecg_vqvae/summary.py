@@ -1,8 +1,8 @@
 """Mean and spread over seeds of several evaluated runs: `python -m ecg_vqvae.summary RUN [RUN ...]`.
 
 Reads each run's `results.json` (written by `ecg-vqvae evaluate`) and prints markdown tables: test
-reconstruction and codebook figures, and pooled forecast errors per method and horizon, as mean +- std
-(sample std over runs) with the per-run values' count.
+reconstruction and codebook figures, pooled forecast errors per method and horizon, and per-record
+reconstruction PRD and forecast MAE, as mean +- std (sample std over runs) with the per-run values' count.
 """
 
 from __future__ import annotations
@@ -79,7 +79,38 @@ def summarize(run_dirs: Sequence[Path | str]) -> str:
                 f"{_ms([100 * g[h] for g in gains], 1)} % (per run: "
                 f"{', '.join(f'{100 * g[h]:.1f}' for g in gains)})"
             )
+    lines += ["", *per_record_tables(results)]
     return "\n".join(lines) + "\n"
+
+
+def per_record_tables(results: Sequence[dict]) -> list[str]:
+    """Per test record, mean ± std over runs: reconstruction PRD, and forecast MAE per method at each
+    horizon (the per-record rows of each run's `results.json`)."""
+    records = results[0]["test_records"]
+    lines = [
+        "| record | reconstruction PRD [%] |",
+        "|---|---|",
+    ]
+    for name in records:
+        vals = [r["reconstruction"]["per_record"][name]["prd_pct"] for r in results]
+        lines.append(f"| {name} | {_ms(vals, 2)} |")
+    rows = [p for r in results for p in r["forecast"]["per_record"]]
+    methods = list(dict.fromkeys(p["method"] for p in rows))
+    for h in results[0]["forecast"]["horizons_s"]:
+        lines += [
+            "",
+            f"Forecast MAE [mV] per record at {float(h):g} s:",
+            "",
+            "| record | examples | " + " | ".join(methods) + " |",
+            "|---|---|" + "---|" * len(methods),
+        ]
+        for name in records:
+            here = [p for p in rows if p["record"] == name and p["horizon_s"] == h]
+            if not here:
+                continue
+            cells = [_ms([p["mae_mv"] for p in here if p["method"] == m], 4) for m in methods]
+            lines.append(f"| {name} | {here[0]['n_examples']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
