@@ -58,3 +58,21 @@ def test_bench_helpers(tmp_path: Path) -> None:
     )
     md, js = write_bench(tmp_path, "toy bench", [{"case": "a", "x": 1.0}])
     assert "| case | x |" in md.read_text() and json.loads(js.read_text())["rows"][0]["case"] == "a"
+
+
+def test_quick_limits_every_training_phase() -> None:
+    import argparse
+    from dataclasses import dataclass, field
+
+    from sigzoo_shared.cli import config_from_args
+    from sigzoo_shared.config import TrainConfig
+
+    @dataclass
+    class TwoPhase:
+        train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30))
+        lstm: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
+
+    args = argparse.Namespace(config=None, quick=True, overrides=[], set_overrides=[])
+    cfg = config_from_args(TwoPhase, args, "sigzoo_shared")
+    assert cfg.train.epochs == 1 and cfg.lstm.epochs == 1
+    assert cfg.lstm.limit_train_batches == 2 and cfg.lstm.limit_val_batches == 2

@@ -42,7 +42,7 @@ def add_config_args(parser: argparse.ArgumentParser, *, run_dir: bool = True) ->
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="more overrides, e.g. train.epochs=5 model.z_dim=8",
+        help="more overrides, e.g. train.epochs=5 train.lr=3e-4",
     )
     if run_dir:
         parser.add_argument(
@@ -82,12 +82,30 @@ def config_from_args(
 ) -> T:
     """Defaults <- package configs/default.yaml <- --config <- overrides (+ `extra_overrides` first)."""
     base = packaged_config(package)
+    overrides = list(extra_overrides) + overrides_from(args)
+    if getattr(args, "quick", False):
+        overrides.extend(quick_overrides(cls))
     return load_config(
-        cls,
-        getattr(args, "config", None),
-        list(extra_overrides) + overrides_from(args),
-        base=base if base.is_file() else None,
+        cls, getattr(args, "config", None), overrides, base=base if base.is_file() else None
     )
+
+
+def quick_overrides(cls: type) -> list[str]:
+    """`--quick` for every TrainConfig section of a config beyond `train` (e.g. a second phase)."""
+    import dataclasses
+    import typing
+
+    from sigzoo_shared.config import TrainConfig
+
+    hints = typing.get_type_hints(cls)
+    sections = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name != "train"
+        and isinstance(hints.get(f.name), type)
+        and issubclass(hints[f.name], TrainConfig)
+    ]
+    return [o.replace("train.", f"{name}.", 1) for name in sections for o in QUICK_OVERRIDES]
 
 
 def run_main(
