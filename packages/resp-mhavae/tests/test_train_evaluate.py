@@ -111,3 +111,35 @@ def test_validation_rule_falls_back_when_no_window_is_normal(trained_run) -> Non
     dec = decide(scores, prepared, 80.0, "validation", beta=2.0)
     assert dec.metrics["threshold_reference"].startswith("train + validation")
     assert dec.metrics["window_roc_auc"] is None  # one class only: not defined, not an error
+
+
+def test_five_channels_at_50_hz_train_and_detect(tmp_path: Path, tiny) -> None:
+    """Any number of modalities and any sample rate: a 5-channel NPZ recording at 50 Hz end to end."""
+    from resp_mhavae.config import resolved_modality_weights
+    from resp_mhavae.generator import breathing
+    from resp_mhavae.train import train
+
+    syn = breathing(3000, fs=50.0, n_anomalies=4, seed=3)
+    rng = np.random.default_rng(0)
+    extra = syn.values[:, 1:] + rng.normal(0, 0.05, (3000, 2))  # two more correlated sensors
+    labels = np.zeros(3000, np.int8)
+    for s, e, _ in syn.intervals:
+        labels[s : e + 1] = 1
+    path = tmp_path / "five.npz"
+    np.savez(path, values=np.hstack([syn.values, extra]), labels=labels, sample_rate_hz=50.0)
+    cfg = tiny(path, format="npz")
+    cfg = dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, l_win=50),
+        train=dataclasses.replace(cfg.train, epochs=1),
+        lstm=dataclasses.replace(cfg.lstm, epochs=1),
+        detect=dataclasses.replace(cfg.detect, baselines=["lstm_only"]),
+    )
+    run = train(cfg, tmp_path / "run")
+    prepared = load_prepared(cfg.data, run / "data")
+    assert prepared.windows.shape[1:] == (5, 50) and prepared.sample_rate_hz == 50.0
+    assert prepared.channels == [f"ch{i}" for i in range(5)]
+    assert resolved_modality_weights(cfg.model, 5) == [0.2] * 5
+    summary = detect(cfg, run)
+    assert {r["method"] for r in summary["results"]} == {"mhavae", "lstm_only"}
+    assert all(r["n_test_windows"] > 0 for r in summary["results"])
