@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,7 @@ def test_prepare_train_test_report_from_the_command_line(
     for model in ("dense_ae", "cae"):
         run = tmp_path / model
         extra = ["train.epochs=1", "train.limit_train_batches=2"] if model == "cae" else []
+        extra.append("decision.threshold_clips=4")
         assert (
             main(
                 [
@@ -134,6 +136,16 @@ def test_prepare_train_test_report_from_the_command_line(
         )
         assert main(["test", "--run-dir", str(run)]) == 0
         assert (run / "result.csv").is_file()
+        if model == "dense_ae":  # a partial decision override keeps the run's threshold_clips
+            out = tmp_path / "q"
+            assert (
+                main(
+                    ["test", "--run-dir", str(run), "--out-dir", str(out), "decision.quantile=0.5"]
+                )
+                == 0
+            )
+            (res,) = json.loads((out / "results.json").read_text())["results"]
+            assert res["threshold_source"] == "gamma q=0.5 on 4 train clips"
         runs.append(str(run))
     assert main(["report", "--runs", *runs, "--run-dir", str(tmp_path / "cmp")]) == 0
     report = (tmp_path / "cmp" / "report.md").read_text()

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dcase_cae.evaluate import fit_threshold
+from dcase_cae.evaluate import apply_test_overrides, fit_threshold
 from dcase_cae.evaluate import test as run_test
 from dcase_cae.train import train
+from sigzoo_shared import ConfigError
 from sklearn.metrics import roc_auc_score
 
 
@@ -109,9 +110,7 @@ def test_gamma_threshold_sits_above_most_normal_scores(tiny_config) -> None:
 def test_an_explicit_checkpoint_and_decision_settings(
     trained: Path, tmp_path: Path, tiny_config
 ) -> None:
-    overrides = tiny_config()
-    overrides.decision.threshold_clips = 4
-    overrides.decision.method = "percentile"
+    overrides = {"decision": {"threshold_clips": 4, "method": "percentile"}}
     last = trained / "toy_fan" / "checkpoints" / "last.pt"
     out = run_test(
         trained, checkpoint=last, out_dir=tmp_path / "out", device="cpu", overrides=overrides
@@ -119,3 +118,18 @@ def test_an_explicit_checkpoint_and_decision_settings(
     result = out["results"][0]
     assert result["checkpoint"].startswith(str(last))
     assert result["threshold_source"] == "percentile q=0.9 on 4 train clips"
+
+
+def test_test_time_overrides_merge_into_the_runs_own_sections(tiny_config) -> None:
+    stored = tiny_config(model="cae")
+    stored.decision.method, stored.decision.threshold_clips = "percentile", 4
+    cfg = apply_test_overrides(stored, {"decision": {"quantile": 0.95}, "data": {"resample": True}})
+    assert cfg.decision.quantile == 0.95 and cfg.data.resample
+    assert cfg.decision.method == "percentile" and cfg.decision.threshold_clips == 4  # kept
+    assert cfg.data.n_mels == 64 and cfg.model.name == "cae" and cfg.train.epochs == 2
+    # the training YAML given again is fine; changing what the model fixes is an error naming the key
+    assert apply_test_overrides(stored, {"model": {"z_dim": 40}}).model.z_dim == 40
+    with pytest.raises(ConfigError, match=r"model\.z_dim=8 \(the trained run has 40\)"):
+        apply_test_overrides(stored, {"model": {"z_dim": 8}})
+    with pytest.raises(ConfigError, match="decision.quantile"):
+        apply_test_overrides(stored, {"decision": {"quantile": 1.5}})

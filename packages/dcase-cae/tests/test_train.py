@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pytest
 import torch
 from dcase_cae.cli import main
 from dcase_cae.train import load_trained, reconstruction_step, train
-from sigzoo_shared import load_checkpoint
+from sigzoo_shared import Callback, load_checkpoint
+
+dcase_train = importlib.import_module("dcase_cae.train")  # the module (the package exports `train`)
 
 
 def test_dense_ae_loss_falls_and_checkpoints_are_written(
@@ -69,3 +72,47 @@ def test_resumed_run_equals_uninterrupted_run(
 def test_resume_of_a_missing_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
     assert "nope/config.yaml: not found" in capsys.readouterr().err
+
+
+class _Interrupt(Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C would) right after optimizer step `at`."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, model, loss, parts) -> None:  # noqa: ANN001
+        if trainer.global_step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_a_run_interrupted_mid_epoch_resumes_to_the_same_weights(
+    tiny_data: Path, tmp_path: Path, tiny_config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CAE (dropout: the RNG state matters), mid-epoch checkpoints every 2 steps, interrupted one step
+    after the mid-epoch checkpoint of epoch 2, so the resume must skip batches and redo a lost step."""
+    cfg = tiny_config(tiny_data, model="cae", epochs=2, batch_size=8, checkpoint_every_n_steps=2)
+    full = train(cfg, run_dir=tmp_path / "full")
+    steps_per_epoch = (
+        load_checkpoint(full / "toy_fan" / "checkpoints" / "last.pt")["global_step"] // 2
+    )
+    assert (
+        steps_per_epoch >= 3
+    )  # step 5 lies inside epoch 2, after a mid-epoch checkpoint at step 4
+
+    class InterruptedTrainer(dcase_train.Trainer):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            self.callbacks.append(_Interrupt(at=steps_per_epoch + 3))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dcase_train, "Trainer", InterruptedTrainer)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, run_dir=tmp_path / "part")
+    state = load_checkpoint(tmp_path / "part" / "toy_fan" / "checkpoints" / "last.pt")
+    assert state["batches_done"] == 2 and state["global_step"] == steps_per_epoch + 2  # mid-epoch
+    train(cfg, resume=tmp_path / "part")
+    done, resumed = _weights(full), _weights(tmp_path / "part")
+    for key in done:
+        torch.testing.assert_close(done[key], resumed[key], rtol=0, atol=0)
+    lines = (tmp_path / "part" / "toy_fan" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1]

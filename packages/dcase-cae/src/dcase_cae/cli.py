@@ -115,7 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="real clips to time feature extraction on (default: generated 10 s clips)",
     )
-    p.add_argument("--steps", type=int, default=3, help="timed training steps per case")
+    p.add_argument(
+        "--steps", type=int, default=3, help="timed CAE training steps per case and round"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of the training cases (and repeats of the other cases)",
+    )
 
     p = sub.add_parser(
         "demo", help="generate machine sounds, train both models briefly, write report.md"
@@ -139,18 +147,44 @@ def _extra(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _config(args: argparse.Namespace, extra: Sequence[str] = ()):
+def _resolve_shipped(args: argparse.Namespace) -> None:
+    """`--config dense_ae` names a YAML shipped with the package when no such file exists here."""
     from sigzoo_shared.cli import packaged_config
 
-    from dcase_cae.config import Config
-
     if args.config is not None and not args.config.exists() and not args.config.suffix:
-        shipped = packaged_config(
-            MODULE, f"{args.config}.yaml"
-        )  # `--config dense_ae`: a shipped file
+        shipped = packaged_config(MODULE, f"{args.config}.yaml")
         if shipped.is_file():
             args.config = shipped
+
+
+def _config(args: argparse.Namespace, extra: Sequence[str] = ()):
+    from dcase_cae.config import Config
+
+    _resolve_shipped(args)
     return config_from_args(Config, args, MODULE, extra_overrides=[*extra, *_extra(args)])
+
+
+def _test_layer(args: argparse.Namespace) -> dict:
+    """What the user gave to `test` (--config YAML, then flags and KEY=VALUE), as a nested mapping.
+
+    It is merged key by key into each run's stored config (`evaluate.apply_test_overrides`); the package
+    defaults are deliberately not part of it, so a run's own decision settings survive a partial override.
+    """
+    from sigzoo_shared.config import merge, parse_overrides, read_yaml
+
+    layer: dict = {}
+    if args.config is not None:
+        _resolve_shipped(args)
+        layer = read_yaml(args.config)
+    flags = []
+    if args.resample:
+        flags.append("data.resample=true")
+    if args.channel is not None:
+        flags.append(f"data.channel={args.channel}")
+    if args.cache_dir is not None:
+        flags.append(f"data.cache_dir={args.cache_dir}")
+    given = [*flags, *overrides_from(args)]
+    return merge(layer, parse_overrides(given)) if given else layer
 
 
 def _resume_config(args: argparse.Namespace):
@@ -197,14 +231,7 @@ def dispatch(args: argparse.Namespace) -> None:
             from sigzoo_shared import ConfigError
 
             raise ConfigError("test needs --run-dir RUN (a training run) or --checkpoint FILE")
-        explicit = bool(
-            args.config
-            or overrides_from(args)
-            or args.resample
-            or args.channel is not None
-            or args.cache_dir is not None
-        )
-        cfg = _config(args) if explicit else None
+        layer = _test_layer(args)
         out = test(
             args.run_dir or args.checkpoint.parent.parent,
             data_dir=args.data_dir,
@@ -213,7 +240,7 @@ def dispatch(args: argparse.Namespace) -> None:
             mode=args.mode,
             out_dir=args.out_dir,
             device=args.device or "auto",
-            overrides=cfg,
+            overrides=layer,
         )
         for res in out["results"]:
             avg = res["average"]
@@ -228,7 +255,13 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command == "bench":
         from dcase_cae.bench import bench
 
-        path = bench(_config(args), run_dir=args.run_dir, data_dir=args.data_dir, steps=args.steps)
+        path = bench(
+            _config(args),
+            run_dir=args.run_dir,
+            data_dir=args.data_dir,
+            steps=args.steps,
+            rounds=args.rounds,
+        )
         print(f"bench -> {path}")
     elif args.command == "demo":
         from dcase_cae.demo import DEMO_OVERRIDES, demo

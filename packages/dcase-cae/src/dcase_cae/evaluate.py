@@ -17,14 +17,15 @@ Outputs in the run directory: `anomaly_score_<type>_id_<id>.csv`, `decision_resu
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sigzoo_shared import CheckpointError, DataError, RunDir, resolve_device
+from sigzoo_shared import CheckpointError, ConfigError, DataError, RunDir, resolve_device
 from sigzoo_shared import metrics as M
+from sigzoo_shared.config import from_dict, merge, to_dict
 from torch import nn
 
 from dcase_cae.config import Config
@@ -87,6 +88,49 @@ def fit_threshold(normal_scores: np.ndarray, cfg: Config) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- test
+
+# Settings a test may change on a trained run; everything else is fixed by the model and its features.
+TEST_TIME_KEYS: dict[str, tuple[str, ...] | None] = {
+    "decision": None,  # every key
+    "data": ("resample", "channel", "cache_dir", "min_peak", "feature_workers"),
+    "train": ("device",),
+}
+
+
+def apply_test_overrides(
+    cfg: Config, layer: Mapping[str, Any] | None, source: str = "test overrides"
+) -> Config:
+    """The run's stored config with the keys given at test time merged in, key by key.
+
+    `layer` is a nested mapping (a --config YAML and KEY=VALUE overrides); a section given in part keeps
+    the run's other keys (`decision.quantile=0.95` leaves the run's `decision.threshold_clips`). A key
+    outside `TEST_TIME_KEYS` is accepted only when it equals the stored value (e.g. the training YAML
+    passed again); a different value is an error naming the key, since the trained model fixes it.
+    """
+    if not layer:
+        return cfg
+    stored = to_dict(cfg)
+    given = to_dict(from_dict(Config, merge(stored, layer), source=source))  # checks keys and types
+    problems = []
+    for section, values in layer.items():
+        allowed = TEST_TIME_KEYS.get(section, ())
+        for key in values if isinstance(values, Mapping) else ():
+            fixed = allowed is not None and key not in allowed
+            if fixed and given[section][key] != stored[section][key]:
+                problems.append(
+                    f"{section}.{key}={given[section][key]!r} (the trained run has "
+                    f"{stored[section][key]!r})"
+                )
+    if problems:
+        keys = ", ".join(
+            f"{sec}.*" if keys is None else ", ".join(f"{sec}.{k}" for k in keys)
+            for sec, keys in TEST_TIME_KEYS.items()
+        )
+        raise ConfigError(
+            f"{source}: cannot change at test time: {'; '.join(problems)}; the trained model fixes "
+            f"these (test accepts {keys})"
+        )
+    return from_dict(Config, given, source=source)
 
 
 def _subruns(run_dir: Path, machine_type: str | None) -> dict[str, Path]:
@@ -353,13 +397,14 @@ def test(
     mode: str = "auto",
     out_dir: Path | str | None = None,
     device: str = "auto",
-    overrides: Config | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Test the model(s) of a training run on the test clips; returns {'results': [...], 'out_dir': Path}.
 
     `checkpoint` picks a file instead of each type's best.pt (then `machine_type` must name one type when
     the run has several). `data_dir` replaces the training data location (e.g. an evaluation set).
-    `overrides` (optional) supplies `data.resample/channel/cache_dir` and `decision.*` for this test.
+    `overrides` (optional, a nested mapping) is merged key by key into each run's stored config, see
+    `apply_test_overrides` (e.g. `{"decision": {"quantile": 0.95}}` keeps the run's other decision keys).
     """
     run_dir = Path(run_dir)
     dev = resolve_device(device)
@@ -378,11 +423,7 @@ def test(
     results = []
     for mtype, source in subs.items():
         model, cfg, state = load_trained(source, dev)
-        if overrides is not None:
-            cfg.data.resample, cfg.data.channel = overrides.data.resample, overrides.data.channel
-            if overrides.data.cache_dir is not None:
-                cfg.data.cache_dir = overrides.data.cache_dir
-            cfg.decision = overrides.decision
+        cfg = apply_test_overrides(cfg, overrides)
         root = data_dir if data_dir is not None else cfg.data.data_dir
         mtype = mtype or cfg.data.machine_type
         dirs = machine_dirs(root, mtype or None)
