@@ -1,4 +1,8 @@
-"""Mean +- std over seeds of the primary (protocol) rows in OUT/*/detection_metrics.json, as markdown."""
+"""Mean +- std over seeds of the primary (protocol) rows in OUT/*/detection_metrics.json, as markdown.
+
+python summarize.py OUT            one table per recording/series and protocol (every metric)
+python summarize.py OUT --pivot    one table per metric, a row per series and protocol, a column per method
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def cell(values: list) -> str:
     return f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
 
 
-def main(out: Path) -> str:
+def collect(out: Path) -> tuple[dict, dict]:
     groups: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     meta: dict[tuple, dict] = {}
     for path in sorted(out.glob("*/detection_metrics.json")):
@@ -52,6 +56,48 @@ def main(out: Path) -> str:
                 "events": r["n_events"],
                 "flagged": r["flagged_fraction"],
             }
+    return groups, meta
+
+
+def pivot(out: Path) -> str:
+    groups, meta = collect(out)
+    keys = sorted({(k[0], k[1]) for k in groups})
+    lines = []
+    for c, title in COLS[:2] + COLS[4:6]:
+        chance = c == "window_auc_pr"
+        lines += [
+            f"**{title}** ("
+            + (
+                "threshold-free"
+                if c.endswith("auc_pr") or c.endswith("roc_auc")
+                else "each protocol's own threshold rule"
+            )
+            + "; mean ± std over seeds)",
+            "",
+            "| series | protocol | l_win | test windows (anomalous) | events | seeds"
+            + (" | chance" if chance else "")
+            + " | "
+            + " | ".join(NAMES.values())
+            + " |",
+            "|---|---|---|---|---|---" + ("|---" if chance else "") + "|---" * len(NAMES) + "|",
+        ]
+        for rec, protocol in keys:
+            m = meta[(rec, protocol)]
+            seeds = len(groups[(rec, protocol, "mhavae")]["seeds"])
+            n_anom = round(m["prev"] * m["n"]) if m["prev"] is not None else "n/a"
+            row = f"| {rec} | {protocol} | {m['l_win']} | {m['n']} ({n_anom}) | {m['events']} | {seeds}"
+            if chance:
+                row += f" | {m['prev']:.3f}" if m["prev"] is not None else " | n/a"
+            for method in NAMES:
+                g = groups.get((rec, protocol, method))
+                row += f" | {cell(g[c]) if g else '-'}"
+            lines.append(row + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(out: Path) -> str:
+    groups, meta = collect(out)
     lines = []
     for rec, protocol in sorted({(k[0], k[1]) for k in groups}):
         m = meta[(rec, protocol)]
@@ -75,4 +121,6 @@ def main(out: Path) -> str:
 
 
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/resp-mhavae/real")))
+    args = [a for a in sys.argv[1:] if a != "--pivot"]
+    out = Path(args[0] if args else "runs/resp-mhavae/real")
+    print(pivot(out) if "--pivot" in sys.argv else main(out))
