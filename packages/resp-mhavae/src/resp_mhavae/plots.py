@@ -126,6 +126,15 @@ def score_figure(
         if method in thresholds:
             ax.axhline(thresholds[method], color="orange", ls="--", lw=0.8)
         ax.set_ylabel(method, fontsize=7)
-        ax.set_yscale("symlog", linthresh=1e-3)
+        finite = s[np.isfinite(s)]
+        if finite.size and finite.min() > 0:
+            ax.set_yscale("log")  # errors span decades; log keeps the quiet windows visible
+        for start in np.flatnonzero(np.diff(prepared.split.astype(int)) != 0) + 0.5:
+            ax.axvline(start, color="blue", ls="--", lw=0.8)
+    axes[0].set_title(
+        "window scores; red = window holds a labelled anomaly, orange = threshold, "
+        "blue = validation / test start",
+        fontsize=8,
+    )
     axes[-1].set_xlabel("window")
     return run.save_figure(fig, name)
