@@ -33,6 +33,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
+    assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 

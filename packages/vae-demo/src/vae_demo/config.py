@@ -114,6 +114,7 @@ class ModelConfig:
     beta: float = 0.0002  # KL weight against the per-element mean squared reconstruction error
     kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
+    free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
 
     def __post_init__(self) -> None:
         problems = []
@@ -137,6 +138,8 @@ class ModelConfig:
             problems.append(f"model.kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
         if self.beta < 0:
             problems.append(f"model.beta must be >= 0, got {self.beta}")
+        if self.free_bits < 0:
+            problems.append(f"model.free_bits must be >= 0, got {self.free_bits}")
         if problems:
             raise ConfigError("; ".join(problems))
 

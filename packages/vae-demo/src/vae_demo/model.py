@@ -135,9 +135,11 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
     return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
-def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(q(z|x) || N(0, I)) per window, summed over latent dims: -1/2 sum(1 + logvar - mu^2 - e^logvar)."""
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)  # (B,)
+def kl_divergence(mu: Tensor, logvar: Tensor, per_dim: bool = False) -> Tensor:
+    """KL(q(z|x) || N(0, I)) per window, summed over latent dims: -1/2 sum(1 + logvar - mu^2 - e^logvar);
+    (B, D) per dimension with `per_dim`."""
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())  # (B, D)
+    return kl if per_dim else kl.sum(dim=1)  # (B,)
 
 
 class VAEOutput(NamedTuple):

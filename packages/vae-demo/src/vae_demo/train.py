@@ -79,10 +79,15 @@ class KLWarmup(Callback):
 
 
 def make_step(
-    beta: float, warmup: KLWarmup | None = None
+    beta: float, warmup: KLWarmup | None = None, free_bits: float = 0.0
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
-    """The step function: loss = MSE(recon, target) + beta * mean KL (beta from `warmup` when given);
-    labels in the batch are ignored."""
+    """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
+    labels in the batch are ignored.
+
+    With `free_bits` > 0 the penalised KL is sum_d max(KL_d, free_bits), KL_d the batch-mean KL of latent
+    dimension d (Kingma et al. 2016, "free bits", eq. 15): the first `free_bits` nats per dimension are
+    free, so the KL term cannot push the posterior onto the prior (collapse). The logged `kl` is the true
+    KL per window either way."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -90,9 +95,11 @@ def make_step(
         x, _labels = batch
         out = model(x)
         recon = F.mse_loss(out.recon, out.target)
-        kl = kl_divergence(out.mu, out.logvar).mean()
+        kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
+        kl = kl_d.sum()
+        penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
         weight = warmup.weight if warmup is not None else beta
-        return recon + weight * kl, {"recon": recon.detach(), "kl": kl.detach()}
+        return recon + weight * penalised, {"recon": recon.detach(), "kl": kl.detach()}
 
     return vae_step
 
@@ -228,6 +235,6 @@ def train(
         EpochFigures(monitor.figures, "vae", cfg.plot.every_n_epochs),
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
-    step = make_step(cfg.model.beta, warmup)
+    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits)
     val_step = make_step(cfg.model.beta)  # validation always at the full KL weight
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)

@@ -1,0 +1,89 @@
+"""Summarise target runs (target.sh) as a markdown table: mean ± std over seeds, with and without bypass.
+
+    python summarize.py OUT_DIR
+
+For every OUT_DIR/{nobypass,bypass}-s<seed> run, the last checkpoint's encoder maps the run's validation
+windows to z_mean and the package's `latent_metrics` scores them (k-means with k = n_patterns + 1, seeded
+by train.seed), so every run is scored by the same code; losses come from the last line of metrics.jsonl.
+Chance levels: ARI 0, noise AUC 0.5, and the NMI of a uniformly random (n_patterns + 1)-way partition of
+the same windows (mean of 20 draws; NMI is not chance-corrected).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from sigzoo_shared import load_checkpoint
+from sigzoo_shared.config import from_dict
+from sklearn.metrics import normalized_mutual_info_score
+from vae_demo.config import Config
+from vae_demo.data import load_splits
+from vae_demo.evaluate import build_model, encode_windows, latent_metrics
+
+RUN_RE = re.compile(r"(nobypass|bypass)-s(\d+)$")
+KEYS = ("ari", "nmi", "silhouette", "noise_auc", "val_recon", "val_kl")
+
+
+def score(run: Path) -> dict[str, float]:
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    cfg = from_dict(Config, state["config"], source=f"{run} (stored config)")
+    model = build_model(cfg)
+    model.load_state_dict(state["model_state"])
+    val = load_splits(cfg.data).val
+    mu = encode_windows(model, val.x)
+    out = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)
+    last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][
+        -1
+    ]
+    rng = np.random.default_rng(0)
+    chance = [
+        normalized_mutual_info_score(val.y, rng.integers(0, cfg.data.n_patterns + 1, len(val.y)))
+        for _ in range(20)
+    ]
+    return {
+        **out,
+        "val_recon": last["val_recon"],
+        "val_kl": last["val_kl"],
+        "epoch": last["epoch"] + 1,
+        "n_val": len(val.y),
+        "nmi_chance": float(np.mean(chance)),
+    }
+
+
+def main(out_dir: Path) -> None:
+    groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+    print(
+        "| time_bypass | seed | epoch | ARI | NMI | silhouette | noise AUC | val recon MSE | val KL (nats) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in sorted(p for p in out_dir.iterdir() if RUN_RE.search(p.name)):
+        if not (run / "checkpoints" / "last.pt").is_file():
+            continue
+        mode, seed = RUN_RE.search(run.name).groups()
+        r = score(run)
+        groups[mode].append(r)
+        cells = " | ".join(f"{r[k]:.5f}" if k == "val_recon" else f"{r[k]:.3f}" for k in KEYS)
+        print(f"| {mode == 'bypass'} | {seed} | {r['epoch']} | {cells} |")
+    for mode, rows in sorted(groups.items(), reverse=True):
+        cells = " | ".join(
+            f"{np.mean([r[k] for r in rows]):.{5 if k == 'val_recon' else 3}f} ± "
+            f"{np.std([r[k] for r in rows]):.{5 if k == 'val_recon' else 3}f}"
+            for k in KEYS
+        )
+        print(f"| {mode == 'bypass'} | mean ± std of {len(rows)} | | {cells} |")
+    rows = [r for rs in groups.values() for r in rs]
+    if rows:
+        print(
+            f"\nChance: ARI 0, noise AUC 0.5, NMI of a random partition "
+            f"{np.mean([r['nmi_chance'] for r in rows]):.3f} "
+            f"({int(np.mean([r['n_val'] for r in rows]))} validation windows per run)"
+        )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
