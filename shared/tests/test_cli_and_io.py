@@ -76,3 +76,20 @@ def test_quick_limits_every_training_phase() -> None:
     cfg = config_from_args(TwoPhase, args, "sigzoo_shared")
     assert cfg.train.epochs == 1 and cfg.lstm.epochs == 1
     assert cfg.lstm.limit_train_batches == 2 and cfg.lstm.limit_val_batches == 2
+
+
+def test_metrics_history_survives_a_kill_during_append(tmp_path: Path) -> None:
+    import pytest
+    from sigzoo_shared.errors import DataError
+    from sigzoo_shared.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    run.metrics_path.write_text(
+        '{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "loss": 1.5}\n{"epoch": 3, "lo'
+    )
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2]
+    run.truncate_metrics(last_epoch=1)
+    assert [r["epoch"] for r in run.read_metrics()] == [1]
+    run.metrics_path.write_text('{"epoch": 1\n{"epoch": 2}\n')  # damage before the end is an error
+    with pytest.raises(DataError, match="line 1"):
+        run.read_metrics()

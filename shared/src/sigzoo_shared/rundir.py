@@ -21,6 +21,7 @@ from typing import Any
 
 from sigzoo_shared.config import save_config, to_dict
 from sigzoo_shared.distributed import broadcast_object, is_rank_zero
+from sigzoo_shared.errors import DataError
 from sigzoo_shared.io import atomic_write_csv, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,21 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.exists():
             return []
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        lines = [
+            ln for ln in self.metrics_path.read_text(encoding="utf-8").splitlines() if ln.strip()
+        ]
+        rows = []
+        for i, line in enumerate(lines):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                if (
+                    i == len(lines) - 1
+                ):  # a kill during the last append: that epoch is re-run anyway
+                    log.warning("%s: ignoring a truncated last line", self.metrics_path)
+                    break
+                raise DataError(f"{self.metrics_path}: line {i + 1} is not JSON ({err})") from err
+        return rows
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """On resume, drop lines of epochs after the checkpoint so the history is not duplicated."""
