@@ -5,6 +5,7 @@
 For every OUT_DIR/{nobypass,bypass}-s<seed> run, the last checkpoint's encoder maps the run's validation
 windows to z_mean and the package's `latent_metrics` scores them (k-means with k = n_patterns + 1, seeded
 by train.seed), so every run is scored by the same code; losses come from the last line of metrics.jsonl.
+"error explained" = 1 - val recon MSE / MSE of the mean validation window (0 = collapsed VAE).
 Chance levels: ARI 0, noise AUC 0.5, and the NMI of a uniformly random (n_patterns + 1)-way partition of
 the same windows (mean of 20 draws; NMI is not chance-corrected).
 """
@@ -26,7 +27,7 @@ from vae_demo.data import load_splits
 from vae_demo.evaluate import build_model, encode_windows, latent_metrics
 
 RUN_RE = re.compile(r"(nobypass|bypass)-s(\d+)$")
-KEYS = ("ari", "nmi", "silhouette", "noise_auc", "val_recon", "val_kl")
+KEYS = ("ari", "nmi", "silhouette", "noise_auc", "val_recon", "explained", "val_kl")
 
 
 def score(run: Path) -> dict[str, float]:
@@ -40,6 +41,8 @@ def score(run: Path) -> dict[str, float]:
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][
         -1
     ]
+    target = val.x if cfg.model.reconstruct_time else val.x[:, : cfg.data.n_features]
+    mean_window_mse = float(target.var(axis=0).mean())  # the error of a collapsed VAE
     rng = np.random.default_rng(0)
     chance = [
         normalized_mutual_info_score(val.y, rng.integers(0, cfg.data.n_patterns + 1, len(val.y)))
@@ -49,6 +52,7 @@ def score(run: Path) -> dict[str, float]:
         **out,
         "val_recon": last["val_recon"],
         "val_kl": last["val_kl"],
+        "explained": 1 - last["val_recon"] / mean_window_mse,
         "epoch": last["epoch"] + 1,
         "n_val": len(val.y),
         "nmi_chance": float(np.mean(chance)),
@@ -58,9 +62,10 @@ def score(run: Path) -> dict[str, float]:
 def main(out_dir: Path) -> None:
     groups: dict[str, list[dict[str, float]]] = defaultdict(list)
     print(
-        "| time_bypass | seed | epoch | ARI | NMI | silhouette | noise AUC | val recon MSE | val KL (nats) |"
+        "| time_bypass | seed | epoch | ARI | NMI | silhouette | noise AUC | val recon MSE "
+        "| error explained | val KL (nats) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(p for p in out_dir.iterdir() if RUN_RE.search(p.name)):
         if not (run / "checkpoints" / "last.pt").is_file():
             continue

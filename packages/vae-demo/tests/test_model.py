@@ -93,7 +93,8 @@ def test_free_bits_exempt_the_first_nats_per_dimension_from_the_penalty() -> Non
     torch.testing.assert_close(kl_d.sum(), kl_divergence(out.mu, out.logvar).mean())
     plain, parts = make_step(beta=1.0)(model, (x, y))
     torch.testing.assert_close(plain, parts["recon"] + kl_d.sum())
-    floor = float(kl_d.max()) + 1.0  # above every dimension's KL: the penalty is a constant
+    # above every dimension's KL: the penalty is a constant
+    floor = float(kl_d.max().detach()) + 1.0
     loss, parts_fb = make_step(beta=1.0, free_bits=floor)(model, (x, y))
     torch.testing.assert_close(loss, parts["recon"] + 2 * floor)
     torch.testing.assert_close(parts_fb["kl"], parts["kl"])  # the logged KL stays the true KL

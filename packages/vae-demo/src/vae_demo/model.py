@@ -10,8 +10,9 @@ Where we differ from the original: attention heads project to `key_dim` per head
 MultiHeadAttention does (torch's nn.MultiheadAttention ties the head size to embed_dim / heads); the
 decoder reconstructs the time channel only when `reconstruct_time` is set; the loss (train.py) is a mean,
 not a batch-size-dependent sum; `init_log_var` sets the initial posterior log-variance (the bias of
-z_log_var), and train.py warms the KL weight up from 0, both against posterior collapse. With `time_bypass` the encoder sees only the signal channels and the
-decoder receives [z, time value of the last step].
+z_log_var), and train.py warms the KL weight up from 0 and applies free bits, against posterior
+collapse. With `time_bypass` the encoder sees only the signal channels and the decoder receives
+[z, time value of the last step].
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """

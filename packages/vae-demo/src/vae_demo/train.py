@@ -3,7 +3,8 @@
 Loss (fixing the original, whose reconstruction term was a sum over batch x time and so scaled with the
 batch size): mean squared error per element + beta * KL per window averaged over the batch. The
 original's effective beta on this scale is 1 / (batch_size * window) ~= 3e-5 (configs/seed.yaml). The
-training KL weight warms up from 0 over `model.kl_warmup_epochs` (validation uses the full beta).
+training KL weight warms up from 0 over `model.kl_warmup_epochs` (validation uses the full beta), and the
+first `model.free_bits` nats per latent dimension are not penalised (both against posterior collapse).
 
 Monitoring without a notebook: the validation windows are encoded once per monitored epoch; an
 `EpochMetrics` callback (every `plot.metrics_every_n_epochs`) adds val_ari / val_nmi / val_silhouette /
