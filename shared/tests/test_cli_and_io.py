@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+import pytest
 from sigzoo_shared.bench import markdown_table, time_fn, write_bench
 from sigzoo_shared.cli import add_config_args, base_parser, overrides_from, run_main
 from sigzoo_shared.config import TrainConfig, load_config
@@ -53,6 +54,14 @@ def test_bench_helpers(tmp_path: Path) -> None:
     calls = []
     timing = time_fn(lambda: calls.append(1), warmup=2, repeat=3)
     assert len(calls) == 5 and timing["median_s"] >= 0
+
+    def spin() -> None:  # CPU-bound: its CPU time is close to its wall time, and both > 0
+        sum(i * i for i in range(200_000))
+
+    cpu = time_fn(spin, warmup=0, repeat=3, clock="cpu")
+    assert 0 < cpu["min_s"] <= cpu["median_s"] <= cpu["max_s"]
+    with pytest.raises(ValueError, match="clock"):
+        time_fn(spin, clock="gpu")
     assert (
         markdown_table([{"case": "a", "x": 1.23456}]) == "| case | x |\n|---|---|\n| a | 1.235 |\n"
     )
