@@ -110,8 +110,8 @@ def chance(test_npz: Path, seed: int = 0) -> dict[str, float]:
     return {t: res["by_tolerance"][t]["overall"]["f1"] for t in TOL}
 
 
-def curves(out: Path) -> None:
-    """Validation F1 at +-5 ms after each supervised epoch, mean over seeds per route."""
+def curves(out: Path, every: int = 1) -> None:
+    """Validation F1 at +-5 ms after every `every`-th supervised epoch, mean over seeds per route."""
     per: dict[str, list[dict[int, float]]] = defaultdict(list)
     for run in sorted(out.iterdir()):
         m = RUN_RE.fullmatch(run.name)
@@ -120,13 +120,12 @@ def curves(out: Path) -> None:
                 {h["epoch"] + 1: h.get("val_f1_5ms", np.nan) for h in history(run)}
             )
     n = max((max(r) for rs in per.values() for r in rs if r), default=0)
-    print(
-        "\n| route (mean over seeds) | " + " | ".join(f"epoch {e}" for e in range(1, n + 1)) + " |"
-    )
-    print("|---" * (n + 1) + "|")
+    epochs = list(range(every, n + 1, every))
+    print("\n| route (mean over seeds) | " + " | ".join(f"epoch {e}" for e in epochs) + " |")
+    print("|---" * (len(epochs) + 1) + "|")
     for key, name in ROUTES.items():
         if rs := per.get(key):
-            vals = [np.nanmean([r.get(e, np.nan) for r in rs]) for e in range(1, n + 1)]
+            vals = [np.nanmean([r.get(e, np.nan) for r in rs]) for e in epochs]
             print(f"| {name} ({len(rs)}) | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
 
 
@@ -176,7 +175,7 @@ def main(out: Path) -> None:
                 ("steps", "supervised steps"),
             ],
         )
-        curves(sdir)
+        curves(sdir, every=10)
 
 
 if __name__ == "__main__":
