@@ -102,3 +102,16 @@ def test_metrics_history_survives_a_kill_during_append(tmp_path: Path) -> None:
     run.metrics_path.write_text('{"epoch": 1\n{"epoch": 2}\n')  # damage before the end is an error
     with pytest.raises(DataError, match="line 1"):
         run.read_metrics()
+
+
+def test_cli_layer_does_not_import_torch() -> None:
+    """`<pkg> --help` stays instant: the CLI layer and the package namespace load torch only on use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sigzoo_shared, sigzoo_shared.cli\n"
+        "assert 'torch' not in sys.modules, 'torch imported eagerly'\n"
+        "assert sigzoo_shared.Trainer.__name__ == 'Trainer' and 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

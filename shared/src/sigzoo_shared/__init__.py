@@ -3,8 +3,7 @@
 Packages import from here; the core imports no package.
 """
 
-import importlib
-from typing import Any
+from sigzoo_shared.lazy import lazy_getattr
 
 # Public names load lazily (PEP 562): `sigzoo_shared.cli` and `.config` stay free of torch, so every
 # package's `--help` answers at once; the first use of e.g. `Trainer` imports torch.
@@ -36,10 +35,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"sigzoo_shared.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'sigzoo_shared' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

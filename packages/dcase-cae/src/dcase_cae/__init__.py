@@ -5,8 +5,7 @@ Public names load lazily, so `dcase-cae --help` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sigzoo_shared.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -22,7 +21,4 @@ _WHERE = {
 __all__ = ["__version__", *sorted(_WHERE)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"dcase_cae.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'dcase_cae' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -6,8 +6,7 @@ Public names load lazily, so `event-lstm --help` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sigzoo_shared.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -36,7 +35,4 @@ _WHERE = {
 __all__ = ["__version__", *sorted(_WHERE)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"event_lstm.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'event_lstm' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
