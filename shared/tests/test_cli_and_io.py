@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sigzoo_shared.bench import markdown_table, time_fn, write_bench
+from sigzoo_shared.bench import markdown_table, step_times, time_fn, write_bench
 from sigzoo_shared.cli import add_config_args, base_parser, overrides_from, run_main
 from sigzoo_shared.config import TrainConfig, load_config
 from sigzoo_shared.errors import DataError
@@ -58,10 +58,11 @@ def test_bench_helpers(tmp_path: Path) -> None:
     def spin() -> None:  # CPU-bound: its CPU time is close to its wall time, and both > 0
         sum(i * i for i in range(200_000))
 
-    cpu = time_fn(spin, warmup=0, repeat=3, clock="cpu")
-    assert 0 < cpu["min_s"] <= cpu["median_s"] <= cpu["max_s"]
-    with pytest.raises(ValueError, match="clock"):
-        time_fn(spin, clock="gpu")
+    both = time_fn(spin, warmup=0, repeat=3)
+    assert 0 < both["min_s"] <= both["median_s"] <= both["max_s"]
+    assert both["median_cpu_s"] > 0
+    times = step_times(spin, 2)
+    assert len(times) == 2 and all(cpu > 0 and wall > 0 for cpu, wall in times)
     assert (
         markdown_table([{"case": "a", "x": 1.23456}]) == "| case | x |\n|---|---|\n| a | 1.235 |\n"
     )
@@ -88,7 +89,6 @@ def test_quick_limits_every_training_phase() -> None:
 
 
 def test_metrics_history_survives_a_kill_during_append(tmp_path: Path) -> None:
-    import pytest
     from sigzoo_shared.errors import DataError
     from sigzoo_shared.rundir import RunDir
 

@@ -18,37 +18,44 @@ from sigzoo_shared.device import peak_rss_mb
 from sigzoo_shared.io import atomic_write_json, atomic_write_text
 
 
-def time_fn(
-    fn: Callable[[], Any], *, warmup: int = 2, repeat: int = 5, clock: str = "wall"
-) -> dict[str, float]:
-    """Median, min and max time of `fn()` in seconds after `warmup` untimed calls.
+def cpu_wall() -> tuple[float, float]:
+    """(process CPU time, wall time) now, in seconds.
 
-    `clock="wall"` (perf_counter) is what a user waits; `clock="cpu"` (this process's CPU time) is the
-    steadier figure on a shared machine, where other processes steal cores but not CPU seconds. CUDA work
-    is synchronised before each reading so asynchronous kernels are counted.
+    Wall time is what a user waits; this process's CPU time is the steadier figure on a shared machine,
+    where other processes steal cores but not CPU seconds. Benchmarks report both.
     """
-    clocks = {"wall": time.perf_counter, "cpu": time.process_time}
-    if clock not in clocks:
-        raise ValueError(f"clock must be one of {sorted(clocks)}, got {clock!r}")
-    now = clocks[clock]
+    return time.process_time(), time.perf_counter()
+
+
+def step_times(fn: Callable[[], Any], repeat: int) -> list[tuple[float, float]]:
+    """(cpu_s, wall_s) of each of `repeat` calls of `fn()`; CUDA work is synchronised around each call."""
 
     def sync() -> None:
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.synchronize()
 
-    for _ in range(warmup):
-        fn()
-    times = []
+    out = []
     for _ in range(repeat):
         sync()
-        t0 = now()
+        c0, w0 = cpu_wall()
         fn()
         sync()
-        times.append(now() - t0)
+        c1, w1 = cpu_wall()
+        out.append((c1 - c0, w1 - w0))
+    return out
+
+
+def time_fn(fn: Callable[[], Any], *, warmup: int = 2, repeat: int = 5) -> dict[str, float]:
+    """Median, min and max wall time of `fn()` after `warmup` untimed calls, and the median CPU time."""
+    for _ in range(warmup):
+        fn()
+    times = step_times(fn, repeat)
+    wall = [w for _, w in times]
     return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
+        "median_s": statistics.median(wall),
+        "min_s": min(wall),
+        "max_s": max(wall),
+        "median_cpu_s": statistics.median(c for c, _ in times),
         "repeat": repeat,
     }
 

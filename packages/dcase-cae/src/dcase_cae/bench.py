@@ -23,7 +23,6 @@ import logging
 import shutil
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sigzoo_shared import Callback, RunDir, TrainConfig, Trainer, make_loader
-from sigzoo_shared.bench import write_bench
+from sigzoo_shared.bench import cpu_wall, step_times, write_bench
 from sigzoo_shared.device import peak_rss_mb
 from torch import nn
 
@@ -49,21 +48,6 @@ log = logging.getLogger(__name__)
 Times = list[tuple[float, float]]  # (cpu_s, wall_s) per timed step
 
 
-def _clock() -> tuple[float, float]:
-    return time.process_time(), time.perf_counter()
-
-
-def _timed(fn: Callable[[], Any], repeat: int) -> Times:
-    """(cpu, wall) seconds of `repeat` calls of `fn`."""
-    out = []
-    for _ in range(repeat):
-        c0, w0 = _clock()
-        fn()
-        c1, w1 = _clock()
-        out.append((c1 - c0, w1 - w0))
-    return out
-
-
 class _StepClock(Callback):
     """(cpu, wall) stamp after every optimizer step inside Trainer.fit."""
 
@@ -71,7 +55,7 @@ class _StepClock(Callback):
         self.stamps: list[tuple[float, float]] = []
 
     def on_train_batch_end(self, trainer, model, loss, parts) -> None:  # noqa: ANN001
-        self.stamps.append(_clock())
+        self.stamps.append(cpu_wall())
 
 
 class _PlainLoop:
@@ -89,7 +73,7 @@ class _PlainLoop:
 
     def __call__(self, steps: int) -> Times:
         self.step()  # untimed, like the Trainer's first step below
-        return _timed(self.step, steps)
+        return step_times(self.step, steps)
 
 
 class _TrainerLoop:
@@ -190,7 +174,7 @@ def _training_rows(cfg: Config, work: Path, rounds: int, steps: int) -> list[dic
             "package": _TrainerLoop(models["package"], package_loader, tcfg, work),
         }
         res = _interleaved(cases, rounds, n_steps)
-        collate = _timed(lambda ds=ds, bsz=bsz: ds.collate(list(range(bsz))), 5)
+        collate = step_times(lambda ds=ds, bsz=bsz: ds.collate(list(range(bsz))), 5)
         shape = "x".join(map(str, batch.shape))
         plain_cpu = _median(res["plain"], 0)
         labels = {
@@ -278,7 +262,7 @@ def bench(
                 shutil.rmtree(cache, ignore_errors=True)
                 extract_features(clips, dcfg, cache)
 
-            t = _timed(cold, rounds)
+            t = step_times(cold, rounds)
             wall = statistics.median(w for _, w in t)
             rows.append(
                 {
@@ -291,7 +275,7 @@ def bench(
                     "target": ">= 20 clips/s" if workers is None else "",
                 }
             )
-        t = _timed(lambda: extract_features(clips, cfg.data, cache), rounds)
+        t = step_times(lambda: extract_features(clips, cfg.data, cache), rounds)
         wall = statistics.median(w for _, w in t)
         rows.append(
             {
@@ -321,7 +305,7 @@ def bench(
                 clip_scores(model, f, icfg)
 
             infer()  # warm-up
-            t = _timed(infer, max(3, 2 * rounds + 1))
+            t = step_times(infer, max(3, 2 * rounds + 1))
             cpu = statistics.median(c for c, _ in t)
             wall = statistics.median(w for _, w in t)
             rows.append(

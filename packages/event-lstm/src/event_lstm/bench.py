@@ -15,30 +15,10 @@ from typing import Any
 
 import torch
 from sigzoo_shared import RunDir
-from sigzoo_shared.bench import write_bench
+from sigzoo_shared.bench import time_fn, write_bench
 from sigzoo_shared.config import from_dict, to_dict
 
 from event_lstm.config import Config
-
-
-def time_wall_cpu(fn: Any, warmup: int = 1, repeat: int = 5) -> dict[str, float]:
-    """Median wall and process-CPU seconds of fn() after warm-up.
-
-    CPU time (all threads of this process) is reported beside wall time because the benchmark machine
-    is shared: wall time there measures the neighbours as much as the code.
-    """
-    import statistics
-    import time
-
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return {"wall_s": statistics.median(wall), "cpu_s": statistics.median(cpu)}
 
 
 def _train_case(cfg_dict: dict[str, Any], batch_size: int, repeat: int) -> dict[str, float]:
@@ -63,11 +43,11 @@ def _train_case(cfg_dict: dict[str, Any], batch_size: int, repeat: int) -> dict[
         loss.backward()
         opt.step()
 
-    t = time_wall_cpu(one, warmup=1, repeat=repeat)
+    t = time_fn(one, warmup=1, repeat=repeat)
     return {
-        "steps_per_s": 1.0 / t["wall_s"],
-        "step_ms": 1000 * t["wall_s"],
-        "step_cpu_ms": 1000 * t["cpu_s"],
+        "steps_per_s": 1.0 / t["median_s"],
+        "step_ms": 1000 * t["median_s"],
+        "step_cpu_ms": 1000 * t["median_cpu_s"],
         "peak_rss_mb": peak_rss_mb(),
         "params": sum(p.numel() for p in model.parameters()),
     }
@@ -112,11 +92,11 @@ def streaming_rtf(cfg: Config, seconds: float = 30.0, repeat: int = 3) -> dict[s
             threads=d.threads,
         )
 
-    t = time_wall_cpu(run, warmup=1, repeat=repeat)
+    t = time_fn(run, warmup=1, repeat=repeat)
     return {
-        "ms_per_s_audio": 1000 * t["wall_s"] / seconds,
-        "real_time_factor": seconds / t["wall_s"],
-        "cpu_ms_per_s_audio": 1000 * t["cpu_s"] / seconds,
+        "ms_per_s_audio": 1000 * t["median_s"] / seconds,
+        "real_time_factor": seconds / t["median_s"],
+        "cpu_ms_per_s_audio": 1000 * t["median_cpu_s"] / seconds,
     }
 
 

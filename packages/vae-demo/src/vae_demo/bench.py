@@ -62,11 +62,8 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
             opt.step()  # noqa: B023
 
         model.train()
-        cpu0 = time.process_time()
         t_step = time_fn(train_step, warmup=1, repeat=repeat)
-        step_cpu_s = (time.process_time() - cpu0) / (
-            repeat + 1
-        )  # robust to other jobs on the machine
+        step_cpu_s = t_step["median_cpu_s"]  # robust to other jobs on the machine
         model.eval()
         with torch.no_grad():
             t_val = time_fn(lambda: step(model, (x, y)), warmup=1, repeat=repeat)  # noqa: B023
