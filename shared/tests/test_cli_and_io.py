@@ -115,3 +115,21 @@ def test_cli_layer_does_not_import_torch() -> None:
         "assert sigzoo_shared.Trainer.__name__ == 'Trainer' and 'torch' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_input_error_removes_only_what_the_run_created(tmp_path: Path) -> None:
+    from sigzoo_shared.errors import ConfigError
+    from sigzoo_shared.rundir import RunDir
+
+    with pytest.raises(DataError), RunDir.created("pkg", run_dir=tmp_path / "a" / "b") as run:
+        (run.path / "config.yaml").write_text("x")
+        raise DataError("bad row")
+    assert not (tmp_path / "a").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(ConfigError), RunDir.created("pkg", run_dir=kept):
+        raise ConfigError("unknown key")
+    assert kept.is_dir()
+    with RunDir.created("pkg", run_dir=tmp_path / "ok") as run:  # no error: the run stays
+        pass
+    assert run.path.is_dir()

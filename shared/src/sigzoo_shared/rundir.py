@@ -12,16 +12,19 @@ Only rank 0 writes; other ranks get a RunDir whose writes are no-ops, so package
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sigzoo_shared.config import save_config, to_dict
 from sigzoo_shared.distributed import broadcast_object, is_rank_zero
-from sigzoo_shared.errors import DataError
+from sigzoo_shared.errors import ConfigError, DataError
 from sigzoo_shared.io import atomic_write_csv, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,16 @@ log = logging.getLogger(__name__)
 def default_runs_root() -> Path:
     """`runs/` in the current directory, or `$SIGZOO_RUNS_DIR`."""
     return Path(os.environ.get("SIGZOO_RUNS_DIR", "runs"))
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost directory on `path` that does not exist yet: what creating `path` adds."""
+    missing = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing = p
+    return missing
 
 
 class RunDir:
@@ -69,6 +82,30 @@ class RunDir:
             run_dir = candidate
         run_dir = broadcast_object(str(run_dir))  # every rank agrees on rank 0's choice
         return cls(run_dir, tensorboard=tensorboard)
+
+    @classmethod
+    @contextlib.contextmanager
+    def created(
+        cls, package: str, *, run_dir: Path | str | None = None, verb: str = "train", **kwargs: Any
+    ) -> Iterator[RunDir]:
+        """`create`, but a ConfigError/DataError inside the block removes what the creation added.
+
+        A bad input then leaves no half-made run behind; a folder that existed before is never removed.
+        """
+        added = _outermost_missing(
+            Path(run_dir) if run_dir is not None else default_runs_root() / package
+        )
+        run = cls.create(package, run_dir=run_dir, verb=verb, **kwargs)
+        if run_dir is None and added is None:
+            added = run.path  # a fresh <root>/<package>/<verb>-<time> folder
+        try:
+            yield run
+        except (ConfigError, DataError):
+            run.close()
+            if added is not None and run.write_enabled:
+                shutil.rmtree(added, ignore_errors=True)
+                log.info("removed %s (the run stopped on an input error)", added)
+            raise
 
     # ------------------------------------------------------------------------------------- layout
     @property

@@ -19,15 +19,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
 from sigzoo_shared.config import TrainConfig
-from sigzoo_shared.errors import ConfigError, DataError
-from sigzoo_shared.rundir import default_runs_root
+from sigzoo_shared.errors import ConfigError
 from torch import Tensor, nn
 
 from resp_mhavae import plots
@@ -284,33 +283,11 @@ def load_vae(path: Path, device: torch.device) -> MHAVAE:
     return load_model(path, device)  # type: ignore[return-value]
 
 
-def _outermost_missing(path: Path) -> Path | None:
-    """The outermost directory on `path` that does not exist yet: what creating `path` adds."""
-    missing = None
-    for p in (path, *path.parents):
-        if p.exists():
-            break
-        missing = p
-    return missing
-
-
-@contextlib.contextmanager
-def new_run(run_dir: Path | None, verb: str, tensorboard: bool = True) -> Iterator[RunDir]:
-    """RunDir.create, but a config or data error inside the block removes what the creation added."""
-    added = _outermost_missing(
-        Path(run_dir) if run_dir is not None else default_runs_root() / PACKAGE
-    )
-    run = RunDir.create(PACKAGE, run_dir=run_dir, verb=verb, tensorboard=tensorboard)
-    if run_dir is None and added is None:
-        added = run.path  # a fresh runs/<pkg>/<verb>-<time> folder
-    try:
-        yield run
-    except (ConfigError, DataError):
-        run.close()
-        if added is not None:
-            shutil.rmtree(added, ignore_errors=True)
-            log.info("removed %s (the run stopped on an input error)", added)
-        raise
+def new_run(
+    run_dir: Path | None, verb: str, tensorboard: bool = True
+) -> contextlib.AbstractContextManager[RunDir]:
+    """A run directory that an input error inside the block removes again (`RunDir.created`)."""
+    return RunDir.created(PACKAGE, run_dir=run_dir, verb=verb, tensorboard=tensorboard)
 
 
 def cache_path(cfg: Config, run_path: Path) -> Path:
