@@ -138,6 +138,12 @@ def _extra(args: argparse.Namespace) -> list[str]:
         out.append(f"data.data_dir={args.data_dir}")
     if getattr(args, "machine_type", None) is not None:
         out.append(f"data.machine_type={args.machine_type}")
+    return out + _reading_flags(args)
+
+
+def _reading_flags(args: argparse.Namespace) -> list[str]:
+    """--resample, --channel, --cache-dir as overrides: how files are read, which `test` may change."""
+    out = []
     if getattr(args, "resample", False):
         out.append("data.resample=true")
     if getattr(args, "channel", None) is not None:
@@ -176,14 +182,7 @@ def _test_layer(args: argparse.Namespace) -> dict:
     if args.config is not None:
         _resolve_shipped(args)
         layer = read_yaml(args.config)
-    flags = []
-    if args.resample:
-        flags.append("data.resample=true")
-    if args.channel is not None:
-        flags.append(f"data.channel={args.channel}")
-    if args.cache_dir is not None:
-        flags.append(f"data.cache_dir={args.cache_dir}")
-    given = [*flags, *overrides_from(args)]
+    given = [*_reading_flags(args), *overrides_from(args)]
     return merge(layer, parse_overrides(given)) if given else layer
 
 
