@@ -94,10 +94,13 @@ def _all_packages(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Every package trains briefly on its built-in data, evaluates and reports under runs/demo/."""
+    """Every package trains briefly on its built-in data, evaluates and reports under runs/demo/.
+
+    Each package's previous demo run is replaced (training refuses to start over in a finished run)."""
     _all_packages(session)
     out = ROOT / "runs" / "demo"
     for name in session.posargs or PACKAGES:
+        shutil.rmtree(out / name, ignore_errors=True)
         session.run(name, "demo", "--run-dir", str(out / name), env={"MPLBACKEND": "Agg"})
     _index(out, "sigzoo demo", "report.md", session.posargs or PACKAGES)
     session.log(f"demo report: {out / 'README.md'}")

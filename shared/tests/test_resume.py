@@ -79,3 +79,14 @@ def test_top_k_best_and_last_kept(tmp_path: Path) -> None:
     ]
     assert best["best_metric"] == min(values)
     assert best["epoch"] == values.index(min(values))
+
+
+def test_training_again_into_a_finished_run_is_refused_and_keeps_it(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    assert run(str(done)).returncode == 0
+    before = (done / "checkpoints" / "last.pt").read_bytes(), (done / "metrics.jsonl").read_text()
+    again = run(str(done))  # no --resume
+    assert again.returncode != 0
+    assert "already holds a training run" in again.stderr and "--resume" in again.stderr
+    after = (done / "checkpoints" / "last.pt").read_bytes(), (done / "metrics.jsonl").read_text()
+    assert before == after

@@ -34,6 +34,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
     assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
+    assert not seed.model.shift_tolerant
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 
@@ -45,12 +46,13 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.latent_dim=3", "model.latent_dim"),  # the scatter needs 2-D
         ("data.window=100", "data.window"),  # not a multiple of 16
         ("model.time_bypass=true", "data.time_encoding"),
+        ("data.window=64 model.shift_tolerant=true", "model.shift_tolerant"),  # not one period
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:
     extra = ["data.time_encoding=false"] if "bypass" in override else []
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        load_config(Config, overrides=[override, *extra], base=CONFIGS / "default.yaml")
+        load_config(Config, overrides=[*override.split(), *extra], base=CONFIGS / "default.yaml")
 
 
 def test_a_latent_of_three_is_fine_without_the_scatter() -> None:

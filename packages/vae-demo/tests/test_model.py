@@ -102,3 +102,34 @@ def test_free_bits_exempt_the_first_nats_per_dimension_from_the_penalty() -> Non
     assert (
         model.encoder.z_log_var.weight.grad.abs().max() == 0
     )  # no gradient pulls q(z|x) to the prior
+
+
+def test_shift_tolerant_error_is_the_best_cyclic_shift() -> None:
+    from vae_demo.model import cyclic_shift_errors, roll_best, shift_tolerant_mse
+
+    torch.manual_seed(0)
+    x, y = torch.rand(3, 7, 128), torch.rand(3, 7, 128)
+    by_hand = torch.stack(
+        [((x - torch.roll(y, d, dims=-1)) ** 2).mean(dim=(1, 2)) for d in range(128)], dim=1
+    )
+    torch.testing.assert_close(cyclic_shift_errors(y, x), by_hand, atol=1e-5, rtol=1e-5)
+    loss, shift = shift_tolerant_mse(y, x)
+    torch.testing.assert_close(loss, by_hand.min(dim=1).values.mean(), atol=1e-5, rtol=1e-5)
+    # a reconstruction that is the target rolled by 5 samples costs nothing, and roll_best undoes it
+    loss, shift = shift_tolerant_mse(torch.roll(x, 5, dims=-1), x)
+    assert loss.abs() < 1e-5 and shift.tolist() == [123, 123, 123]
+    torch.testing.assert_close(roll_best(torch.roll(x, 5, dims=-1), x), x)
+    # the window's majority pattern wins: 100 samples of pattern a and 28 of pattern b are matched
+    # better by a shifted a than by a shifted b
+    a, b = torch.rand(1, 7, 128), torch.rand(1, 7, 128)
+    window = torch.cat([a[..., 28:], b[..., :28]], dim=-1)
+    assert shift_tolerant_mse(a, window)[0] < shift_tolerant_mse(b, window)[0]
+    # in training, the step uses it
+    model = small().eval()
+    labels = torch.zeros(3, dtype=torch.long)
+    xin = torch.cat([x, torch.rand(3, 1, 128)], dim=1)
+    tolerant, parts = make_step(beta=0.0, shift_tolerant=True)(model, (xin, labels))
+    plain, _ = make_step(beta=0.0)(model, (xin, labels))
+    out = model(xin)
+    torch.testing.assert_close(tolerant, shift_tolerant_mse(out.recon, out.target)[0])
+    assert tolerant <= plain

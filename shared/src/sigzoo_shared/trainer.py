@@ -42,7 +42,7 @@ from sigzoo_shared.distributed import (
     unwrap,
     wrap_ddp,
 )
-from sigzoo_shared.errors import CheckpointError, NonFiniteLossError
+from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
 from sigzoo_shared.loader import set_epoch
 from sigzoo_shared.log import progress
 from sigzoo_shared.rundir import RunDir
@@ -263,6 +263,12 @@ class Trainer:
         manager = CheckpointManager(self.run_dir.checkpoints, monitor, cfg.mode, cfg.save_top_k)
 
         start_epoch = 0
+        if resume is None and (self.run_dir.checkpoints / "last.pt").exists():
+            # starting over here would overwrite that run's checkpoints and mix its metrics with ours
+            raise ConfigError(
+                f"{self.run_dir.path} already holds a training run ({self.run_dir.checkpoints}/last.pt): "
+                "resume it (--resume) or train into a new --run-dir"
+            )
         if resume is not None:
             start_epoch = self._resume(resume, model, optimizer, scheduler, manager)
             if self.should_stop or start_epoch >= cfg.epochs:

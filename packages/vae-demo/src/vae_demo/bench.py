@@ -53,7 +53,7 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
         opt = torch.optim.AdamW(
             model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
         )
-        step = make_step(case_cfg.model.beta)
+        step = make_step(case_cfg.model.beta, shift_tolerant=case_cfg.model.shift_tolerant)
 
         def train_step() -> None:
             loss, _ = step(model, (x, y))  # noqa: B023

@@ -115,6 +115,9 @@ class ModelConfig:
     kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
+    shift_tolerant: bool = (
+        False  # reconstruction error of the best cyclic shift (window == pattern_len)
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -194,6 +197,12 @@ class Config:
             raise ConfigError(
                 "model.time_bypass=true needs data.time_encoding=true (the bypass feeds the "
                 "time channel to the decoder)"
+            )
+        if self.model.shift_tolerant and self.data.window != self.data.pattern_len:
+            raise ConfigError(
+                f"model.shift_tolerant=true needs data.window == data.pattern_len (the cyclic shift "
+                f"assumes a window holds one pattern period), got window={self.data.window}, "
+                f"pattern_len={self.data.pattern_len}"
             )
         if self.model.reconstruct_time and not self.data.time_encoding:
             raise ConfigError("model.reconstruct_time=true needs data.time_encoding=true")

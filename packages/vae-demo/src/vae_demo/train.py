@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from vae_demo.config import Config
 from vae_demo.data import Windows, load_splits, to_dataset
 from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
-from vae_demo.model import kl_divergence
+from vae_demo.model import kl_divergence, roll_best, shift_tolerant_mse
 from vae_demo.plots import (
     epoch_frames,
     history_figure,
@@ -80,7 +80,10 @@ class KLWarmup(Callback):
 
 
 def make_step(
-    beta: float, warmup: KLWarmup | None = None, free_bits: float = 0.0
+    beta: float,
+    warmup: KLWarmup | None = None,
+    free_bits: float = 0.0,
+    shift_tolerant: bool = False,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
     labels in the batch are ignored.
@@ -95,7 +98,10 @@ def make_step(
     ) -> tuple[Tensor, dict[str, Tensor]]:
         x, _labels = batch
         out = model(x)
-        recon = F.mse_loss(out.recon, out.target)
+        if shift_tolerant:
+            recon, _ = shift_tolerant_mse(out.recon, out.target)
+        else:
+            recon = F.mse_loss(out.recon, out.target)
         kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
         kl = kl_d.sum()
         penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
@@ -150,7 +156,9 @@ class LatentMonitor(Callback):
             figures["latent"] = latent_figure(mu, self.val.y, title, lims=self._limits(mu))
         i = min(self.cfg.plot.sample_index, len(self.val.y) - 1)  # an index into the validation set
         x = torch.from_numpy(self.val.x[i : i + 1]).to(trainer.device)
-        recon = unwrap(model)(x).recon[0].cpu().numpy()
+        out = unwrap(model)(x)
+        recon = roll_best(out.recon, out.target) if self.cfg.model.shift_tolerant else out.recon
+        recon = recon[0].cpu().numpy()
         figures["reconstruction"] = reconstruction_figure(
             self.val.x[i], recon, int(self.val.y[i]), self.cfg.data.n_features, f"epoch {epoch + 1}"
         )
@@ -236,6 +244,7 @@ def train(
         EpochFigures(monitor.figures, "vae", cfg.plot.every_n_epochs),
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
-    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits)
-    val_step = make_step(cfg.model.beta)  # validation always at the full KL weight
+    shift = cfg.model.shift_tolerant
+    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift)
+    val_step = make_step(cfg.model.beta, shift_tolerant=shift)  # validation at the full KL weight
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
