@@ -115,9 +115,8 @@ class ModelConfig:
     kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
-    shift_tolerant: bool = (
-        False  # reconstruction error of the best cyclic shift (window == pattern_len)
-    )
+    # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
+    shift_tolerant: bool = True
 
     def __post_init__(self) -> None:
         problems = []
