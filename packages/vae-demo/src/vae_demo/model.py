@@ -150,10 +150,10 @@ def cyclic_shift_errors(recon: Tensor, target: Tensor) -> Tensor:
     (FFT): ||x||^2 + ||y||^2 - 2 <x, roll(y, d)>. O(B C T log T) instead of O(B C T^2).
     """
     C, T = target.shape[-2:]
-    X = torch.fft.rfft(target.float(), dim=-1)  # (B, C, T//2+1)
-    Y = torch.fft.rfft(recon.float(), dim=-1)
+    x, y = target.float(), recon.float()  # the FFT wants full precision (also under autocast)
+    X, Y = torch.fft.rfft(x, dim=-1), torch.fft.rfft(y, dim=-1)  # (B, C, T//2+1) each
     corr = torch.fft.irfft(X * Y.conj(), n=T, dim=-1).sum(dim=1)  # (B, T): <x, roll(y, d)>
-    energy = target.float().pow(2).sum(dim=(1, 2)) + recon.float().pow(2).sum(dim=(1, 2))  # (B,)
+    energy = x.pow(2).sum(dim=(1, 2)) + y.pow(2).sum(dim=(1, 2))  # (B,)
     return (energy[:, None] - 2 * corr) / (C * T)
 
 

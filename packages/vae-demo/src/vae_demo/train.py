@@ -245,6 +245,6 @@ def train(
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     shift = cfg.model.shift_tolerant
-    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift)
+    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift)
     val_step = make_step(cfg.model.beta, shift_tolerant=shift)  # validation at the full KL weight
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
