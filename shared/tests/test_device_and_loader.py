@@ -35,6 +35,7 @@ def test_amp_dtype_rules() -> None:
     assert amp_dtype(cpu, "auto") is None and amp_dtype(cpu, "off") is None
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         amp_dtype(cpu, "fp16")
+    assert amp_dtype(cpu, "bf16") is torch.bfloat16  # explicit opt-in on CPU
     if torch.cuda.is_available():
         assert amp_dtype(torch.device("cuda"), "fp16") is torch.float16
 

@@ -210,6 +210,26 @@ def test_amp_is_off_on_cpu(tmp_path: Path) -> None:
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
 
 
+def test_bf16_autocast_on_cpu_when_asked(tmp_path: Path) -> None:
+    seen: list[torch.dtype] = []
+
+    def step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+        x, y = batch
+        pred = model(x)
+        seen.append(pred.dtype)
+        return nn.functional.mse_loss(pred.float(), y), {}
+
+    cfg = TrainConfig(device="cpu", amp="bf16", epochs=4, batch_size=16, lr=0.2, progress=False)
+    torch.manual_seed(0)
+    model = nn.Linear(5, 1)
+    trainer = Trainer(cfg, RunDir(tmp_path), config=cfg)
+    r = trainer.fit(model, step, make_loader(regression(), 16, shuffle=True))
+    assert trainer.amp_dtype is torch.bfloat16 and not trainer.scaler.is_enabled()
+    assert set(seen) == {torch.bfloat16}  # the step ran under autocast
+    assert model.weight.dtype is torch.float32  # the weights stay full precision
+    assert r.history[-1]["train_loss"] < 0.5 * r.history[0]["train_loss"]
+
+
 def test_loss_curves_figure_from_history(tmp_path: Path) -> None:
     from sigzoo_shared.plots import loss_curves
 

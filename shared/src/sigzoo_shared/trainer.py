@@ -206,7 +206,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- helpers
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision on CUDA when enabled; a no-op context on CPU."""
+        """Mixed precision when enabled (`train.amp`); a no-op context otherwise."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
