@@ -47,6 +47,8 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("data.window=100", "data.window"),  # not a multiple of 16
         ("model.time_bypass=true", "data.time_encoding"),
         ("data.window=64 model.shift_tolerant=true", "model.shift_tolerant"),  # not one period
+        ("model.keep_fraction=0", "model.keep_fraction"),
+        ("model.keep_fraction=0.5 model.shift_tolerant=false", "model.keep_fraction"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

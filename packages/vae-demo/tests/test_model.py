@@ -133,3 +133,29 @@ def test_shift_tolerant_error_is_the_best_cyclic_shift() -> None:
     out = model(xin)
     torch.testing.assert_close(tolerant, shift_tolerant_mse(out.recon, out.target)[0])
     assert tolerant <= plain
+
+
+def test_trimmed_shift_error_ignores_the_minority_pattern() -> None:
+    from vae_demo.model import shift_tolerant_mse
+
+    torch.manual_seed(1)
+    a, b = torch.rand(2, 7, 128), torch.rand(2, 7, 128)
+    window = torch.cat([a[..., 40:], b[..., :40]], dim=-1)  # 88 samples of a, then 40 of b
+    full, shift = shift_tolerant_mse(a, window)
+    trimmed, shift_t = shift_tolerant_mse(a, window, keep=0.5)
+    # the majority pattern, shifted, fits its 88 samples exactly: the kept half costs nothing
+    assert full > 0.01 and trimmed.abs() < 1e-6 and shift.tolist() == shift_t.tolist() == [88, 88]
+    # by hand: the mean of the 64 smallest per-step errors of the best roll
+    y, x = torch.rand(3, 7, 128), torch.rand(3, 7, 128)
+    loss, d = shift_tolerant_mse(y, x, keep=0.5)
+    rolled = torch.stack([torch.roll(r, int(k), dims=-1) for r, k in zip(y, d)])
+    per_step = ((x - rolled) ** 2).mean(dim=1).sort(dim=1).values[:, :64]
+    torch.testing.assert_close(loss, per_step.mean())
+    # keep = 1 is the plain shift-tolerant error, and the step passes keep through
+    torch.testing.assert_close(shift_tolerant_mse(y, x, keep=1.0)[0], shift_tolerant_mse(y, x)[0])
+    model = small().eval()
+    xin = torch.cat([x, torch.rand(3, 1, 128)], dim=1)
+    labels = torch.zeros(3, dtype=torch.long)
+    loss, _ = make_step(beta=0.0, shift_tolerant=True, keep=0.5)(model, (xin, labels))
+    out = model(xin)
+    torch.testing.assert_close(loss, shift_tolerant_mse(out.recon, out.target, keep=0.5)[0])

@@ -117,6 +117,8 @@ class ModelConfig:
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
+    # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
+    keep_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -142,6 +144,10 @@ class ModelConfig:
             problems.append(f"model.beta must be >= 0, got {self.beta}")
         if self.free_bits < 0:
             problems.append(f"model.free_bits must be >= 0, got {self.free_bits}")
+        if not 0 < self.keep_fraction <= 1:
+            problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
+        if self.keep_fraction < 1 and not self.shift_tolerant:
+            problems.append("model.keep_fraction < 1 needs model.shift_tolerant=true")
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -157,7 +157,9 @@ def cyclic_shift_errors(recon: Tensor, target: Tensor) -> Tensor:
     return (energy[:, None] - 2 * corr) / (C * T)
 
 
-def shift_tolerant_mse(recon: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+def shift_tolerant_mse(
+    recon: Tensor, target: Tensor, keep: float = 1.0
+) -> tuple[Tensor, Tensor]:
     """Batch mean of the smallest cyclic-shift error per window, and the best shift per window (B,).
 
     Why: a stride-1 window of a series of period-`T` patterns is the tail of one pattern and the head of
@@ -166,9 +168,25 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     Judged up to a cyclic shift, the best a single decoded pattern can do is to match the pattern that
     fills most of the window; that is the window's label, so the latent is rewarded for encoding which
     pattern dominates, and the windows of one pattern can share one point.
+
+    With `keep` < 1 the error at the best shift is averaged over the `keep` fraction of time steps that
+    fit best (a trimmed mean). Why: with the full mean, the steps of the *minority* pattern still pay,
+    so the latent gains by also encoding the neighbour and the offset; the windows of one label then
+    spread into a stroke that k-means cuts. With keep = 0.5 the majority pattern alone can make the
+    error vanish, and the offset buys nothing.
     """
-    best = cyclic_shift_errors(recon, target).min(dim=1)
-    return best.values.mean(), best.indices
+    errors = cyclic_shift_errors(recon, target)  # (B, T)
+    best = errors.min(dim=1)
+    if keep >= 1.0:
+        return best.values.mean(), best.indices
+    C, T = target.shape[-2:]
+    t = torch.arange(T, device=recon.device)
+    src = (t[None, :] - best.indices[:, None]) % T  # (B, T): roll(recon, d)[t] = recon[t - d]
+    rolled = recon.gather(-1, src[:, None, :].expand(-1, C, -1))  # (B, C, T)
+    step_err = (target.float() - rolled.float()).pow(2).mean(dim=1)  # (B, T)
+    n_keep = max(1, round(keep * T))
+    kept = step_err.topk(n_keep, dim=1, largest=False).values  # (B, n_keep)
+    return kept.mean(), best.indices
 
 
 def roll_best(recon: Tensor, target: Tensor) -> Tensor:

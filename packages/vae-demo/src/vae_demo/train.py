@@ -84,6 +84,7 @@ def make_step(
     warmup: KLWarmup | None = None,
     free_bits: float = 0.0,
     shift_tolerant: bool = False,
+    keep: float = 1.0,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
     labels in the batch are ignored.
@@ -99,7 +100,7 @@ def make_step(
         x, _labels = batch
         out = model(x)
         if shift_tolerant:
-            recon, _ = shift_tolerant_mse(out.recon, out.target)
+            recon, _ = shift_tolerant_mse(out.recon, out.target, keep)
         else:
             recon = F.mse_loss(out.recon, out.target)
         kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
@@ -245,6 +246,7 @@ def train(
     ]
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     shift = cfg.model.shift_tolerant
-    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift)
-    val_step = make_step(cfg.model.beta, shift_tolerant=shift)  # validation at the full KL weight
+    keep = cfg.model.keep_fraction
+    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift, keep=keep)
+    val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)  # validation at the full KL weight
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
