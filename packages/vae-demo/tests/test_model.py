@@ -159,3 +159,21 @@ def test_trimmed_shift_error_ignores_the_minority_pattern() -> None:
     loss, _ = make_step(beta=0.0, shift_tolerant=True, keep=0.5)(model, (xin, labels))
     out = model(xin)
     torch.testing.assert_close(loss, shift_tolerant_mse(out.recon, out.target, keep=0.5)[0])
+
+
+def test_statistics_pooling_makes_the_encoder_nearly_blind_to_the_offset() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(16, 8, 128)
+    shifted = torch.roll(x, 8, dims=-1)  # 8 samples = one step of the encoder's T/8 feature map
+    change = {}
+    for pool in ("flatten", "stats"):
+        model = TimeSeriesVAE(7, 128, encoder_pool=pool).eval()
+        mu, _ = model.encode(x)
+        mu_shifted, _ = model.encode(shifted)
+        assert mu.shape == (16, 2)
+        change[pool] = ((mu - mu_shifted).norm(dim=1) / mu.norm(dim=1)).mean().item()
+    # attention has no positional code, so only the zero-padded window edges see the shift
+    assert change["stats"] < 0.2 * change["flatten"], change
+    assert (
+        small(encoder_pool="stats").encoder.dense.in_features == 2 * 4
+    )  # mean and std per channel

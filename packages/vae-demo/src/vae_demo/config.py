@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from sigzoo_shared import ConfigError, TrainConfig
 
@@ -103,6 +104,9 @@ class ModelConfig:
     n_heads: int = 4
     key_dim: int = 8  # per attention head
     dense_units: int = 8  # encoder dense layer before z_mean / z_log_var
+    # what the encoder's dense layer sees: the flattened feature map (the original) or its mean and
+    # std over time (statistics pooling; nearly blind to where in the window a pattern starts)
+    encoder_pool: Literal["flatten", "stats"] = "flatten"
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (

@@ -52,6 +52,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         gru_units=m.gru_units,
         out_kernel_size=m.out_kernel_size,
         init_log_var=m.init_log_var,
+        encoder_pool=m.encoder_pool,
     )
 
 

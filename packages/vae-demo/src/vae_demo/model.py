@@ -12,7 +12,8 @@ decoder reconstructs the time channel only when `reconstruct_time` is set; the l
 not a batch-size-dependent sum; `init_log_var` sets the initial posterior log-variance (the bias of
 z_log_var), and train.py warms the KL weight up from 0 and applies free bits, against posterior
 collapse. With `time_bypass` the encoder sees only the signal channels and the decoder receives
-[z, time value of the last step].
+[z, time value of the last step]. Options of ours, off by default: `encoder_pool="stats"` feeds the
+encoder's dense layer the mean and std over time of its last feature map instead of the flattened map.
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """
@@ -71,19 +72,28 @@ class Encoder(nn.Module):
         key_dim: int = 8,
         dense_units: int = 8,
         latent_dim: int = 2,
+        pool: str = "flatten",
     ) -> None:
         super().__init__()
+        if pool not in ("flatten", "stats"):
+            raise ValueError(f"encoder pool must be 'flatten' or 'stats', got {pool!r}")
+        self.pool = pool
         self.blocks = nn.Sequential(
             EncoderBlock(c_in, channels, kernel_size, n_heads, key_dim),
             EncoderBlock(channels, channels, kernel_size, n_heads, key_dim),
             EncoderBlock(channels, channels, kernel_size, n_heads, key_dim),
         )
-        self.dense = nn.Linear(channels * (window // 8), dense_units)
+        pooled = channels * (window // 8) if pool == "flatten" else 2 * channels
+        self.dense = nn.Linear(pooled, dense_units)
         self.z_mean = nn.Linear(dense_units, latent_dim)
         self.z_log_var = nn.Linear(dense_units, latent_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x: (B, C, T)
-        h = self.blocks(x).flatten(1)  # (B, channels * T/8)
+        h = self.blocks(x)  # (B, channels, T/8)
+        if self.pool == "flatten":
+            h = h.flatten(1)  # (B, channels * T/8)
+        else:  # statistics pooling: mean and std over time
+            h = torch.cat([h.mean(dim=-1), h.std(dim=-1)], dim=1)  # (B, 2 * channels)
         h = F.relu(self.dense(h))  # (B, dense_units)
         return self.z_mean(h), self.z_log_var(h)  # (B, D) each
 
@@ -157,9 +167,7 @@ def cyclic_shift_errors(recon: Tensor, target: Tensor) -> Tensor:
     return (energy[:, None] - 2 * corr) / (C * T)
 
 
-def shift_tolerant_mse(
-    recon: Tensor, target: Tensor, keep: float = 1.0
-) -> tuple[Tensor, Tensor]:
+def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tuple[Tensor, Tensor]:
     """Batch mean of the smallest cyclic-shift error per window, and the best shift per window (B,).
 
     Why: a stride-1 window of a series of period-`T` patterns is the tail of one pattern and the head of
@@ -223,6 +231,7 @@ class TimeSeriesVAE(nn.Module):
         gru_units: int = 128,
         out_kernel_size: int = 5,
         init_log_var: float = 0.0,
+        encoder_pool: str = "flatten",
     ) -> None:
         super().__init__()
         if (time_bypass or reconstruct_time) and not time_channel:
@@ -232,7 +241,15 @@ class TimeSeriesVAE(nn.Module):
         c_enc = n_features + (1 if time_channel and not time_bypass else 0)
         c_out = n_features + (1 if reconstruct_time else 0)
         self.encoder = Encoder(
-            c_enc, window, channels, kernel_size, n_heads, key_dim, dense_units, latent_dim
+            c_enc,
+            window,
+            channels,
+            kernel_size,
+            n_heads,
+            key_dim,
+            dense_units,
+            latent_dim,
+            pool=encoder_pool,
         )
         # A small initial posterior variance lets the decoder see an informative z from the first
         # step instead of unit-variance noise (with which it learns to ignore z: posterior collapse).

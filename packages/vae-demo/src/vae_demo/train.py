@@ -248,5 +248,7 @@ def train(
     shift = cfg.model.shift_tolerant
     keep = cfg.model.keep_fraction
     step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift, keep=keep)
-    val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)  # validation at the full KL weight
+    val_step = make_step(
+        cfg.model.beta, shift_tolerant=shift, keep=keep
+    )  # validation at the full KL weight
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
