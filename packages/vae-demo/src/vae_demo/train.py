@@ -92,7 +92,8 @@ def make_step(
     With `free_bits` > 0 the penalised KL is sum_d max(KL_d, free_bits), KL_d the batch-mean KL of latent
     dimension d (Kingma et al. 2016, "free bits", eq. 15): the first `free_bits` nats per dimension are
     free, so the KL term cannot push the posterior onto the prior (collapse). The logged `kl` is the true
-    KL per window either way."""
+    KL per window either way. With `shift_tolerant` the MSE is that of the best cyclic shift, averaged
+    over the best-fitting `keep` fraction of time steps (model.shift_tolerant_mse)."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -248,7 +249,6 @@ def train(
     shift = cfg.model.shift_tolerant
     keep = cfg.model.keep_fraction
     step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift, keep=keep)
-    val_step = make_step(
-        cfg.model.beta, shift_tolerant=shift, keep=keep
-    )  # validation at the full KL weight
+    # validation at the full KL weight
+    val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
