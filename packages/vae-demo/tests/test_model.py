@@ -174,6 +174,5 @@ def test_statistics_pooling_makes_the_encoder_nearly_blind_to_the_offset() -> No
         change[pool] = ((mu - mu_shifted).norm(dim=1) / mu.norm(dim=1)).mean().item()
     # attention has no positional code, so only the zero-padded window edges see the shift
     assert change["stats"] < 0.2 * change["flatten"], change
-    assert (
-        small(encoder_pool="stats").encoder.dense.in_features == 2 * 4
-    )  # mean and std per channel
+    # mean and std per channel
+    assert small(encoder_pool="stats").encoder.dense.in_features == 2 * 4

@@ -76,7 +76,7 @@ def amp_dtype(device: torch.device, choice: AmpChoice = "auto") -> torch.dtype |
 
     On CUDA `auto` takes bf16 when the GPU supports it (no loss scaling needed), else fp16 (the Trainer
     then uses a GradScaler). On CPU `auto` means off, and `bf16` is an explicit opt-in: CPUs with bf16
-    matrix units (Intel AMX, avx512_bf16) run convolutions about twice as fast under bf16 autocast, but
+    matrix units (Intel AMX, avx512_bf16) run convolutions faster under bf16 autocast, but
     older CPUs emulate it and run slower, and the reduced precision should be checked against a
     full-precision run before results are compared. fp16 autocast is CUDA-only (it needs loss scaling).
     """

@@ -183,24 +183,27 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tupl
     spread into a stroke that k-means cuts. With keep = 0.5 the majority pattern alone can make the
     error vanish, and the offset buys nothing.
     """
-    errors = cyclic_shift_errors(recon, target)  # (B, T)
-    best = errors.min(dim=1)
+    best = cyclic_shift_errors(recon, target).min(dim=1)
     if keep >= 1.0:
         return best.values.mean(), best.indices
-    C, T = target.shape[-2:]
-    t = torch.arange(T, device=recon.device)
-    src = (t[None, :] - best.indices[:, None]) % T  # (B, T): roll(recon, d)[t] = recon[t - d]
-    rolled = recon.gather(-1, src[:, None, :].expand(-1, C, -1))  # (B, C, T)
+    rolled = roll_each(recon, best.indices)  # (B, C, T)
     step_err = (target.float() - rolled.float()).pow(2).mean(dim=1)  # (B, T)
-    n_keep = max(1, round(keep * T))
+    n_keep = max(1, round(keep * target.shape[-1]))
     kept = step_err.topk(n_keep, dim=1, largest=False).values  # (B, n_keep)
     return kept.mean(), best.indices
 
 
+def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
+    """Window b of `x` (B, C, T) cyclically rolled by shifts[b] (torch.roll per window, in one gather)."""
+    C, T = x.shape[-2:]
+    t = torch.arange(T, device=x.device)
+    src = (t[None, :] - shifts[:, None]) % T  # (B, T): roll(x, d)[t] = x[t - d]
+    return x.gather(-1, src[:, None, :].expand(-1, C, -1))  # (B, C, T)
+
+
 def roll_best(recon: Tensor, target: Tensor) -> Tensor:
     """`recon` (B, C, T) rolled by its best cyclic shift against `target`, for plots."""
-    _, shift = shift_tolerant_mse(recon, target)
-    return torch.stack([torch.roll(r, int(d), dims=-1) for r, d in zip(recon, shift)])
+    return roll_each(recon, cyclic_shift_errors(recon, target).argmin(dim=1))
 
 
 class VAEOutput(NamedTuple):
