@@ -49,6 +49,8 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("data.window=64 model.shift_tolerant=true", "model.shift_tolerant"),  # not one period
         ("model.keep_fraction=0", "model.keep_fraction"),
         ("model.keep_fraction=0.5 model.shift_tolerant=false", "model.keep_fraction"),
+        ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
+        ("model.min_posterior_std=1.5", "model.min_posterior_std"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

@@ -176,3 +176,24 @@ def test_statistics_pooling_makes_the_encoder_nearly_blind_to_the_offset() -> No
     assert change["stats"] < 0.2 * change["flatten"], change
     # mean and std per channel
     assert small(encoder_pool="stats").encoder.dense.in_features == 2 * 4
+
+
+def test_posterior_std_floor_adds_its_variance_to_the_learned_one() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(32, 8, 128)
+    free = TimeSeriesVAE(7, 128, init_log_var=-6.0).eval()
+    floored = TimeSeriesVAE(7, 128, init_log_var=-6.0, min_posterior_std=0.2).eval()
+    floored.load_state_dict(free.state_dict())  # same weights: only the floor differs
+    mu, logvar = free.encode(x)
+    mu_f, logvar_f = floored.encode(x)
+    torch.testing.assert_close(mu_f, mu)  # the cluster metrics see the same z_mean
+    torch.testing.assert_close(logvar_f.exp(), logvar.exp() + 0.2**2)  # sigma^2 = learned + s^2
+    assert logvar.exp().sqrt().max() < 0.1 < 0.2 <= logvar_f.exp().sqrt().min()
+    # the floor is in the training noise: z = mu + sigma * eps with sigma >= 0.2
+    floored.train()
+    torch.manual_seed(1)
+    draws = torch.stack([floored(x[:4]).z - floored.encode(x[:4])[0] for _ in range(400)])
+    assert 0.17 < draws.std().item() < 0.25
+    # the learned part still gets gradients through the floor
+    floored.encode(x)[1].sum().backward()
+    assert floored.encoder.z_log_var.weight.grad.abs().sum() > 0

@@ -118,6 +118,9 @@ class ModelConfig:
     beta: float = 0.0002  # KL weight against the per-element mean squared reconstruction error
     kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
+    # floor on the posterior std: sigma^2 = sigma_learned^2 + min_posterior_std^2 (0 = off). Noise the
+    # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
+    min_posterior_std: float = 0.0
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
@@ -148,6 +151,11 @@ class ModelConfig:
             problems.append(f"model.beta must be >= 0, got {self.beta}")
         if self.free_bits < 0:
             problems.append(f"model.free_bits must be >= 0, got {self.free_bits}")
+        if not 0 <= self.min_posterior_std < 1:
+            problems.append(
+                f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
+                f"got {self.min_posterior_std}"
+            )
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
         if self.keep_fraction < 1 and not self.shift_tolerant:

@@ -53,6 +53,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         out_kernel_size=m.out_kernel_size,
         init_log_var=m.init_log_var,
         encoder_pool=m.encoder_pool,
+        min_posterior_std=m.min_posterior_std,
     )
 
 

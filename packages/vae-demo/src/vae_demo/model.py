@@ -13,13 +13,15 @@ not a batch-size-dependent sum; `init_log_var` sets the initial posterior log-va
 z_log_var), and train.py warms the KL weight up from 0 and applies free bits, against posterior
 collapse. With `time_bypass` the encoder sees only the signal channels and the decoder receives
 [z, time value of the last step]. Options of ours, off by default: `encoder_pool="stats"` feeds the
-encoder's dense layer the mean and std over time of its last feature map instead of the flattened map.
+encoder's dense layer the mean and std over time of its last feature map instead of the flattened map;
+`min_posterior_std` puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`).
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -235,10 +237,14 @@ class TimeSeriesVAE(nn.Module):
         out_kernel_size: int = 5,
         init_log_var: float = 0.0,
         encoder_pool: str = "flatten",
+        min_posterior_std: float = 0.0,
     ) -> None:
         super().__init__()
         if (time_bypass or reconstruct_time) and not time_channel:
             raise ValueError("time_bypass / reconstruct_time need the time channel")
+        if min_posterior_std < 0:
+            raise ValueError(f"min_posterior_std must be >= 0, got {min_posterior_std}")
+        self.min_posterior_std = min_posterior_std
         self.n_features, self.time_channel = n_features, time_channel
         self.time_bypass, self.reconstruct_time = time_bypass, reconstruct_time
         c_enc = n_features + (1 if time_channel and not time_bypass else 0)
@@ -270,8 +276,20 @@ class TimeSeriesVAE(nn.Module):
         )
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(mu, logvar), each (B, D), of windows x (B, C, T)."""
-        return self.encoder(x[:, : self.n_features] if self.time_bypass else x)
+        """(mu, logvar), each (B, D), of windows x (B, C, T).
+
+        With `min_posterior_std` = s the variance is exp(logvar_learned) + s^2. Why: trained freely the
+        posterior std of a pattern window shrinks to ~0.04 while the windows of one pattern spread ~0.4
+        in z_mean (docs/vae-demo.md), so the decoder tells patterns apart at any spacing and nothing
+        gathers a pattern's windows. A floor is noise the decoder must tolerate: two patterns closer
+        than a few s get confused, and a window that strays from its pattern's centre is decoded as a
+        neighbour, so the cheapest layout is one tight cluster per pattern with gaps between them.
+        """
+        mu, logvar = self.encoder(x[:, : self.n_features] if self.time_bypass else x)
+        if self.min_posterior_std > 0:
+            floor = torch.full_like(logvar, 2 * math.log(self.min_posterior_std))
+            logvar = torch.logaddexp(logvar, floor)  # log(sigma^2 + s^2)
+        return mu, logvar
 
     def decode(self, z: Tensor, x: Tensor | None = None) -> Tensor:
         """Windows from latents; with the bypass the decoder also needs x's last time value."""
