@@ -17,20 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sigzoo_shared import load_checkpoint
-from sigzoo_shared.config import from_dict
-from vae_demo.config import Config
 from vae_demo.data import load_splits
-from vae_demo.evaluate import build_model
+from vae_demo.evaluate import load_run
 
 
 @torch.no_grad()
 def spread(run: Path, batch: int = 1024) -> dict[str, float]:
-    state = load_checkpoint(run / "checkpoints" / "last.pt")
-    cfg = from_dict(Config, state["config"], source=f"{run} (stored config)")
-    model = build_model(cfg)
-    model.load_state_dict(state["model_state"])
-    model.eval()
+    model, cfg, state = load_run(run / "checkpoints" / "last.pt")  # eval mode
     val = load_splits(cfg.data).val
     parts = [
         model.encode(torch.from_numpy(val.x[i : i + batch])) for i in range(0, len(val.y), batch)
