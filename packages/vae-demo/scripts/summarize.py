@@ -19,22 +19,16 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from sigzoo_shared import load_checkpoint
-from sigzoo_shared.config import from_dict
 from sklearn.metrics import normalized_mutual_info_score
-from vae_demo.config import Config
 from vae_demo.data import load_splits
-from vae_demo.evaluate import build_model, encode_windows, latent_metrics
+from vae_demo.evaluate import encode_windows, latent_metrics, load_run
 
 RUN_RE = re.compile(r"(nobypass|bypass)-s(\d+)$")
 KEYS = ("ari", "nmi", "silhouette", "noise_auc", "val_recon", "explained", "val_kl")
 
 
 def score(run: Path) -> dict[str, float]:
-    state = load_checkpoint(run / "checkpoints" / "last.pt")
-    cfg = from_dict(Config, state["config"], source=f"{run} (stored config)")
-    model = build_model(cfg)
-    model.load_state_dict(state["model_state"])
+    model, cfg, _ = load_run(run / "checkpoints" / "last.pt")  # eval mode
     val = load_splits(cfg.data).val
     mu = encode_windows(model, val.x)
     out = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)

@@ -31,10 +31,14 @@ def test_defaults_reproduce_the_original_globals() -> None:
         85,
     )
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
+    m = cfg.model  # our options, on by default (docs/vae-demo.md)
+    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.5, 0.25)
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
     assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
     assert not seed.model.shift_tolerant
+    m = seed.model
+    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 
@@ -48,7 +52,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.time_bypass=true", "data.time_encoding"),
         ("data.window=64 model.shift_tolerant=true", "model.shift_tolerant"),  # not one period
         ("model.keep_fraction=0", "model.keep_fraction"),
-        ("model.keep_fraction=0.5 model.shift_tolerant=false", "model.keep_fraction"),
+        ("model.shift_tolerant=false", "model.keep_fraction"),  # the default trims (0.5)
         ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
         ("model.min_posterior_std=1.5", "model.min_posterior_std"),
     ],

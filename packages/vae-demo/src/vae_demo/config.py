@@ -105,8 +105,9 @@ class ModelConfig:
     key_dim: int = 8  # per attention head
     dense_units: int = 8  # encoder dense layer before z_mean / z_log_var
     # what the encoder's dense layer sees: the flattened feature map (the original) or its mean and
-    # std over time (statistics pooling; nearly blind to where in the window a pattern starts)
-    encoder_pool: Literal["flatten", "stats"] = "flatten"
+    # std over time (statistics pooling, our default; nearly blind to where in the window a pattern
+    # starts)
+    encoder_pool: Literal["flatten", "stats"] = "stats"
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (
@@ -120,12 +121,12 @@ class ModelConfig:
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
     # floor on the posterior std: sigma^2 = sigma_learned^2 + min_posterior_std^2 (0 = off). Noise the
     # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
-    min_posterior_std: float = 0.0
+    min_posterior_std: float = 0.25
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
-    keep_fraction: float = 1.0
+    keep_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         problems = []
@@ -159,7 +160,10 @@ class ModelConfig:
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
         if self.keep_fraction < 1 and not self.shift_tolerant:
-            problems.append("model.keep_fraction < 1 needs model.shift_tolerant=true")
+            problems.append(
+                f"model.keep_fraction={self.keep_fraction} < 1 needs model.shift_tolerant=true "
+                "(the plain error averages every step: add model.keep_fraction=1)"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 

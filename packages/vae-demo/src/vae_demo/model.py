@@ -12,9 +12,10 @@ decoder reconstructs the time channel only when `reconstruct_time` is set; the l
 not a batch-size-dependent sum; `init_log_var` sets the initial posterior log-variance (the bias of
 z_log_var), and train.py warms the KL weight up from 0 and applies free bits, against posterior
 collapse. With `time_bypass` the encoder sees only the signal channels and the decoder receives
-[z, time value of the last step]. Options of ours, off by default: `encoder_pool="stats"` feeds the
-encoder's dense layer the mean and std over time of its last feature map instead of the flattened map;
-`min_posterior_std` puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`).
+[z, time value of the last step]. Options of ours (off in this class, which defaults to the
+original; on in the package's default config): `encoder_pool="stats"` feeds the encoder's dense layer
+the mean and std over time of its last feature map instead of the flattened map; `min_posterior_std`
+puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`).
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """

@@ -1,0 +1,106 @@
+"""How much of the remaining clustering error is windows that hold two patterns almost equally?
+
+    python ambiguity.py RUN [RUN ...]
+
+A stride-1 window of the default data holds its label's pattern (the majority) and a part of a
+neighbour. The label's share p of the window runs from 0.5 to 1. Near p = 0.5 the two patterns fill the
+window almost equally and the label is close to arbitrary for any model of the signal.
+
+Part 1 (no model, the validation windows of each run's data seed): the ARI of the true labels against
+the same labels with every window of share p < threshold moved to its neighbour's label, i.e. the
+score of a latent that is perfect except on the near-ties.
+
+Part 2 (each run's last checkpoint, its own stored config): k-means (k = n_patterns + 1) on z_mean as
+in the run's metrics, its ARI, and by share bin the fraction of pattern windows that k-means puts in
+their neighbour's cluster (the cluster holding most of the neighbour's windows). Labels are used here for the diagnosis only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+from vae_demo.config import DataConfig
+from vae_demo.data import load_series, load_splits
+from vae_demo.evaluate import encode_windows, load_run
+from vae_demo.generator import make_series
+
+BINS = (0.5, 0.55, 0.6, 0.7, 0.85, 1.0001)
+THRESHOLDS = (0.55, 0.6, 0.65)
+
+
+def shares(cfg: DataConfig, start: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each window: the label's share of its samples and the other pattern id in it (-1 = noise).
+
+    Windows of one pattern only get share 1 and neighbour = label.
+    """
+    series = load_series(cfg.series_path) if cfg.series_path is not None else make_series(cfg)
+    ids = series.pattern_id[start[:, None] + np.arange(cfg.window)]  # (N, W)
+    share = (ids == y[:, None]).mean(axis=1)
+    # the neighbour: the most frequent id other than the label (windows hold at most two here)
+    neighbour = y.copy()
+    for i in np.flatnonzero(share < 1):
+        others = ids[i][ids[i] != y[i]]
+        values, counts = np.unique(others, return_counts=True)
+        neighbour[i] = values[counts.argmax()]
+    return share, neighbour
+
+
+def flipped_ari(y: np.ndarray, share: np.ndarray, neighbour: np.ndarray, threshold: float) -> float:
+    moved = np.where((y >= 0) & (share < threshold), neighbour, y)
+    return float(adjusted_rand_score(y, moved))
+
+
+def with_neighbour(
+    mu: np.ndarray, y: np.ndarray, neighbour: np.ndarray, n_clusters: int, seed: int
+) -> tuple[np.ndarray, float]:
+    """k-means on z_mean as in `latent_metrics`; True where a pattern window's cluster is the one
+    holding most of its neighbour's windows rather than most of its own label's. Also the ARI."""
+    pred = KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit_predict(
+        mu.astype(np.float64)
+    )
+    labels = np.unique(y)
+    # the cluster that holds most windows of each label
+    home = {c: np.bincount(pred[y == c], minlength=n_clusters).argmax() for c in labels}
+    own = np.array([home[c] for c in y])
+    nb = np.array([home.get(c, -1) for c in neighbour])
+    return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred))
+
+
+def main(runs: list[Path]) -> None:
+    done_seeds: set[int] = set()
+    rows = []
+    for run in runs:
+        model, cfg, state = load_run(run / "checkpoints" / "last.pt")  # eval mode
+        val = load_splits(cfg.data).val
+        share, neighbour = shares(cfg.data, val.start, val.y)
+        pat = val.y >= 0
+        if cfg.data.seed not in done_seeds:
+            done_seeds.add(cfg.data.seed)
+            cells = " | ".join(f"{flipped_ari(val.y, share, neighbour, t):.3f}" for t in THRESHOLDS)
+            near = " | ".join(f"{np.mean(pat & (share < t)):.3f}" for t in THRESHOLDS)
+            print(
+                f"data seed {cfg.data.seed}: share of windows with p < {THRESHOLDS}: {near}; "
+                f"ARI with them moved to the neighbour: {cells}"
+            )
+        mu = encode_windows(model, val.x)
+        wrong, ari = with_neighbour(
+            mu, val.y, neighbour, cfg.data.n_patterns + 1, seed=cfg.train.seed
+        )
+        by_bin = [
+            wrong[pat & (share >= lo) & (share < hi)].mean() for lo, hi in zip(BINS, BINS[1:])
+        ]
+        rows.append((run, int(state.get("epoch", -1)) + 1, ari, wrong[pat].mean(), by_bin))
+    head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
+    print(f"\n| run | epoch | k-means ARI | in the neighbour's cluster, all | {head} |")
+    print("|---|---|---|---|" + "---|" * (len(BINS) - 1))
+    for run, epoch, ari, all_, by_bin in rows:
+        cells = " | ".join(f"{b:.3f}" for b in by_bin)
+        print(f"| {run} | {epoch} | {ari:.3f} | {all_:.3f} | {cells} |")
+
+
+if __name__ == "__main__":
+    main([Path(a) for a in sys.argv[1:]])
