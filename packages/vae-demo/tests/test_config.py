@@ -55,6 +55,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.shift_tolerant=false", "model.keep_fraction"),  # the default trims (0.5)
         ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
         ("model.min_posterior_std=1.5", "model.min_posterior_std"),
+        ("model.prior_components=1", "model.prior_components"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

@@ -198,3 +198,65 @@ def test_posterior_std_floor_adds_its_variance_to_the_learned_one() -> None:
     # the learned part still gets gradients through the floor
     floored.encode(x)[1].sum().backward()
     assert floored.encoder.z_log_var.weight.grad.abs().sum() > 0
+
+
+def test_centred_input_leaves_no_first_layer_unit_dead_at_initialisation() -> None:
+    # windows like the data's: min-max scaled to [0, 1], mean ~0.5, std ~0.17
+    torch.manual_seed(0)
+    x = (0.5 + 0.17 * torch.randn(256, 8, 128)).clamp(0, 1)
+
+    def dead(center: bool) -> int:
+        n = 0
+        for seed in range(10):
+            torch.manual_seed(seed)
+            model = TimeSeriesVAE(7, 128, center_input=center)
+            conv = model.encoder.blocks[0].conv
+            with torch.no_grad():
+                x_enc = x - 0.5 if center else x
+                n += int(((conv(x_enc) > 0).sum(dim=(0, 2)) == 0).sum())  # off for every window
+        return n
+
+    assert dead(center=False) >= 10  # ~3 of 16 filters per initialisation, as measured in the docs
+    assert dead(center=True) == 0
+    # the option only changes what the encoder sees
+    torch.manual_seed(0)
+    a, b = TimeSeriesVAE(7, 128), TimeSeriesVAE(7, 128, center_input=True)
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()
+    torch.testing.assert_close(a.encode(x[:4] - 0.5)[0], b.encode(x[:4])[0])
+
+
+def test_mixture_prior_kl_matches_the_closed_form_and_pulls_towards_the_nearest_component() -> None:
+    from vae_demo.model import MixturePrior
+
+    torch.manual_seed(0)
+    prior = MixturePrior(3, 2)
+    with torch.no_grad():  # every component N(0, I): the mixture is the standard normal prior
+        prior.means.zero_()
+        prior.log_std.zero_()
+    mu = torch.tensor([[0.5, -1.0], [2.0, 0.3]])
+    logvar = torch.tensor([[-1.0, -2.0], [0.2, -0.5]])
+    estimate = torch.stack([prior.kl(mu, logvar) for _ in range(20000)]).mean(0)
+    torch.testing.assert_close(estimate, kl_divergence(mu, logvar), atol=0.03, rtol=0)
+    # two components at (-2, 0) and (2, 0): the KL's gradient moves z towards the nearer one
+    prior = MixturePrior(2, 2)
+    with torch.no_grad():
+        prior.means.copy_(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]))
+    mu = torch.tensor([[-1.2, 0.4], [1.5, -0.3]], requires_grad=True)
+    narrow = torch.full((2, 2), -6.0)  # log-variance: a nearly deterministic z
+    torch.stack([prior.kl(mu, narrow) for _ in range(200)]).mean(0).sum().backward()
+    step = -mu.grad  # the direction gradient descent moves mu
+    assert step[0, 0] < 0 < step[1, 0]  # left window to the left component, right to the right
+    assert step[0, 1] < 0 < step[1, 1]  # and onto its axis
+    # the prior's own parameters learn from the same term
+    assert prior.means.grad is not None and prior.means.grad.abs().sum() > 0
+
+
+def test_mixture_prior_trains_inside_the_step() -> None:
+    torch.manual_seed(0)
+    model = small(prior_components=4, min_posterior_std=0.2)
+    x = torch.rand(8, 8, 128)
+    loss, parts = make_step(beta=1.0, free_bits=0.0)(model, (x, torch.zeros(8)))
+    loss.backward()
+    assert torch.isfinite(loss) and parts["kl"].item() != 0
+    assert model.prior.means.grad.abs().sum() > 0 and model.prior.logits.grad.abs().sum() > 0

@@ -108,6 +108,9 @@ class ModelConfig:
     # std over time (statistics pooling, our default; nearly blind to where in the window a pattern
     # starts)
     encoder_pool: Literal["flatten", "stats"] = "stats"
+    # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
+    # first-layer filter whose weights sum negative is off for every window (a dead unit)
+    center_input: bool = False
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (
@@ -123,6 +126,9 @@ class ModelConfig:
     # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
     min_posterior_std: float = 0.25
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
+    # prior over z: 0 = N(0, I) (the original); K >= 2 = a learned mixture of K Gaussians, whose KL
+    # term pulls each window's z towards the nearest component (a clustering prior)
+    prior_components: int = 0
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
@@ -156,6 +162,11 @@ class ModelConfig:
             problems.append(
                 f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
                 f"got {self.min_posterior_std}"
+            )
+        if self.prior_components < 0 or self.prior_components == 1:
+            problems.append(
+                f"model.prior_components must be 0 (standard normal prior) or >= 2 (a mixture), "
+                f"got {self.prior_components}"
             )
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")

@@ -54,6 +54,8 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         init_log_var=m.init_log_var,
         encoder_pool=m.encoder_pool,
         min_posterior_std=m.min_posterior_std,
+        center_input=m.center_input,
+        prior_components=m.prior_components,
     )
 
 

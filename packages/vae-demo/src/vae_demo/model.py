@@ -15,7 +15,9 @@ collapse. With `time_bypass` the encoder sees only the signal channels and the d
 [z, time value of the last step]. Options of ours (off in this class, which defaults to the
 original; on in the package's default config): `encoder_pool="stats"` feeds the encoder's dense layer
 the mean and std over time of its last feature map instead of the flattened map; `min_posterior_std`
-puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`).
+puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`); `center_input` feeds
+the encoder x - 0.5; `prior_components` = K replaces the N(0, I) prior by a learned mixture of K
+Gaussians (`MixturePrior`).
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """
@@ -156,6 +158,40 @@ def kl_divergence(mu: Tensor, logvar: Tensor, per_dim: bool = False) -> Tensor:
     return kl if per_dim else kl.sum(dim=1)  # (B,)
 
 
+class MixturePrior(nn.Module):
+    """A learned prior p(z) = sum_k pi_k N(z; m_k, diag(s_k^2)) over the latent (a VaDE-style
+    clustering prior, Jiang et al. 2017, with the mixture fitted by gradient rather than EM).
+
+    Why: under N(0, I) the KL term only pulls every z towards the origin, so nothing gathers the windows
+    of one pattern once the decoder can tell them apart. Against a mixture, the KL term of a window pulls
+    its z towards the component that explains it best, and the components move to where windows are
+    dense: windows of one pattern are drawn together, and a window between two clusters towards one.
+    """
+
+    def __init__(self, n_components: int, latent_dim: int, init_scale: float = 1.0) -> None:
+        super().__init__()
+        if n_components < 2:
+            raise ValueError(f"a mixture prior needs >= 2 components, got {n_components}")
+        # components start spread like the N(0, I) prior, each of std 0.5
+        self.means = nn.Parameter(init_scale * torch.randn(n_components, latent_dim))  # (K, D)
+        self.log_std = nn.Parameter(torch.full((n_components, latent_dim), math.log(0.5)))
+        self.logits = nn.Parameter(torch.zeros(n_components))  # (K,) mixture weights, softmax
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """log p(z), (B,), of latents z (B, D)."""
+        diff = (z[:, None, :] - self.means) / self.log_std.exp()  # (B, K, D)
+        log_n = -0.5 * (diff.pow(2) + math.log(2 * math.pi)) - self.log_std  # (B, K, D)
+        return torch.logsumexp(F.log_softmax(self.logits, 0) + log_n.sum(-1), dim=1)  # (B,)
+
+    def kl(self, mu: Tensor, logvar: Tensor) -> Tensor:
+        """KL(q(z|x) || p(z)) per window, (B,): -H(q) exactly, minus log p(z) at one sample z ~ q.
+
+        The mixture has no closed-form KL; one reparameterised sample gives an unbiased estimate.
+        """
+        neg_entropy = -0.5 * (logvar + 1 + math.log(2 * math.pi)).sum(dim=1)  # (B,)
+        return neg_entropy - self.log_prob(reparameterize(mu, logvar))
+
+
 def cyclic_shift_errors(recon: Tensor, target: Tensor) -> Tensor:
     """(B, T) mean squared error between `target` and `recon` rolled by every cyclic shift d = 0..T-1.
 
@@ -239,6 +275,8 @@ class TimeSeriesVAE(nn.Module):
         init_log_var: float = 0.0,
         encoder_pool: str = "flatten",
         min_posterior_std: float = 0.0,
+        center_input: bool = False,
+        prior_components: int = 0,
     ) -> None:
         super().__init__()
         if (time_bypass or reconstruct_time) and not time_channel:
@@ -246,6 +284,8 @@ class TimeSeriesVAE(nn.Module):
         if min_posterior_std < 0:
             raise ValueError(f"min_posterior_std must be >= 0, got {min_posterior_std}")
         self.min_posterior_std = min_posterior_std
+        self.center_input = center_input
+        self.prior = MixturePrior(prior_components, latent_dim) if prior_components else None
         self.n_features, self.time_channel = n_features, time_channel
         self.time_bypass, self.reconstruct_time = time_bypass, reconstruct_time
         c_enc = n_features + (1 if time_channel and not time_bypass else 0)
@@ -286,7 +326,10 @@ class TimeSeriesVAE(nn.Module):
         than a few s get confused, and a window that strays from its pattern's centre is decoded as a
         neighbour, so the cheapest layout is one tight cluster per pattern with gaps between them.
         """
-        mu, logvar = self.encoder(x[:, : self.n_features] if self.time_bypass else x)
+        x_enc = x[:, : self.n_features] if self.time_bypass else x  # (B, C_enc, T)
+        # Windows are min-max scaled to [0, 1]; centred, a first-layer filter is no longer dead for
+        # every window just because its weights sum negative (the conv's ReLU comes before BatchNorm).
+        mu, logvar = self.encoder(x_enc - 0.5 if self.center_input else x_enc)
         if self.min_posterior_std > 0:
             floor = torch.full_like(logvar, 2 * math.log(self.min_posterior_std))
             logvar = torch.logaddexp(logvar, floor)  # log(sigma^2 + s^2)

@@ -92,7 +92,8 @@ def make_step(
     With `free_bits` > 0 the penalised KL is sum_d max(KL_d, free_bits), KL_d the batch-mean KL of latent
     dimension d (Kingma et al. 2016, "free bits", eq. 15): the first `free_bits` nats per dimension are
     free, so the KL term cannot push the posterior onto the prior (collapse). The logged `kl` is the true
-    KL per window either way. With `shift_tolerant` the MSE is that of the best cyclic shift, averaged
+    KL per window either way. With a mixture prior (`model.prior_components`) the KL is a one-sample
+    estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is that of the best cyclic shift, averaged
     over the best-fitting `keep` fraction of time steps (model.shift_tolerant_mse)."""
 
     def vae_step(
@@ -104,9 +105,15 @@ def make_step(
             recon, _ = shift_tolerant_mse(out.recon, out.target, keep)
         else:
             recon = F.mse_loss(out.recon, out.target)
-        kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
-        kl = kl_d.sum()
-        penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
+        prior = getattr(unwrap(model), "prior", None)
+        if prior is None:  # N(0, I): closed form, free bits per dimension
+            kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
+            kl = kl_d.sum()
+            penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
+        else:  # a mixture: one-sample estimate, free bits on the total
+            kl = prior.kl(out.mu, out.logvar).mean()
+            floor = free_bits * out.mu.shape[1]
+            penalised = kl.clamp(min=floor) if free_bits > 0 else kl
         weight = warmup.weight if warmup is not None else beta
         return recon + weight * penalised, {"recon": recon.detach(), "kl": kl.detach()}
 
