@@ -239,3 +239,32 @@ def test_loss_curves_figure_from_history(tmp_path: Path) -> None:
     assert len(fig.axes[0].lines) == 2  # train and val
     path = RunDir(tmp_path).save_figure(fig, "loss")
     assert path.stat().st_size > 1000
+
+
+def test_precise_bn_gives_the_final_weights_statistics_and_leaves_training_unchanged(
+    tmp_path: Path,
+) -> None:
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        # dropout draws random numbers: the recomputation must not shift them
+        return nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Dropout(0.2), nn.Linear(4, 1))
+
+    plain, _ = fit(tmp_path / "plain", net(), epochs=2)
+    precise, _ = fit(tmp_path / "precise", net(), epochs=2, precise_bn_batches=1000)
+    for name, p in plain.named_parameters():  # identical training trajectory
+        torch.testing.assert_close(dict(precise.named_parameters())[name], p)
+    # running mean = the mean of the first layer's output over all 8 equal batches of the data
+    with torch.no_grad():
+        h = precise[0](regression().tensors[0])  # (128, 4)
+    bn_precise, bn_plain = precise[1], plain[1]
+    torch.testing.assert_close(bn_precise.running_mean, h.mean(0), atol=1e-5, rtol=0)
+    torch.testing.assert_close(bn_precise.running_var, h.var(0), rtol=0.25, atol=0)
+    # 8 batches, two forward passes each in mse_step; then the momentum is restored
+    assert bn_precise.momentum == 0.1 and bn_precise.num_batches_tracked.item() == 16
+    # the moving average of the plain run is not that
+    assert (bn_plain.running_mean - h.mean(0)).abs().max() > 1e-3
+
+
+def test_precise_bn_batches_must_not_be_negative() -> None:
+    with pytest.raises(Exception, match="train.precise_bn_batches"):
+        TrainConfig(precise_bn_batches=-1)

@@ -1,6 +1,6 @@
 """How much of the remaining clustering error is windows that hold two patterns almost equally?
 
-    python ambiguity.py RUN [RUN ...]
+    python ambiguity.py RUN [RUN ...] [--precise-bn N]
 
 A stride-1 window of the default data holds its label's pattern (the majority) and a part of a
 neighbour. The label's share p of the window runs from 0.5 to 1. Near p = 0.5 the two patterns fill the
@@ -17,7 +17,7 @@ their neighbour's cluster (the cluster holding most of the neighbour's windows).
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from vae_demo.config import DataConfig
 from vae_demo.data import load_series, load_splits
-from vae_demo.evaluate import encode_windows, load_run
+from vae_demo.evaluate import encode_windows, load_run, recompute_bn
 from vae_demo.generator import make_series
 
 BINS = (0.5, 0.55, 0.6, 0.7, 0.85, 1.0001)
@@ -70,12 +70,17 @@ def with_neighbour(
     return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred))
 
 
-def main(runs: list[Path]) -> None:
+def main(runs: list[Path], precise_bn: int = 0) -> None:
     done_seeds: set[int] = set()
     rows = []
     for run in runs:
         model, cfg, state = load_run(run / "checkpoints" / "last.pt")  # eval mode
-        val = load_splits(cfg.data).val
+        splits = load_splits(cfg.data)
+        val = splits.val
+        if (
+            precise_bn
+        ):  # BatchNorm statistics of the checkpoint's weights (summarize.py --precise-bn)
+            recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
         share, neighbour = shares(cfg.data, val.start, val.y)
         pat = val.y >= 0
         if cfg.data.seed not in done_seeds:
@@ -103,4 +108,14 @@ def main(runs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main([Path(a) for a in sys.argv[1:]])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument(
+        "--precise-bn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="recompute BatchNorm statistics first",
+    )
+    args = parser.parse_args()
+    main(args.runs, args.precise_bn)

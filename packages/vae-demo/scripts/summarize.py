@@ -1,10 +1,13 @@
 """Summarise target runs (target.sh) as a markdown table: mean ± std over seeds, with and without bypass.
 
-    python summarize.py OUT_DIR
+    python summarize.py OUT_DIR [--precise-bn N]
 
 For every OUT_DIR/{nobypass,bypass}-s<seed> run, the last checkpoint's encoder maps the run's validation
 windows to z_mean and the package's `latent_metrics` scores them (k-means with k = n_patterns + 1, seeded
 by train.seed), so every run is scored by the same code; losses come from the last line of metrics.jsonl.
+With `--precise-bn N` the BatchNorm statistics are first recomputed from N batches of training windows
+with the checkpoint's weights (`evaluate.recompute_bn`; runs trained with `train.precise_bn_batches`
+already have them) and the validation losses are recomputed with the run's own step function.
 "error explained" = 1 - val recon MSE / MSE of the mean validation window (0 = collapsed VAE).
 Chance levels: ARI 0, noise AUC 0.5, and the NMI of a uniformly random (n_patterns + 1)-way partition of
 the same windows (mean of 20 draws; NMI is not chance-corrected).
@@ -12,29 +15,52 @@ the same windows (mean of 20 draws; NMI is not chance-corrected).
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import normalized_mutual_info_score
-from vae_demo.data import load_splits
-from vae_demo.evaluate import encode_windows, latent_metrics, load_run
+from vae_demo.config import Config
+from vae_demo.data import Windows, load_splits
+from vae_demo.evaluate import encode_windows, latent_metrics, load_run, recompute_bn
+from vae_demo.model import TimeSeriesVAE
+from vae_demo.train import make_step
 
 RUN_RE = re.compile(r"(nobypass|bypass)-s(\d+)$")
 KEYS = ("ari", "nmi", "silhouette", "noise_auc", "val_recon", "explained", "val_kl")
 
 
-def score(run: Path) -> dict[str, float]:
+@torch.no_grad()
+def val_losses(model: TimeSeriesVAE, cfg: Config, val: Windows) -> dict[str, float]:
+    """Validation recon and KL per window of the model as it is, with the run's step function."""
+    m = cfg.model
+    step = make_step(m.beta, shift_tolerant=m.shift_tolerant, keep=m.keep_fraction)
+    sums, n = {"recon": 0.0, "kl": 0.0}, 0
+    for i in range(0, len(val.x), 1024):
+        x = torch.from_numpy(val.x[i : i + 1024])
+        _, parts = step(model, (x, None))
+        for k in sums:
+            sums[k] += float(parts[k]) * len(x)
+        n += len(x)
+    return {f"val_{k}": v / n for k, v in sums.items()}
+
+
+def score(run: Path, precise_bn: int = 0) -> dict[str, float]:
     model, cfg, _ = load_run(run / "checkpoints" / "last.pt")  # eval mode
-    val = load_splits(cfg.data).val
-    mu = encode_windows(model, val.x)
-    out = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)
+    splits = load_splits(cfg.data)
+    val = splits.val
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][
         -1
     ]
+    if precise_bn:
+        recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
+        last = {**last, **val_losses(model, cfg, val)}
+    mu = encode_windows(model, val.x)
+    out = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)
     target = val.x if cfg.model.reconstruct_time else val.x[:, : cfg.data.n_features]
     mean_window_mse = float(target.var(axis=0).mean())  # the error of a collapsed VAE
     rng = np.random.default_rng(0)
@@ -53,7 +79,7 @@ def score(run: Path) -> dict[str, float]:
     }
 
 
-def main(out_dir: Path) -> None:
+def main(out_dir: Path, precise_bn: int = 0) -> None:
     groups: dict[str, list[dict[str, float]]] = defaultdict(list)
     print(
         "| time_bypass | seed | epoch | ARI | NMI | silhouette | noise AUC | val recon MSE "
@@ -64,7 +90,7 @@ def main(out_dir: Path) -> None:
         if not (run / "checkpoints" / "last.pt").is_file():
             continue
         mode, seed = RUN_RE.search(run.name).groups()
-        r = score(run)
+        r = score(run, precise_bn)
         groups[mode].append(r)
         cells = " | ".join(f"{r[k]:.5f}" if k == "val_recon" else f"{r[k]:.3f}" for k in KEYS)
         print(f"| {mode == 'bypass'} | {seed} | {r['epoch']} | {cells} |")
@@ -85,4 +111,14 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument(
+        "--precise-bn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="recompute BatchNorm statistics first",
+    )
+    args = parser.parse_args()
+    main(args.out_dir, args.precise_bn)

@@ -33,12 +33,14 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
     m = cfg.model  # our options, on by default (docs/vae-demo.md)
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.5, 0.25)
+    assert cfg.train.precise_bn_batches == 32 and not (m.center_input or m.prior_components)
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
     assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
     assert not seed.model.shift_tolerant
     m = seed.model
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
+    assert seed.train.precise_bn_batches == 0
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 

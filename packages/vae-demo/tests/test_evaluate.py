@@ -1,6 +1,7 @@
 """Latent clustering metrics equal scikit-learn's; a planted clean latent scores perfectly."""
 
 import numpy as np
+import torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
 from vae_demo.evaluate import latent_metrics, nearest_centroid
@@ -50,3 +51,20 @@ def test_shuffled_labels_are_at_chance() -> None:
 def test_nearest_centroid_assigns_to_the_planted_cluster() -> None:
     mu, y = planted(np.random.default_rng(0), 0.1)
     assert (nearest_centroid(mu, y, mu) == y).all()
+
+
+def test_recompute_bn_gives_the_statistics_of_the_current_weights() -> None:
+    import torch.nn.functional as F
+    from vae_demo.evaluate import recompute_bn
+    from vae_demo.model import TimeSeriesVAE
+
+    torch.manual_seed(0)
+    model = TimeSeriesVAE(7, 128, channels=4, gru_units=8, n_heads=2, key_dim=4).eval()
+    x = torch.rand(96, 8, 128).numpy()
+    assert recompute_bn(model, x, n_batches=100, batch_size=32) == 3  # all of them
+    assert not model.training  # the mode it came in
+    bn = model.encoder.blocks[0].bn
+    with torch.no_grad():
+        h = F.relu(model.encoder.blocks[0].conv(torch.from_numpy(x)))  # (96, 4, 64)
+    torch.testing.assert_close(bn.running_mean, h.mean(dim=(0, 2)), atol=1e-5, rtol=0)
+    assert bn.momentum == 0.1  # restored

@@ -63,6 +63,10 @@ class TrainConfig:
     num_workers: int | None = None  # None = a sensible default for this machine
     limit_train_batches: int | None = None  # smoke runs: at most this many batches per epoch
     limit_val_batches: int | None = None
+    # after each training epoch, re-estimate BatchNorm statistics over this many training batches
+    # with the epoch's final weights (precise BN; 0 = keep the moving averages). Validation, metrics
+    # and checkpoints then see statistics of the weights they evaluate
+    precise_bn_batches: int = 0
     log_every_n_steps: int = 50
     progress: bool = True
 
@@ -80,6 +84,8 @@ class TrainConfig:
             )
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
             problems.append(f"train.grad_clip_norm must be > 0 or null, got {self.grad_clip_norm}")
+        if self.precise_bn_batches < 0:
+            problems.append(f"train.precise_bn_batches must be >= 0, got {self.precise_bn_batches}")
         if self.save_top_k < 0:
             problems.append(f"train.save_top_k must be >= 0, got {self.save_top_k}")
         if problems:

@@ -45,6 +45,7 @@ from sigzoo_shared.distributed import (
 from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
 from sigzoo_shared.loader import set_epoch
 from sigzoo_shared.log import progress
+from sigzoo_shared.precise_bn import recompute_batchnorm
 from sigzoo_shared.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -303,6 +304,8 @@ class Trainer:
             )
             if self.should_stop:  # max_steps reached inside the epoch
                 self.is_last_epoch = True
+            if cfg.precise_bn_batches > 0:
+                self._precise_bn(model, train_step, train_loader)
             metrics: dict[str, Any] = {"epoch": epoch, "step": self.global_step, **train_metrics}
             if val_loader is not None:
                 metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
@@ -419,6 +422,18 @@ class Trainer:
         self.scaler.update()
         optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
+
+    def _precise_bn(self, model: nn.Module, step: StepFn, loader: Any) -> None:
+        """BatchNorm statistics of this epoch's weights (`train.precise_bn_batches`, precise_bn.py).
+
+        Runs on the unwrapped model: each rank estimates from its own shard, and DDP broadcasts rank
+        0's buffers at the next forward."""
+
+        def forward(batch: Any) -> None:
+            with self.autocast():
+                step(model, move_to(batch, self.device))
+
+        recompute_batchnorm(model, forward, loader, self.cfg.precise_bn_batches)
 
     def _validate(self, ddp_model: nn.Module, step: StepFn, loader: Any) -> dict[str, float]:
         n_batches = self._n_batches(loader, self.cfg.limit_val_batches)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sigzoo_shared import RunDir, find_checkpoint, load_checkpoint
+from sigzoo_shared import RunDir, find_checkpoint, load_checkpoint, recompute_batchnorm
 from sigzoo_shared.config import from_dict
 from sigzoo_shared.metrics import roc_auc
 from sklearn.cluster import KMeans
@@ -124,6 +124,24 @@ def load_run(
     model = build_model(cfg)
     model.load_state_dict(state["model_state"])
     return model.to(device).eval(), cfg, state
+
+
+def recompute_bn(
+    model: TimeSeriesVAE,
+    x: np.ndarray,
+    n_batches: int,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> int:
+    """BatchNorm statistics of the model's current weights from the first `n_batches` batches of
+    training windows x (N, C, T): precise BN after the fact, for checkpoints trained without
+    `train.precise_bn_batches`. Training with it gives the same weights (the recomputation neither
+    trains nor draws random numbers), so scoring an old checkpoint this way is scoring the run it
+    would have been. Returns the number of batches used."""
+    batches = (
+        torch.from_numpy(x[i : i + batch_size]).to(device) for i in range(0, len(x), batch_size)
+    )
+    return recompute_batchnorm(model, model, batches, n_batches)
 
 
 def nearest_centroid(mu_ref: np.ndarray, y_ref: np.ndarray, mu: np.ndarray) -> np.ndarray:
