@@ -24,8 +24,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from vae_demo.config import DataConfig
-from vae_demo.data import load_series, load_splits
-from vae_demo.evaluate import encode_windows, load_run, recompute_bn
+from vae_demo.data import load_series
+from vae_demo.evaluate import add_precise_bn_option, encode_windows, load_run_for_scoring
 from vae_demo.generator import make_series
 
 BINS = (0.5, 0.55, 0.6, 0.7, 0.85, 1.0001)
@@ -74,13 +74,11 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
     done_seeds: set[int] = set()
     rows = []
     for run in runs:
-        model, cfg, state = load_run(run / "checkpoints" / "last.pt")  # eval mode
-        splits = load_splits(cfg.data)
+        # eval mode; with --precise-bn the BatchNorm statistics of the checkpoint's weights
+        model, cfg, state, splits = load_run_for_scoring(
+            run / "checkpoints" / "last.pt", precise_bn
+        )
         val = splits.val
-        if (
-            precise_bn
-        ):  # BatchNorm statistics of the checkpoint's weights (summarize.py --precise-bn)
-            recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
         share, neighbour = shares(cfg.data, val.start, val.y)
         pat = val.y >= 0
         if cfg.data.seed not in done_seeds:
@@ -110,12 +108,6 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
-    parser.add_argument(
-        "--precise-bn",
-        type=int,
-        default=0,
-        metavar="N",
-        help="recompute BatchNorm statistics first",
-    )
+    add_precise_bn_option(parser)
     args = parser.parse_args()
     main(args.runs, args.precise_bn)

@@ -25,8 +25,13 @@ import numpy as np
 import torch
 from sklearn.metrics import normalized_mutual_info_score
 from vae_demo.config import Config
-from vae_demo.data import Windows, load_splits
-from vae_demo.evaluate import encode_windows, latent_metrics, load_run, recompute_bn
+from vae_demo.data import Windows
+from vae_demo.evaluate import (
+    add_precise_bn_option,
+    encode_windows,
+    latent_metrics,
+    load_run_for_scoring,
+)
 from vae_demo.model import TimeSeriesVAE
 from vae_demo.train import make_step
 
@@ -50,14 +55,12 @@ def val_losses(model: TimeSeriesVAE, cfg: Config, val: Windows) -> dict[str, flo
 
 
 def score(run: Path, precise_bn: int = 0) -> dict[str, float]:
-    model, cfg, _ = load_run(run / "checkpoints" / "last.pt")  # eval mode
-    splits = load_splits(cfg.data)
+    model, cfg, _, splits = load_run_for_scoring(run / "checkpoints" / "last.pt", precise_bn)
     val = splits.val
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][
         -1
     ]
-    if precise_bn:
-        recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
+    if precise_bn:  # the logged losses were taken with the old statistics
         last = {**last, **val_losses(model, cfg, val)}
     mu = encode_windows(model, val.x)
     out = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)
@@ -113,12 +116,6 @@ def main(out_dir: Path, precise_bn: int = 0) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument(
-        "--precise-bn",
-        type=int,
-        default=0,
-        metavar="N",
-        help="recompute BatchNorm statistics first",
-    )
+    add_precise_bn_option(parser)
     args = parser.parse_args()
     main(args.out_dir, args.precise_bn)

@@ -21,10 +21,6 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, _BatchNorm) for m in model.modules())
-
-
 @torch.no_grad()
 def recompute_batchnorm(
     model: nn.Module, forward: Callable[[Any], Any], batches: Iterable[Any], n_batches: int

@@ -14,6 +14,7 @@ nearest-centroid accuracy against the validation clusters and by its mean distan
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 from pathlib import Path
@@ -28,7 +29,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from vae_demo.config import Config
-from vae_demo.data import Windows, load_series, load_splits, make_windows
+from vae_demo.data import Splits, Windows, load_series, load_splits, make_windows
 from vae_demo.generator import make_series
 from vae_demo.model import TimeSeriesVAE
 
@@ -142,6 +143,29 @@ def recompute_bn(
         torch.from_numpy(x[i : i + batch_size]).to(device) for i in range(0, len(x), batch_size)
     )
     return recompute_batchnorm(model, model, batches, n_batches)
+
+
+def load_run_for_scoring(
+    run_dir: Path | str, precise_bn: int = 0
+) -> tuple[TimeSeriesVAE, Config, dict[str, Any], Splits]:
+    """A run's checkpoint, config and data splits for the diagnosis scripts; with `precise_bn` > 0 the
+    BatchNorm statistics are first recomputed from that many training batches (`recompute_bn`)."""
+    model, cfg, state = load_run(run_dir)
+    splits = load_splits(cfg.data)
+    if precise_bn > 0:
+        recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
+    return model, cfg, state, splits
+
+
+def add_precise_bn_option(parser: argparse.ArgumentParser) -> None:
+    """`--precise-bn N` for the scripts that rescore checkpoints."""
+    parser.add_argument(
+        "--precise-bn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="recompute BatchNorm statistics from N training batches first",
+    )
 
 
 def nearest_centroid(mu_ref: np.ndarray, y_ref: np.ndarray, mu: np.ndarray) -> np.ndarray:

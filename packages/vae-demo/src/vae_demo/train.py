@@ -93,8 +93,9 @@ def make_step(
     dimension d (Kingma et al. 2016, "free bits", eq. 15): the first `free_bits` nats per dimension are
     free, so the KL term cannot push the posterior onto the prior (collapse). The logged `kl` is the true
     KL per window either way. With a mixture prior (`model.prior_components`) the KL is a one-sample
-    estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is that of the best cyclic shift, averaged
-    over the best-fitting `keep` fraction of time steps (model.shift_tolerant_mse)."""
+    estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is
+    that of the best cyclic shift, averaged over the best-fitting `keep` fraction of time steps
+    (model.shift_tolerant_mse)."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
