@@ -58,6 +58,8 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
         ("model.min_posterior_std=1.5", "model.min_posterior_std"),
         ("model.prior_components=1", "model.prior_components"),
+        ("model.floor_warmup=[5,2]", "model.floor_warmup"),
+        ("model.floor_warmup=[1,2,3]", "model.floor_warmup"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

@@ -84,6 +84,31 @@ def test_kl_weight_warms_up_linearly_with_the_global_step() -> None:
     torch.testing.assert_close(loss, parts["recon"])  # weight 0 at step 0
 
 
+def test_posterior_floor_ramp_sets_the_models_floor_from_the_global_step() -> None:
+    from types import SimpleNamespace
+
+    from vae_demo.train import Ramp, set_posterior_floor
+
+    model = small(min_posterior_std=0.25)
+    ramp = Ramp(0.25, 10, 20, apply=set_posterior_floor, name="posterior_floor")
+    floors = []
+    for step in (0, 10, 15, 20, 40):
+        ramp.on_train_batch_end(SimpleNamespace(global_step=step), model, 0.0, {})
+        floors.append(model.min_posterior_std)
+    assert floors == [0.0, 0.0, 0.125, 0.25, 0.25]
+    resumed = small(min_posterior_std=0.25)
+    Ramp(0.25, 10, 20, apply=set_posterior_floor).on_fit_start(
+        SimpleNamespace(global_step=15), resumed
+    )
+    assert resumed.min_posterior_std == 0.125  # a resumed run continues the ramp
+    # floor 0: the learned variance alone; floor 0.125: sigma^2 = exp(logvar) + 0.125^2
+    x = torch.rand(3, 8, 128)
+    model.eval().min_posterior_std = 0.0
+    _, logvar = model.encode(x)
+    model.min_posterior_std = 0.125
+    torch.testing.assert_close(model.encode(x)[1], torch.log(logvar.exp() + 0.125**2))
+
+
 def test_free_bits_exempt_the_first_nats_per_dimension_from_the_penalty() -> None:
     torch.manual_seed(0)
     model = small().eval()

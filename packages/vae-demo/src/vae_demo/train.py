@@ -51,32 +51,58 @@ from vae_demo.plots import (
 log = logging.getLogger(__name__)
 
 
-class KLWarmup(Callback):
-    """KL weight rising linearly from 0 to `beta` over `warmup_steps` optimizer steps (KL annealing,
-    Bowman et al. 2016), so the decoder learns to use z before the KL term can collapse the posterior.
+class Ramp(Callback):
+    """A value rising linearly from 0 to `target` between optimizer steps `start` and `end`.
 
-    The weight is a function of the Trainer's global step, so a resumed run continues the same ramp.
+    The value is a function of the Trainer's global step, so a resumed run continues the same ramp;
+    `apply`, when given, receives the model and the new value after every step (e.g. to set an
+    attribute the forward pass reads).
     """
 
-    def __init__(self, beta: float, warmup_steps: int) -> None:
-        self.beta, self.warmup_steps = beta, warmup_steps
-        self.weight = beta
+    def __init__(
+        self,
+        target: float,
+        start: int,
+        end: int,
+        apply: Callable[[nn.Module, float], None] | None = None,
+        name: str = "ramp",
+    ) -> None:
+        self.target, self.start, self.end, self.apply, self.name = target, start, end, apply, name
+        self.weight = target
         self._update(0)
 
-    def _update(self, step: int) -> None:
-        ramp = min(1.0, step / self.warmup_steps) if self.warmup_steps > 0 else 1.0
-        self.weight = self.beta * ramp
+    def _update(self, step: int, model: nn.Module | None = None) -> None:
+        if self.end > self.start:
+            ramp = min(1.0, max(0.0, (step - self.start) / (self.end - self.start)))
+        else:
+            ramp = 1.0 if step >= self.start else 0.0
+        self.weight = self.target * ramp
+        if self.apply is not None and model is not None:
+            self.apply(unwrap(model), self.weight)
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        self._update(trainer.global_step)
+        self._update(trainer.global_step, model)
 
     def on_train_batch_end(
         self, trainer: Trainer, model: nn.Module, loss: float, parts: dict[str, float]
     ) -> None:
-        self._update(trainer.global_step)
+        self._update(trainer.global_step, model)
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, Any]) -> None:
-        metrics["kl_weight"] = self.weight
+        metrics[self.name] = self.weight
+
+
+class KLWarmup(Ramp):
+    """KL weight rising linearly from 0 to `beta` over `warmup_steps` optimizer steps (KL annealing,
+    Bowman et al. 2016), so the decoder learns to use z before the KL term can collapse the posterior.
+    """
+
+    def __init__(self, beta: float, warmup_steps: int) -> None:
+        super().__init__(beta, 0, warmup_steps, name="kl_weight")
+
+
+def set_posterior_floor(model: nn.Module, value: float) -> None:
+    model.min_posterior_std = value
 
 
 def make_step(
@@ -247,8 +273,18 @@ def train(
         n_batches = min(n_batches, cfg.train.limit_train_batches)
     steps_per_epoch = max(1, n_batches // cfg.train.accumulate_grad_batches)
     warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
-    callbacks = [
-        warmup,
+    callbacks: list[Callback] = [warmup]
+    start, end = cfg.model.floor_warmup
+    if end > 0:  # the posterior floor: 0 until epoch `start`, then up to its value by epoch `end`
+        floor = Ramp(
+            cfg.model.min_posterior_std,
+            round(start * steps_per_epoch),
+            round(end * steps_per_epoch),
+            apply=set_posterior_floor,
+            name="posterior_floor",
+        )
+        callbacks.append(floor)
+    callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
         EpochFigures(monitor.figures, "vae", cfg.plot.every_n_epochs),
