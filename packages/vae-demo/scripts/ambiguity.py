@@ -12,7 +12,9 @@ score of a latent that is perfect except on the near-ties.
 
 Part 2 (each run's last checkpoint, its own stored config): k-means (k = n_patterns + 1) on z_mean as
 in the run's metrics, its ARI, and by share bin the fraction of pattern windows that k-means puts in
-their neighbour's cluster (the cluster holding most of the neighbour's windows). Labels are used here for the diagnosis only.
+their neighbour's cluster (the cluster holding most of the neighbour's windows), and how many labels
+share their home cluster (the cluster holding most of their windows) with another label: merged
+patterns. Labels are used here for the diagnosis only.
 """
 
 from __future__ import annotations
@@ -56,9 +58,10 @@ def flipped_ari(y: np.ndarray, share: np.ndarray, neighbour: np.ndarray, thresho
 
 def with_neighbour(
     mu: np.ndarray, y: np.ndarray, neighbour: np.ndarray, n_clusters: int, seed: int
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, int]:
     """k-means on z_mean as in `latent_metrics`; True where a pattern window's cluster is the one
-    holding most of its neighbour's windows rather than most of its own label's. Also the ARI."""
+    holding most of its neighbour's windows rather than most of its own label's. Also the ARI and the
+    number of labels (noise included) whose home cluster is also another label's (merged labels)."""
     pred = KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit_predict(
         mu.astype(np.float64)
     )
@@ -67,7 +70,9 @@ def with_neighbour(
     home = {c: np.bincount(pred[y == c], minlength=n_clusters).argmax() for c in labels}
     own = np.array([home[c] for c in y])
     nb = np.array([home.get(c, -1) for c in neighbour])
-    return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred))
+    homes = np.array(list(home.values()))
+    merged = int(sum(np.sum(homes == h) for h in np.unique(homes) if np.sum(homes == h) > 1))
+    return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred)), merged
 
 
 def main(runs: list[Path], precise_bn: int = 0) -> None:
@@ -90,19 +95,21 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
                 f"ARI with them moved to the neighbour: {cells}"
             )
         mu = encode_windows(model, val.x)
-        wrong, ari = with_neighbour(
+        wrong, ari, merged = with_neighbour(
             mu, val.y, neighbour, cfg.data.n_patterns + 1, seed=cfg.train.seed
         )
         by_bin = [
             wrong[pat & (share >= lo) & (share < hi)].mean() for lo, hi in zip(BINS, BINS[1:])
         ]
-        rows.append((run, int(state.get("epoch", -1)) + 1, ari, wrong[pat].mean(), by_bin))
+        rows.append((run, int(state.get("epoch", -1)) + 1, ari, merged, wrong[pat].mean(), by_bin))
     head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
-    print(f"\n| run | epoch | k-means ARI | in the neighbour's cluster, all | {head} |")
-    print("|---|---|---|---|" + "---|" * (len(BINS) - 1))
-    for run, epoch, ari, all_, by_bin in rows:
+    print(
+        f"\n| run | epoch | k-means ARI | merged labels | in the neighbour's cluster, all | {head} |"
+    )
+    print("|---|---|---|---|---|" + "---|" * (len(BINS) - 1))
+    for run, epoch, ari, merged, all_, by_bin in rows:
         cells = " | ".join(f"{b:.3f}" for b in by_bin)
-        print(f"| {run} | {epoch} | {ari:.3f} | {all_:.3f} | {cells} |")
+        print(f"| {run} | {epoch} | {ari:.3f} | {merged} | {all_:.3f} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.prior_components=1", "model.prior_components"),
         ("model.floor_warmup=[5,2]", "model.floor_warmup"),
         ("model.floor_warmup=[1,2,3]", "model.floor_warmup"),
+        ("model.floor_initial=1.5", "model.floor_initial"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

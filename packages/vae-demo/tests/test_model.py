@@ -1,5 +1,6 @@
 """Shapes, the time bypass, the reconstruct-time option and a batch-size-independent loss."""
 
+import pytest
 import torch
 from vae_demo.model import TimeSeriesVAE, kl_divergence, reparameterize
 from vae_demo.train import KLWarmup, make_step
@@ -101,6 +102,10 @@ def test_posterior_floor_ramp_sets_the_models_floor_from_the_global_step() -> No
         SimpleNamespace(global_step=15), resumed
     )
     assert resumed.min_posterior_std == 0.125  # a resumed run continues the ramp
+    annealed = Ramp(0.25, 10, 20, apply=set_posterior_floor, initial=0.65)
+    for step, expected in ((0, 0.65), (15, 0.45), (30, 0.25)):
+        annealed.on_train_batch_end(SimpleNamespace(global_step=step), resumed, 0.0, {})
+        assert resumed.min_posterior_std == pytest.approx(expected)
     # floor 0: the learned variance alone; floor 0.125: sigma^2 = exp(logvar) + 0.125^2
     x = torch.rand(3, 8, 128)
     model.eval().min_posterior_std = 0.0

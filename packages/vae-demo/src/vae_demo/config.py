@@ -125,11 +125,13 @@ class ModelConfig:
     # floor on the posterior std: sigma^2 = sigma_learned^2 + min_posterior_std^2 (0 = off). Noise the
     # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
     min_posterior_std: float = 0.25
-    # the floor is 0 until epoch floor_warmup[0], then rises linearly to min_posterior_std by epoch
-    # floor_warmup[1] ([0, 0] = the full floor from the start). Why: with the floor from the start, two
-    # patterns that land together early stay merged (the decoder cannot tell them apart, so nothing
-    # pulls them apart); without it every pattern gets its own region first, and the floor then gathers
+    # the floor is floor_initial until epoch floor_warmup[0], then moves linearly to min_posterior_std
+    # by epoch floor_warmup[1] ([0, 0] = min_posterior_std from the start). Why: with the floor from
+    # the start, two patterns that land together early stay merged (the decoder cannot tell them apart,
+    # so nothing pulls them apart). From 0: every pattern first gets its own region, then the floor
+    # gathers; from above: coarse groups first that split as the floor falls (deterministic annealing)
     floor_warmup: tuple[float, float] = (0.0, 0.0)
+    floor_initial: float = 0.0
     free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
     # prior over z: 0 = N(0, I) (the original); K >= 2 = a learned mixture of K Gaussians, whose KL
     # term pulls each window's z towards the nearest component (a clustering prior)
@@ -173,6 +175,8 @@ class ModelConfig:
                 f"model.floor_warmup must be [start, end] epochs with 0 <= start <= end, "
                 f"got {self.floor_warmup}"
             )
+        if not 0 <= self.floor_initial < 1:
+            problems.append(f"model.floor_initial must be in [0, 1), got {self.floor_initial}")
         if self.prior_components < 0 or self.prior_components == 1:
             problems.append(
                 f"model.prior_components must be 0 (standard normal prior) or >= 2 (a mixture), "

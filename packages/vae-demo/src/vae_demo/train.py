@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 
 class Ramp(Callback):
-    """A value rising linearly from 0 to `target` between optimizer steps `start` and `end`.
+    """A value moving linearly from `initial` to `target` between optimizer steps `start` and `end`.
 
     The value is a function of the Trainer's global step, so a resumed run continues the same ramp;
     `apply`, when given, receives the model and the new value after every step (e.g. to set an
@@ -66,8 +66,10 @@ class Ramp(Callback):
         end: int,
         apply: Callable[[nn.Module, float], None] | None = None,
         name: str = "ramp",
+        initial: float = 0.0,
     ) -> None:
         self.target, self.start, self.end, self.apply, self.name = target, start, end, apply, name
+        self.initial = initial
         self.weight = target
         self._update(0)
 
@@ -76,7 +78,7 @@ class Ramp(Callback):
             ramp = min(1.0, max(0.0, (step - self.start) / (self.end - self.start)))
         else:
             ramp = 1.0 if step >= self.start else 0.0
-        self.weight = self.target * ramp
+        self.weight = self.initial + (self.target - self.initial) * ramp
         if self.apply is not None and model is not None:
             self.apply(unwrap(model), self.weight)
 
@@ -275,13 +277,16 @@ def train(
     warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
     callbacks: list[Callback] = [warmup]
     start, end = cfg.model.floor_warmup
-    if end > 0:  # the posterior floor: 0 until epoch `start`, then up to its value by epoch `end`
+    if (
+        end > 0
+    ):  # the posterior floor: floor_initial until epoch `start`, its value from epoch `end`
         floor = Ramp(
             cfg.model.min_posterior_std,
             round(start * steps_per_epoch),
             round(end * steps_per_epoch),
             apply=set_posterior_floor,
             name="posterior_floor",
+            initial=cfg.model.floor_initial,
         )
         callbacks.append(floor)
     callbacks += [
