@@ -58,10 +58,10 @@ def flipped_ari(y: np.ndarray, share: np.ndarray, neighbour: np.ndarray, thresho
 
 def with_neighbour(
     mu: np.ndarray, y: np.ndarray, neighbour: np.ndarray, n_clusters: int, seed: int
-) -> tuple[np.ndarray, float, int]:
+) -> tuple[np.ndarray, float, list[list[int]]]:
     """k-means on z_mean as in `latent_metrics`; True where a pattern window's cluster is the one
     holding most of its neighbour's windows rather than most of its own label's. Also the ARI and the
-    number of labels (noise included) whose home cluster is also another label's (merged labels)."""
+    groups of labels (noise = -1 included) that share a home cluster (merged labels)."""
     pred = KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit_predict(
         mu.astype(np.float64)
     )
@@ -70,8 +70,10 @@ def with_neighbour(
     home = {c: np.bincount(pred[y == c], minlength=n_clusters).argmax() for c in labels}
     own = np.array([home[c] for c in y])
     nb = np.array([home.get(c, -1) for c in neighbour])
-    homes = np.array(list(home.values()))
-    merged = int(sum(np.sum(homes == h) for h in np.unique(homes) if np.sum(homes == h) > 1))
+    by_home: dict[int, list[int]] = {}
+    for c, h in home.items():
+        by_home.setdefault(int(h), []).append(int(c))
+    merged = [group for group in by_home.values() if len(group) > 1]
     return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred)), merged
 
 
@@ -109,7 +111,10 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
     print("|---|---|---|---|---|" + "---|" * (len(BINS) - 1))
     for run, epoch, ari, merged, all_, by_bin in rows:
         cells = " | ".join(f"{b:.3f}" for b in by_bin)
-        print(f"| {run} | {epoch} | {ari:.3f} | {merged} | {all_:.3f} | {cells} |")
+        n_merged = sum(len(group) for group in merged)
+        print(f"| {run} | {epoch} | {ari:.3f} | {n_merged} | {all_:.3f} | {cells} |")
+    for run, *_, merged, _all, _bins in rows:
+        print(f"{run}: labels sharing a cluster: {merged}")
 
 
 if __name__ == "__main__":
