@@ -21,6 +21,8 @@ from torch.utils.data import TensorDataset
 from vae_demo.config import DataConfig
 from vae_demo.generator import Series, make_series
 
+NOISE_CHUNK = 4096  # windows per draw of the extra noise (bounds the float64 temporary)
+
 
 def load_series(path: Path | str) -> Series:
     """Read a series written by `vae-demo generate` (.npz) or a CSV with columns ch0..chN[, pattern_id]."""
@@ -141,20 +143,24 @@ def make_windows(
         t = time_encoding(len(x), series.pattern_len, cfg.time_enc_l)
         x = np.concatenate([x, t[:, None]], axis=1)  # (N, F+1)
     starts = np.arange(0, len(x) - cfg.window + 1, cfg.stride)
-    view = np.lib.stride_tricks.sliding_window_view(x, cfg.window, axis=0)  # (N-W+1, C, W)
-    windows = np.ascontiguousarray(view[starts], dtype=np.float32)  # (N, C, W)
     labels = window_labels(series.pattern_id, starts, cfg.window)
     order = rng.permutation(len(starts)) if shuffle else np.arange(len(starts))
-    windows, labels, starts = windows[order], labels[order], starts[order]
+    labels, starts = labels[order], starts[order]
+    view = np.lib.stride_tricks.sliding_window_view(x, cfg.window, axis=0)  # (N-W+1, C, W)
+    # one float32 copy of the windows, already shuffled; everything after works in place (the stride-1
+    # windows of the default data are ~200 MB, and each extra copy would add as much)
+    windows = view[starts].astype(np.float32, copy=False)  # (N, C, W)
     if cfg.extra_noise_std > 0:
         F = cfg.n_features
-        windows[:, :F] += rng.normal(0, cfg.extra_noise_std, size=windows[:, :F].shape).astype(
-            np.float32
-        )
-    windows, lo2, hi2 = minmax(windows, (0, 2), sc.get("lo2"), sc.get("hi2"))
-    return Windows(
-        windows.astype(np.float32), labels, starts, {"lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2}
-    )
+        for i in range(0, len(windows), NOISE_CHUNK):  # the same draws as one call, in chunks
+            part = windows[i : i + NOISE_CHUNK, :F]
+            part += rng.normal(0, cfg.extra_noise_std, size=part.shape).astype(np.float32)
+    lo2, hi2 = sc.get("lo2"), sc.get("hi2")
+    if lo2 is None or hi2 is None:
+        lo2, hi2 = windows.min(axis=(0, 2), keepdims=True), windows.max(axis=(0, 2), keepdims=True)
+    windows -= lo2
+    windows /= np.where(hi2 > lo2, hi2 - lo2, 1).astype(np.float32)
+    return Windows(windows, labels, starts, {"lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2})
 
 
 @dataclass
