@@ -70,8 +70,7 @@ class Ramp(Callback):
     ) -> None:
         self.target, self.start, self.end, self.apply, self.name = target, start, end, apply, name
         self.initial = initial
-        self.weight = target
-        self._update(0)
+        self._update(0)  # sets self.weight
 
     def _update(self, step: int, model: nn.Module | None = None) -> None:
         if self.end > self.start:
@@ -276,19 +275,19 @@ def train(
     steps_per_epoch = max(1, n_batches // cfg.train.accumulate_grad_batches)
     warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
     callbacks: list[Callback] = [warmup]
+    # the posterior floor: floor_initial until epoch `start`, min_posterior_std from epoch `end`
     start, end = cfg.model.floor_warmup
-    if (
-        end > 0
-    ):  # the posterior floor: floor_initial until epoch `start`, its value from epoch `end`
-        floor = Ramp(
-            cfg.model.min_posterior_std,
-            round(start * steps_per_epoch),
-            round(end * steps_per_epoch),
-            apply=set_posterior_floor,
-            name="posterior_floor",
-            initial=cfg.model.floor_initial,
+    if end > 0:
+        callbacks.append(
+            Ramp(
+                cfg.model.min_posterior_std,
+                round(start * steps_per_epoch),
+                round(end * steps_per_epoch),
+                apply=set_posterior_floor,
+                name="posterior_floor",
+                initial=cfg.model.floor_initial,
+            )
         )
-        callbacks.append(floor)
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
