@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from sigzoo_shared import ConfigError
 from sigzoo_shared.cli import packaged_config
-from sigzoo_shared.config import load_config
+from sigzoo_shared.config import load_config, to_dict
 from vae_demo.cli import main
-from vae_demo.config import Config, DataConfig
+from vae_demo.config import Config, DataConfig, missing_stored_fields, stored_config
 
 CONFIGS = Path(str(packaged_config("vae_demo"))).parent
 
@@ -32,14 +32,15 @@ def test_defaults_reproduce_the_original_globals() -> None:
     )
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
     m = cfg.model  # our options, on by default (docs/vae-demo.md)
-    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.5, 0.25)
-    assert cfg.train.precise_bn_batches == 32 and not (m.center_input or m.prior_components)
+    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.75, 0.25)
+    assert cfg.train.precise_bn_batches == 32 and m.center_input and not m.prior_components
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
     assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
     assert not seed.model.shift_tolerant
     m = seed.model
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
+    assert not m.center_input
     assert seed.train.precise_bn_batches == 0
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
@@ -54,7 +55,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.time_bypass=true", "data.time_encoding"),
         ("data.window=64 model.shift_tolerant=true", "model.shift_tolerant"),  # not one period
         ("model.keep_fraction=0", "model.keep_fraction"),
-        ("model.shift_tolerant=false", "model.keep_fraction"),  # the default trims (0.5)
+        ("model.shift_tolerant=false", "model.keep_fraction"),  # the default trims (0.75)
         ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
         ("model.min_posterior_std=1.5", "model.min_posterior_std"),
         ("model.prior_components=1", "model.prior_components"),
@@ -83,3 +84,18 @@ def test_cli_reports_a_bad_value_in_one_line(capsys) -> None:
 def test_dataclass_checks_directly() -> None:
     with pytest.raises(ConfigError, match="freq_max_hz"):
         DataConfig(freq_max_hz=64)
+
+
+def test_a_stored_config_without_newer_fields_means_their_old_behaviour() -> None:
+    stored = to_dict(Config())
+    assert missing_stored_fields(stored) == [] and stored_config(stored, "run") == Config()
+    for name in ("keep_fraction", "center_input", "encoder_pool"):
+        del stored["model"][name]
+    assert missing_stored_fields(stored) == [
+        "model.keep_fraction=1.0",
+        'model.encoder_pool="flatten"',
+        "model.center_input=false",
+    ]
+    m = stored_config(stored, "run").model
+    assert (m.keep_fraction, m.encoder_pool, m.center_input) == (1.0, "flatten", False)
+    assert m.min_posterior_std == Config().model.min_posterior_std  # present fields are kept

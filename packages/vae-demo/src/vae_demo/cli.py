@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def dispatch(args: argparse.Namespace) -> None:
     from sigzoo_shared import ConfigError
+    from sigzoo_shared.config import read_yaml
 
-    from vae_demo.config import Config
+    from vae_demo.config import Config, missing_stored_fields
 
     if args.command == "generate":
         from vae_demo.generator import generate
@@ -93,13 +94,15 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command == "train":
         from vae_demo.train import train
 
+        extra: list[str] = []
         if (
             args.resume is not None
             and args.config is None
             and (args.resume / "config.yaml").is_file()
         ):
             args.config = args.resume / "config.yaml"  # resume with the run's own config
-        cfg = config_from_args(Config, args, PACKAGE)
+            extra = missing_stored_fields(read_yaml(args.config))
+        cfg = config_from_args(Config, args, PACKAGE, extra_overrides=extra)
         result = train(cfg, run_dir=args.run_dir, resume=args.resume)
         last = result.history[-1] if result.history else {}
         print(

@@ -6,11 +6,14 @@ values, `configs/default.yaml` to ours. Cross-field checks raise `ConfigError` n
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sigzoo_shared import ConfigError, TrainConfig
+from sigzoo_shared.config import from_dict, merge
 
 
 @dataclass
@@ -110,7 +113,7 @@ class ModelConfig:
     encoder_pool: Literal["flatten", "stats"] = "stats"
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
-    center_input: bool = False
+    center_input: bool = True
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (
@@ -139,7 +142,7 @@ class ModelConfig:
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
-    keep_fraction: float = 0.5
+    keep_fraction: float = 0.75
 
     def __post_init__(self) -> None:
         problems = []
@@ -257,3 +260,33 @@ class Config:
                 f"plot.latent_scatter=true needs model.latent_dim=2, got "
                 f"{self.model.latent_dim}; set plot.latent_scatter=false"
             )
+
+
+# What a stored config (a run's config.yaml or checkpoint) means by leaving out one of these fields: the
+# run was made before the field existed and behaved as below. Their defaults have changed since, so
+# filling the gap with today's default would rebuild a different model than the one that was trained.
+BEFORE_FIELD_EXISTED: dict[str, dict[str, Any]] = {
+    "model": {
+        "shift_tolerant": False,
+        "keep_fraction": 1.0,
+        "encoder_pool": "flatten",
+        "min_posterior_std": 0.0,
+        "center_input": False,
+    },
+    "train": {"precise_bn_batches": 0},
+}
+
+
+def missing_stored_fields(stored: Mapping[str, Any]) -> list[str]:
+    """`section.field=value` overrides for the fields of BEFORE_FIELD_EXISTED a stored config lacks."""
+    return [
+        f"{section}.{name}={json.dumps(value)}"
+        for section, fields in BEFORE_FIELD_EXISTED.items()
+        for name, value in fields.items()
+        if name not in (stored.get(section) or {})
+    ]
+
+
+def stored_config(stored: Mapping[str, Any], source: str) -> Config:
+    """The Config of a finished or interrupted run, from its stored dict (see BEFORE_FIELD_EXISTED)."""
+    return from_dict(Config, merge(BEFORE_FIELD_EXISTED, stored), source=source)

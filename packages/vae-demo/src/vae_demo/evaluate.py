@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 from sigzoo_shared import RunDir, find_checkpoint, load_checkpoint, recompute_batchnorm
-from sigzoo_shared.config import from_dict
 from sigzoo_shared.metrics import roc_auc
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from vae_demo.config import Config
+from vae_demo.config import Config, stored_config
 from vae_demo.data import Splits, Windows, load_series, load_splits, make_windows
 from vae_demo.generator import make_series
 from vae_demo.model import TimeSeriesVAE
@@ -121,7 +120,7 @@ def load_run(
     """The best checkpoint of a run, its config and the model rebuilt from that config."""
     path = find_checkpoint(run_dir)
     state = load_checkpoint(path)
-    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
+    cfg = stored_config(state["config"], source=f"{path} (stored config)")
     model = build_model(cfg)
     model.load_state_dict(state["model_state"])
     return model.to(device).eval(), cfg, state
