@@ -9,7 +9,6 @@ import torch
 import yaml
 from sigzoo_shared import load_checkpoint
 from vae_demo.cli import main
-from vae_demo.config import stored_config
 from vae_demo.watch import read_metrics, watch
 
 
@@ -96,38 +95,26 @@ def test_encode_scores_the_three_test_sets_and_an_input_file(
     assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
 
 
-def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str]) -> None:
+@pytest.mark.parametrize(
+    "older_config", [False, True], ids=["current", "config-without-center_input"]
+)
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], older_config: bool) -> None:
+    """older_config: the run's config.yaml predates `model.center_input` (default now true) and the
+    run trained uncentred; resuming must rebuild that model, not today's default."""
+    args = [*tiny, "model.center_input=false"] if older_config else tiny
     full, part = tmp_path / "full", tmp_path / "part"
-    assert main(["train", "--run-dir", str(full), *tiny, "train.epochs=2"]) == 0
-    assert main(["train", "--run-dir", str(part), *tiny, "train.epochs=1"]) == 0
+    assert main(["train", "--run-dir", str(full), *args, "train.epochs=2"]) == 0
+    assert main(["train", "--run-dir", str(part), *args, "train.epochs=1"]) == 0
+    if older_config:
+        stored = yaml.safe_load((part / "config.yaml").read_text())
+        del stored["model"]["center_input"]  # as written before the field existed
+        (part / "config.yaml").write_text(yaml.safe_dump(stored))
     assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0
     a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
     b = load_checkpoint(part / "checkpoints" / "last.pt")["model_state"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], msg=key)
     assert [r["epoch"] for r in read_metrics(part)] == [0, 1]
-
-
-def test_a_run_older_than_a_field_resumes_and_loads_as_it_was_trained(
-    tmp_path: Path, tiny: list[str]
-) -> None:
-    """A run whose config.yaml predates `model.center_input` (default now true) trained uncentred:
-    resuming and scoring it must rebuild that model, not today's default."""
-    old = [*tiny, "model.center_input=false"]
-    full, part = tmp_path / "full", tmp_path / "part"
-    assert main(["train", "--run-dir", str(full), *old, "train.epochs=2"]) == 0
-    assert main(["train", "--run-dir", str(part), *old, "train.epochs=1"]) == 0
-    stored = yaml.safe_load((part / "config.yaml").read_text())
-    del stored["model"]["center_input"]  # as written before the field existed
-    (part / "config.yaml").write_text(yaml.safe_dump(stored))
-    assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0
-    a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
-    b = load_checkpoint(part / "checkpoints" / "last.pt")["model_state"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], msg=key)
-    ckpt = load_checkpoint(part / "checkpoints" / "last.pt")
-    del ckpt["config"]["model"]["center_input"]
-    assert not stored_config(ckpt["config"], "old checkpoint").model.center_input
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -87,15 +87,26 @@ def time_encoding(n_samples: int, pattern_len: int, harmonics: list[int]) -> np.
 
 
 def minmax(
-    x: np.ndarray, axis: tuple[int, ...], lo: np.ndarray | None = None, hi: np.ndarray | None = None
+    x: np.ndarray,
+    axis: tuple[int, ...],
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+    *,
+    in_place: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scale to [0, 1] along `axis` with the data's own range, or with a given (lo, hi) from training.
 
-    Constant channels become 0. Returns (scaled, lo, hi).
+    Constant channels become 0. Returns (scaled, lo, hi). `in_place` scales the float array x itself,
+    for arrays too large to copy (the stride-1 windows).
     """
     if lo is None or hi is None:
         lo, hi = x.min(axis=axis, keepdims=True), x.max(axis=axis, keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1), lo, hi
+    span = np.where(hi > lo, hi - lo, 1)
+    if not in_place:
+        return (x - lo) / span, lo, hi
+    x -= lo
+    x /= span.astype(x.dtype)
+    return x, lo, hi
 
 
 def window_labels(pattern_id: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
@@ -155,11 +166,7 @@ def make_windows(
         for i in range(0, len(windows), NOISE_CHUNK):  # the same draws as one call, in chunks
             part = windows[i : i + NOISE_CHUNK, :F]
             part += rng.normal(0, cfg.extra_noise_std, size=part.shape).astype(np.float32)
-    lo2, hi2 = sc.get("lo2"), sc.get("hi2")
-    if lo2 is None or hi2 is None:
-        lo2, hi2 = windows.min(axis=(0, 2), keepdims=True), windows.max(axis=(0, 2), keepdims=True)
-    windows -= lo2
-    windows /= np.where(hi2 > lo2, hi2 - lo2, 1).astype(np.float32)
+    windows, lo2, hi2 = minmax(windows, (0, 2), sc.get("lo2"), sc.get("hi2"), in_place=True)
     return Windows(windows, labels, starts, {"lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2})
 
 
