@@ -15,6 +15,12 @@ in the run's metrics, its ARI, and by share bin the fraction of pattern windows 
 their neighbour's cluster (the cluster holding most of the neighbour's windows), and how many labels
 share their home cluster (the cluster holding most of their windows) with another label: merged
 patterns. Labels are used here for the diagnosis only.
+
+Part 3 (same latents): do a label's windows trail towards the neighbour they are mixed with? By share
+bin, the median distance of z_mean from the label's core (the median z_mean of its windows with
+p >= 0.9) in units of the gap from that core to the nearest other core, and the mean cosine between
+(z_mean - own core) and (neighbour's core - own core): ~0 for a round blob, towards 1 for a stroke
+pointing at the neighbour.
 """
 
 from __future__ import annotations
@@ -77,9 +83,33 @@ def with_neighbour(
     return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred)), merged
 
 
+def trailing(
+    mu: np.ndarray, y: np.ndarray, share: np.ndarray, neighbour: np.ndarray, core_share: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pattern window (y >= 0, in order): distance from its label's core over the core's gap to the
+    nearest other core, and the cosine of its offset from the core with the direction of its
+    neighbour's core (NaN for pure windows and noise neighbours)."""
+    labels = np.unique(y[y >= 0])
+    cores = np.stack([np.median(mu[(y == c) & (share >= core_share)], axis=0) for c in labels])
+    between = np.linalg.norm(cores[:, None] - cores[None], axis=-1)  # (L, L)
+    np.fill_diagonal(between, np.inf)
+    gap = between.min(axis=1)  # (L,)
+    pat = np.flatnonzero(y >= 0)
+    own = np.searchsorted(labels, y[pat])
+    offset = mu[pat] - cores[own]  # (N, 2)
+    dist = np.linalg.norm(offset, axis=1) / gap[own]
+    has_nb = (neighbour[pat] >= 0) & (neighbour[pat] != y[pat])
+    towards = np.zeros_like(offset)
+    towards[has_nb] = cores[np.searchsorted(labels, neighbour[pat][has_nb])] - cores[own[has_nb]]
+    norms = np.linalg.norm(offset, axis=1) * np.linalg.norm(towards, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(has_nb, (offset * towards).sum(axis=1) / norms, np.nan)
+    return dist, cos
+
+
 def main(runs: list[Path], precise_bn: int = 0) -> None:
     done_seeds: set[int] = set()
-    rows = []
+    rows, trail = [], []
     for run in runs:
         # eval mode; with --precise-bn the BatchNorm statistics of the checkpoint's weights
         model, cfg, state, splits = load_run_for_scoring(
@@ -104,6 +134,17 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
             wrong[pat & (share >= lo) & (share < hi)].mean() for lo, hi in zip(BINS, BINS[1:])
         ]
         rows.append((run, int(state.get("epoch", -1)) + 1, ari, merged, wrong[pat].mean(), by_bin))
+        dist, cos = trailing(mu, val.y, share, neighbour)
+        p = share[pat]
+        trail.append(
+            (
+                run,
+                [
+                    (np.median(dist[(p >= lo) & (p < hi)]), np.nanmean(cos[(p >= lo) & (p < hi)]))
+                    for lo, hi in zip(BINS, BINS[1:])
+                ],
+            )
+        )
     head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
     print(
         f"\n| run | epoch | k-means ARI | merged labels | in the neighbour's cluster, all | {head} |"
@@ -115,6 +156,10 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
         print(f"| {run} | {epoch} | {ari:.3f} | {n_merged} | {all_:.3f} | {cells} |")
     for run, *_, merged, _all, _bins in rows:
         print(f"{run}: labels sharing a cluster: {merged}")
+    print(f"\n| run | distance from the core / gap, and cosine towards the neighbour: {head} |")
+    print("|---|" + "---|" * (len(BINS) - 1))
+    for run, cells in trail:
+        print(f"| {run} | " + " | ".join(f"{d:.2f}, {c:+.2f}" for d, c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from ambiguity import flipped_ari, with_neighbour  # noqa: E402
+from ambiguity import flipped_ari, trailing, with_neighbour  # noqa: E402
 
 
 def _blobs(centres: dict[int, tuple[float, float]], n: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +44,18 @@ def test_moving_near_ties_to_the_neighbour_lowers_the_ari() -> None:
     neighbour = 1 - y
     assert flipped_ari(y, share, neighbour, threshold=0.5) == 1.0  # nothing below 0.5
     assert flipped_ari(y, share, neighbour, threshold=0.6) < 1.0
+
+
+def test_a_stroke_towards_the_neighbour_is_measured_as_trailing() -> None:
+    # label 0's core at (0, 0), label 1's at (4, 0), label 2's at (0, -4); label-0 windows mixed
+    # with label 1 sit a quarter of the way to it, those mixed with label 2 stay in the core
+    mu, y = _blobs({0: (0, 0), 1: (4, 0), 2: (0, -4)}, n=20)
+    share = np.ones(len(y))
+    neighbour = y.copy()
+    mixed = np.arange(5)  # five label-0 windows
+    share[mixed], neighbour[mixed], mu[mixed] = 0.55, 1, (1.0, 0.0)
+    share[5:10], neighbour[5:10] = 0.6, 2  # mixed with label 2 but left in the core
+    dist, cos = trailing(mu, y, share, neighbour)
+    np.testing.assert_allclose(dist[mixed], 0.25, atol=0.05)  # 1 of a gap of 4
+    np.testing.assert_allclose(cos[mixed], 1.0, atol=0.1)
+    assert np.all(dist[5:10] < 0.1) and np.all(np.isnan(cos[10:]))  # pure windows: no direction
