@@ -130,21 +130,11 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
         wrong, ari, merged = with_neighbour(
             mu, val.y, neighbour, cfg.data.n_patterns + 1, seed=cfg.train.seed
         )
-        by_bin = [
-            wrong[pat & (share >= lo) & (share < hi)].mean() for lo, hi in zip(BINS, BINS[1:])
-        ]
+        in_bin = [(share >= lo) & (share < hi) for lo, hi in zip(BINS, BINS[1:])]  # (N,) each
+        by_bin = [wrong[pat & b].mean() for b in in_bin]
         rows.append((run, int(state.get("epoch", -1)) + 1, ari, merged, wrong[pat].mean(), by_bin))
-        dist, cos = trailing(mu, val.y, share, neighbour)
-        p = share[pat]
-        trail.append(
-            (
-                run,
-                [
-                    (np.median(dist[(p >= lo) & (p < hi)]), np.nanmean(cos[(p >= lo) & (p < hi)]))
-                    for lo, hi in zip(BINS, BINS[1:])
-                ],
-            )
-        )
+        dist, cos = trailing(mu, val.y, share, neighbour)  # pattern windows only
+        trail.append((run, [(np.median(dist[b[pat]]), np.nanmean(cos[b[pat]])) for b in in_bin]))
     head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
     print(
         f"\n| run | epoch | k-means ARI | merged labels | in the neighbour's cluster, all | {head} |"
