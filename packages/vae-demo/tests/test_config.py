@@ -62,6 +62,9 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.floor_warmup=[5,2]", "model.floor_warmup"),
         ("model.floor_warmup=[1,2,3]", "model.floor_warmup"),
         ("model.floor_initial=1.5", "model.floor_initial"),
+        ("model.mean_shift_weight=-1", "model.mean_shift_weight"),
+        ("model.mean_shift_bandwidth=0", "model.mean_shift_bandwidth"),
+        ("model.mean_shift_warmup=[15,10]", "model.mean_shift_warmup"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

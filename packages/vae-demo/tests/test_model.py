@@ -290,3 +290,50 @@ def test_mixture_prior_trains_inside_the_step() -> None:
     loss.backward()
     assert torch.isfinite(loss) and parts["kl"].item() != 0
     assert model.prior.means.grad.abs().sum() > 0 and model.prior.logits.grad.abs().sum() > 0
+
+
+def test_mean_shift_pull_draws_a_bridge_into_the_denser_side_and_keeps_clusters_apart() -> None:
+    from vae_demo.model import mean_shift_pull
+
+    torch.manual_seed(0)
+    h = 0.3  # x the latent spread (~0.7 here): ~0.2 in latent units
+    a = 0.03 * torch.randn(40, 2)  # a cluster at the origin
+    b = 0.03 * torch.randn(40, 2) + torch.tensor([2.0, 0.0])  # another, 10 bandwidths away
+    bridge = torch.stack([torch.linspace(0.1, 0.6, 6), torch.zeros(6)], dim=1)  # trails from a
+    mu = torch.cat([a, b, bridge]).requires_grad_(True)
+    # far-apart clusters alone: (almost) nothing to pull, each is already at its mode
+    assert mean_shift_pull(torch.cat([a, b]), h).item() < 0.05
+    start = mean_shift_pull(mu, h).item()
+    # the bandwidth follows the latent's scale: shrinking the whole latent buys nothing
+    torch.testing.assert_close(mean_shift_pull(0.1 * mu.detach(), h).item(), start)
+    opt = torch.optim.SGD([mu], lr=0.01)  # each step moves a point half-way to its target
+    for _ in range(200):
+        opt.zero_grad()
+        (mu.shape[0] * mean_shift_pull(mu, h)).backward()  # x B: unit weight per point
+        opt.step()
+    z = mu.detach()
+    assert mean_shift_pull(z, h).item() < 0.1 * start
+    assert (z[80:, 0] < 0.15).all(), z[80:, 0]  # the whole bridge went into cluster a ...
+    torch.testing.assert_close(z[40:80].mean(0), b.mean(0), atol=0.01, rtol=0)  # ... b stayed put
+    assert (z[:40, 0] < 0.15).all()  # and a did not move towards b
+
+
+def test_mean_shift_pull_enters_the_loss_with_its_ramped_weight() -> None:
+    from types import SimpleNamespace
+
+    from vae_demo.model import mean_shift_pull
+    from vae_demo.train import Ramp
+
+    torch.manual_seed(0)
+    model = small().eval()
+    x, y = torch.rand(6, 8, 128), torch.zeros(6)
+    pull = Ramp(0.5, 10, 20, name="mean_shift_weight")
+    base, _ = make_step(beta=0.1)(model, (x, y))
+    step = make_step(beta=0.1, pull=pull, bandwidth=0.3)
+    loss, parts = step(model, (x, y))
+    torch.testing.assert_close(loss, base)  # weight 0 before the ramp starts, but logged
+    expected = mean_shift_pull(model.encode(x)[0], 0.3)
+    torch.testing.assert_close(parts["pull"], expected)
+    pull.on_train_batch_end(SimpleNamespace(global_step=15), model, 0.0, {})
+    loss, _ = step(model, (x, y))
+    torch.testing.assert_close(loss, base + 0.25 * expected)

@@ -143,6 +143,15 @@ class ModelConfig:
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
     keep_fraction: float = 0.75
+    # weight of a label-free pull of each window's z_mean one mean-shift step up the density of its
+    # batch's z_means (model.mean_shift_pull; 0 = off): windows trailing between two clusters are drawn
+    # into the denser one, a cluster's windows towards its mode. Bandwidth in units of the batch's
+    # latent spread (clusters further apart than ~3 bandwidths do not pull on each other)
+    mean_shift_weight: float = 0.0
+    mean_shift_bandwidth: float = 0.1
+    # the weight is 0 until epoch mean_shift_warmup[0] and full from epoch mean_shift_warmup[1]: the
+    # clusters must exist before pulling windows into them helps
+    mean_shift_warmup: tuple[float, float] = (5.0, 10.0)
 
     def __post_init__(self) -> None:
         problems = []
@@ -184,6 +193,17 @@ class ModelConfig:
             problems.append(
                 f"model.prior_components must be 0 (standard normal prior) or >= 2 (a mixture), "
                 f"got {self.prior_components}"
+            )
+        if self.mean_shift_weight < 0 or self.mean_shift_bandwidth <= 0:
+            problems.append(
+                f"model.mean_shift_weight must be >= 0 and model.mean_shift_bandwidth > 0, got "
+                f"{self.mean_shift_weight} and {self.mean_shift_bandwidth}"
+            )
+        warm = self.mean_shift_warmup
+        if len(warm) != 2 or not 0 <= warm[0] <= warm[1]:
+            problems.append(
+                f"model.mean_shift_warmup must be [start, end] epochs with 0 <= start <= end, "
+                f"got {warm}"
             )
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")

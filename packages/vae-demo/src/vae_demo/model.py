@@ -232,6 +232,32 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tupl
     return kept.mean(), best.indices
 
 
+def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
+    """Mean over the batch of ||mu_i - m_i||^2 / h^2, m_i one mean-shift step from mu_i.
+
+    m_i = sum_j k_ij mu_j / sum_j k_ij with a Gaussian kernel k_ij = exp(-||mu_i - mu_j||^2 / 2h^2) over
+    the batch's z_means (Fukunaga & Hostetler 1975), held fixed (no gradient): descending the term moves
+    each z_mean up the batch's kernel density estimate, towards its local mode. The bandwidth h is
+    `bandwidth` times the batch's latent spread s (the RMS over dimensions of the std of mu), and s keeps
+    its gradient, so the term does not change when the whole latent is scaled: shrinking the latent
+    (which makes every pull vanish with an absolute bandwidth, and did collapse it in a probe) buys
+    nothing; only gathering windows into modes does.
+
+    Why: under the trimmed shift-tolerant error a window that is 70-85 % one pattern reconstructs as
+    well anywhere in its pattern's region, so nothing pulls it in, and such windows trail towards the
+    neighbour they are mixed with; where they trail far, they bridge two clusters and k-means merges
+    them (docs/vae-demo.md, "Merged neighbours", "trailing"). The pull draws them into the denser side
+    and so asks the encoder for a sharp change where a window's majority changes. It needs no labels
+    and no cluster count, and clusters further apart than a few bandwidths do not pull on each other.
+    """
+    spread2 = (mu - mu.mean(dim=0)).pow(2).mean()  # s^2, a scalar with gradient
+    h2 = bandwidth**2 * spread2
+    with torch.no_grad():
+        kernel = torch.exp(-torch.cdist(mu, mu).pow(2) / (2 * h2))  # (B, B)
+        target = kernel @ mu / kernel.sum(dim=1, keepdim=True)  # (B, D)
+    return (mu - target).pow(2).sum(dim=1).mean() / h2
+
+
 def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
     """Window b of `x` (B, C, T) cyclically rolled by shifts[b] (torch.roll per window, in one gather)."""
     C, T = x.shape[-2:]

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from vae_demo.config import Config
 from vae_demo.data import Windows, load_splits, to_dataset
 from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
-from vae_demo.model import kl_divergence, roll_best, shift_tolerant_mse
+from vae_demo.model import kl_divergence, mean_shift_pull, roll_best, shift_tolerant_mse
 from vae_demo.plots import (
     epoch_frames,
     history_figure,
@@ -112,6 +112,8 @@ def make_step(
     free_bits: float = 0.0,
     shift_tolerant: bool = False,
     keep: float = 1.0,
+    pull: Ramp | None = None,
+    bandwidth: float = 0.1,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
     labels in the batch are ignored.
@@ -122,7 +124,8 @@ def make_step(
     KL per window either way. With a mixture prior (`model.prior_components`) the KL is a one-sample
     estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is
     that of the best cyclic shift, averaged over the best-fitting `keep` fraction of time steps
-    (model.shift_tolerant_mse)."""
+    (model.shift_tolerant_mse). With `pull` (a Ramp) the loss adds
+    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -143,7 +146,13 @@ def make_step(
             floor = free_bits * out.mu.shape[1]
             penalised = kl.clamp(min=floor) if free_bits > 0 else kl
         weight = warmup.weight if warmup is not None else beta
-        return recon + weight * penalised, {"recon": recon.detach(), "kl": kl.detach()}
+        loss = recon + weight * penalised
+        parts = {"recon": recon.detach(), "kl": kl.detach()}
+        if pull is not None:  # logged from the first step, also while its weight is still 0
+            pulled = mean_shift_pull(out.mu, bandwidth)
+            loss = loss + pull.weight * pulled
+            parts["pull"] = pulled.detach()
+        return loss, parts
 
     return vae_step
 
@@ -288,6 +297,16 @@ def train(
                 initial=cfg.model.floor_initial,
             )
         )
+    pull = None
+    if cfg.model.mean_shift_weight > 0:
+        start, end = cfg.model.mean_shift_warmup
+        pull = Ramp(
+            cfg.model.mean_shift_weight,
+            round(start * steps_per_epoch),
+            round(end * steps_per_epoch),
+            name="mean_shift_weight",
+        )
+        callbacks.append(pull)
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
@@ -296,7 +315,15 @@ def train(
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     shift = cfg.model.shift_tolerant
     keep = cfg.model.keep_fraction
-    step = make_step(cfg.model.beta, warmup, cfg.model.free_bits, shift_tolerant=shift, keep=keep)
-    # validation at the full KL weight
+    step = make_step(
+        cfg.model.beta,
+        warmup,
+        cfg.model.free_bits,
+        shift_tolerant=shift,
+        keep=keep,
+        pull=pull,
+        bandwidth=cfg.model.mean_shift_bandwidth,
+    )
+    # validation at the full KL weight, without the pull (val_loss stays comparable across runs)
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
