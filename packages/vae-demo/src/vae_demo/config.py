@@ -150,7 +150,8 @@ class ModelConfig:
     mean_shift_weight: float = 0.0
     mean_shift_bandwidth: float = 0.1
     # the weight is 0 until epoch mean_shift_warmup[0] and full from epoch mean_shift_warmup[1]: the
-    # clusters must exist before pulling windows into them helps
+    # clusters must exist before pulling windows into them helps (from epoch 5 was too early: it joined
+    # clusters that were still close; docs/vae-demo.md "A mean-shift pull")
     mean_shift_warmup: tuple[float, float] = (5.0, 10.0)
 
     def __post_init__(self) -> None:

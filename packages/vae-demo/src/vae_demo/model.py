@@ -249,6 +249,9 @@ def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
     them (docs/vae-demo.md, "Merged neighbours", "trailing"). The pull draws them into the denser side
     and so asks the encoder for a sharp change where a window's majority changes. It needs no labels
     and no cluster count, and clusters further apart than a few bandwidths do not pull on each other.
+    Measured (docs/vae-demo.md, "A mean-shift pull"): switched on from epoch 5 it also joins clusters
+    that are still close then, and feeds patterns to the dense noise blob; the ARI fell on every seed,
+    so the option is off by default.
     """
     spread2 = (mu - mu.mean(dim=0)).pow(2).mean()  # s^2, a scalar with gradient
     h2 = bandwidth**2 * spread2
