@@ -183,11 +183,12 @@ class ModelConfig:
                 f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
                 f"got {self.min_posterior_std}"
             )
-        if len(self.floor_warmup) != 2 or not 0 <= self.floor_warmup[0] <= self.floor_warmup[1]:
-            problems.append(
-                f"model.floor_warmup must be [start, end] epochs with 0 <= start <= end, "
-                f"got {self.floor_warmup}"
-            )
+        for name in ("floor_warmup", "mean_shift_warmup"):  # epoch windows of a Ramp (train.py)
+            window = getattr(self, name)
+            if len(window) != 2 or not 0 <= window[0] <= window[1]:
+                problems.append(
+                    f"model.{name} must be [start, end] epochs with 0 <= start <= end, got {window}"
+                )
         if not 0 <= self.floor_initial < 1:
             problems.append(f"model.floor_initial must be in [0, 1), got {self.floor_initial}")
         if self.prior_components < 0 or self.prior_components == 1:
@@ -199,12 +200,6 @@ class ModelConfig:
             problems.append(
                 f"model.mean_shift_weight must be >= 0 and model.mean_shift_bandwidth > 0, got "
                 f"{self.mean_shift_weight} and {self.mean_shift_bandwidth}"
-            )
-        warm = self.mean_shift_warmup
-        if len(warm) != 2 or not 0 <= warm[0] <= warm[1]:
-            problems.append(
-                f"model.mean_shift_warmup must be [start, end] epochs with 0 <= start <= end, "
-                f"got {warm}"
             )
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")

@@ -72,6 +72,14 @@ class Ramp(Callback):
         self.initial = initial
         self._update(0)  # sets self.weight
 
+    @classmethod
+    def over_epochs(
+        cls, target: float, window: tuple[float, float], steps_per_epoch: int, **kwargs: Any
+    ) -> Ramp:
+        """The ramp over epochs window[0] .. window[1] (a config's [start, end]), in optimizer steps."""
+        start, end = window
+        return cls(target, round(start * steps_per_epoch), round(end * steps_per_epoch), **kwargs)
+
     def _update(self, step: int, model: nn.Module | None = None) -> None:
         if self.end > self.start:
             ramp = min(1.0, max(0.0, (step - self.start) / (self.end - self.start)))
@@ -285,13 +293,12 @@ def train(
     warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
     callbacks: list[Callback] = [warmup]
     # the posterior floor: floor_initial until epoch `start`, min_posterior_std from epoch `end`
-    start, end = cfg.model.floor_warmup
-    if end > 0:
+    if cfg.model.floor_warmup[1] > 0:
         callbacks.append(
-            Ramp(
+            Ramp.over_epochs(
                 cfg.model.min_posterior_std,
-                round(start * steps_per_epoch),
-                round(end * steps_per_epoch),
+                cfg.model.floor_warmup,
+                steps_per_epoch,
                 apply=set_posterior_floor,
                 name="posterior_floor",
                 initial=cfg.model.floor_initial,
@@ -299,11 +306,10 @@ def train(
         )
     pull = None
     if cfg.model.mean_shift_weight > 0:
-        start, end = cfg.model.mean_shift_warmup
-        pull = Ramp(
+        pull = Ramp.over_epochs(
             cfg.model.mean_shift_weight,
-            round(start * steps_per_epoch),
-            round(end * steps_per_epoch),
+            cfg.model.mean_shift_warmup,
+            steps_per_epoch,
             name="mean_shift_weight",
         )
         callbacks.append(pull)
