@@ -65,6 +65,9 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.mean_shift_weight=-1", "model.mean_shift_weight"),
         ("model.mean_shift_bandwidth=0", "model.mean_shift_bandwidth"),
         ("model.mean_shift_warmup=[15,10]", "model.mean_shift_warmup"),
+        ("model.repulsion_weight=-1", "model.repulsion_weight"),
+        ("model.repulsion_bandwidth=0", "model.repulsion_bandwidth"),
+        ("model.repulsion_warmup=[4,2]", "model.repulsion_warmup"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

@@ -1,5 +1,6 @@
 """Shapes, the time bypass, the reconstruct-time option and a batch-size-independent loss."""
 
+import numpy as np
 import pytest
 import torch
 from vae_demo.model import TimeSeriesVAE, kl_divergence, reparameterize
@@ -337,3 +338,85 @@ def test_mean_shift_pull_enters_the_loss_with_its_ramped_weight() -> None:
     pull.on_train_batch_end(SimpleNamespace(global_step=15), model, 0.0, {})
     loss, _ = step(model, (x, y))
     torch.testing.assert_close(loss, base + 0.25 * expected)
+
+
+def _sines(freqs: list[int], n: int, rng: np.random.Generator) -> torch.Tensor:
+    """n windows (n, 7, 128) of one 128-periodic pattern (a sum of sines at `freqs` Hz, fs 128) at
+    random cyclic offsets, min-max-like scaled, plus a little noise: what a stride-1 window of one
+    pattern looks like to the encoder."""
+    t = np.arange(128) / 128
+    phase = rng.uniform(0, 2 * np.pi, size=(7, len(freqs)))
+    base = np.sin(2 * np.pi * np.array(freqs)[None, :, None] * t + phase[..., None]).sum(
+        1
+    )  # (7, 128)
+    base = 0.5 + base / (2 * np.abs(base).max())
+    out = np.stack([np.roll(base, rng.integers(128), axis=1) for _ in range(n)])
+    return torch.from_numpy(out + 0.02 * rng.standard_normal(out.shape)).float()
+
+
+def test_content_repulsion_parts_two_patterns_sharing_a_place_but_not_one_pattern_or_noise() -> (
+    None
+):
+    from vae_demo.model import content_repulsion, lag1_autocorrelation
+
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    xa, xb = _sines([2, 5, 11, 17, 23], 20, rng), _sines([3, 7, 13, 19, 29], 20, rng)
+    xn = torch.from_numpy(0.5 + 0.15 * rng.standard_normal((20, 7, 128))).float()  # noise windows
+    xf = _sines([1, 4, 9, 15, 27], 20, rng)  # a pattern far away: sets the latent's spread
+    x = torch.cat([xa, xb, xn, xf])
+    signal = lag1_autocorrelation(x)
+    assert signal[40:60].max() < 0.15 < 0.4 < signal[:40].min()  # noise vs pattern windows
+    # patterns a and b landed in one place (merged), the noise in another, f far away
+    mu0 = torch.cat(
+        [
+            0.05 * torch.randn(40, 2),
+            0.05 * torch.randn(20, 2) + torch.tensor([0.0, 1.5]),
+            0.05 * torch.randn(20, 2) + torch.tensor([3.0, 0.0]),
+        ]
+    )
+    h = 0.15
+    spread_noise = float((mu0[40:60] - mu0[40:60].mean(0)).norm(dim=1).mean())
+    start = content_repulsion(mu0, x, h, keep=0.75).item()
+    # the bandwidth follows the latent's scale: inflating the whole latent buys nothing
+    torch.testing.assert_close(content_repulsion(4 * mu0, x, h, keep=0.75).item(), start)
+    mu = mu0.clone().requires_grad_(True)
+    opt = torch.optim.SGD([mu], lr=0.05)
+    for _ in range(600):
+        opt.zero_grad()
+        content_repulsion(mu, x, h, keep=0.75).backward()
+        opt.step()
+    z = mu.detach()
+
+    def spread(g: slice) -> float:
+        return float((z[g] - z[g].mean(0)).norm(dim=1).mean())
+
+    assert content_repulsion(z, x, h, keep=0.75).item() < 0.2 * start
+    # the two patterns no longer share a place: their closest windows are apart by more than 0.1
+    # (from 0.002; the bandwidth is 0.15 x a spread of ~1.4). The term only pushes; gathering each
+    # pattern again is the reconstruction's job under the posterior floor
+    assert torch.cdist(z[:20], z[20:40]).min() > 0.1
+    assert spread(slice(40, 60)) < 1.1 * spread_noise  # the noise windows were not pushed apart
+    # the far pattern stays where it was (it moves only through the spread that scales the bandwidth)
+    assert (z[60:].mean(0) - mu0[60:].mean(0)).norm() < 0.05 and spread(slice(60, 80)) < 0.1
+
+
+def test_content_repulsion_enters_the_loss_with_its_ramped_weight() -> None:
+    from types import SimpleNamespace
+
+    from vae_demo.model import content_repulsion
+    from vae_demo.train import Ramp
+
+    torch.manual_seed(0)
+    model = small().eval()
+    x, y = torch.rand(6, 8, 128), torch.zeros(6)
+    base, _ = make_step(beta=0.1)(model, (x, y))
+    repulsion = Ramp(0.5, 10, 20, name="repulsion_weight")
+    step = make_step(beta=0.1, repulsion=repulsion, repulsion_bandwidth=0.2)
+    loss, parts = step(model, (x, y))
+    torch.testing.assert_close(loss, base)  # weight 0 before the ramp starts, but logged
+    expected = content_repulsion(model.encode(x)[0], x[:, :7], 0.2)
+    torch.testing.assert_close(parts["repel"], expected)
+    repulsion.on_train_batch_end(SimpleNamespace(global_step=20), model, 0.0, {})
+    loss, _ = step(model, (x, y))
+    torch.testing.assert_close(loss, base + 0.5 * expected)

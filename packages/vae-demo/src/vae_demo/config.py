@@ -154,6 +154,16 @@ class ModelConfig:
     # clusters that were still close; docs/vae-demo.md "A mean-shift pull")
     mean_shift_warmup: tuple[float, float] = (5.0, 10.0)
 
+    # weight of a label-free push between nearby z_means of windows whose inputs differ (shift-tolerant,
+    # trimmed), noise windows exempt (model.content_repulsion; 0 = off): against consecutive patterns
+    # that land close together early and stay merged. Bandwidth in units of the batch's latent spread
+    repulsion_weight: float = 0.0
+    repulsion_bandwidth: float = 0.15
+    # the weight is 0 until epoch repulsion_warmup[0] and full from epoch repulsion_warmup[1]: from the
+    # first step, the term (scale-free) held the still tiny latent at the origin (KL 1.9 nats after two
+    # epochs against 3.5 without it); by epoch 2 the latent has spread
+    repulsion_warmup: tuple[float, float] = (2.0, 4.0)
+
     def __post_init__(self) -> None:
         problems = []
         for name in (
@@ -183,7 +193,11 @@ class ModelConfig:
                 f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
                 f"got {self.min_posterior_std}"
             )
-        for name in ("floor_warmup", "mean_shift_warmup"):  # epoch windows of a Ramp (train.py)
+        for name in (
+            "floor_warmup",
+            "mean_shift_warmup",
+            "repulsion_warmup",
+        ):  # epoch windows of a Ramp (train.py)
             window = getattr(self, name)
             if len(window) != 2 or not 0 <= window[0] <= window[1]:
                 problems.append(
@@ -200,6 +214,11 @@ class ModelConfig:
             problems.append(
                 f"model.mean_shift_weight must be >= 0 and model.mean_shift_bandwidth > 0, got "
                 f"{self.mean_shift_weight} and {self.mean_shift_bandwidth}"
+            )
+        if self.repulsion_weight < 0 or self.repulsion_bandwidth <= 0:
+            problems.append(
+                f"model.repulsion_weight must be >= 0 and model.repulsion_bandwidth > 0, got "
+                f"{self.repulsion_weight} and {self.repulsion_bandwidth}"
             )
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")

@@ -206,6 +206,24 @@ def cyclic_shift_errors(recon: Tensor, target: Tensor) -> Tensor:
     return (energy[:, None] - 2 * corr) / (C * T)
 
 
+def shift_tolerant_errors(
+    recon: Tensor, target: Tensor, keep: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """Per window (B,): the smallest cyclic-shift error, and the best shift.
+
+    With `keep` < 1 the error at the best shift is averaged over the `keep` fraction of time steps that
+    fit best (a trimmed mean); `shift_tolerant_mse` says why.
+    """
+    best = cyclic_shift_errors(recon, target).min(dim=1)
+    if keep >= 1.0:
+        return best.values, best.indices
+    rolled = roll_each(recon, best.indices)  # (B, C, T)
+    step_err = (target.float() - rolled.float()).pow(2).mean(dim=1)  # (B, T)
+    n_keep = max(1, round(keep * target.shape[-1]))
+    kept = step_err.topk(n_keep, dim=1, largest=False).values  # (B, n_keep)
+    return kept.mean(dim=1), best.indices
+
+
 def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tuple[Tensor, Tensor]:
     """Batch mean of the smallest cyclic-shift error per window, and the best shift per window (B,).
 
@@ -222,14 +240,8 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tupl
     spread into a stroke that k-means cuts. With keep = 0.5 the majority pattern alone can make the
     error vanish, and the offset buys nothing.
     """
-    best = cyclic_shift_errors(recon, target).min(dim=1)
-    if keep >= 1.0:
-        return best.values.mean(), best.indices
-    rolled = roll_each(recon, best.indices)  # (B, C, T)
-    step_err = (target.float() - rolled.float()).pow(2).mean(dim=1)  # (B, T)
-    n_keep = max(1, round(keep * target.shape[-1]))
-    kept = step_err.topk(n_keep, dim=1, largest=False).values  # (B, n_keep)
-    return kept.mean(), best.indices
+    errors, shifts = shift_tolerant_errors(recon, target, keep)
+    return errors.mean(), shifts
 
 
 def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
@@ -259,6 +271,55 @@ def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
         kernel = torch.exp(-torch.cdist(mu, mu).pow(2) / (2 * h2))  # (B, B)
         target = kernel @ mu / kernel.sum(dim=1, keepdim=True)  # (B, D)
     return (mu - target).pow(2).sum(dim=1).mean() / h2
+
+
+def lag1_autocorrelation(x: Tensor) -> Tensor:
+    """(B,) lag-1 autocorrelation of each window of x (B, C, T), the mean over channels, clipped at 0.
+
+    ~0 for white noise, ~0.5 for the default data's patterns (sines of 1-30 Hz at 128 Hz plus the
+    extra noise): a label-free sign that a window holds a signal rather than noise.
+    """
+    xc = x - x.mean(dim=-1, keepdim=True)
+    r = (xc[..., 1:] * xc[..., :-1]).sum(dim=-1) / xc.pow(2).sum(dim=-1).clamp_min(1e-12)  # (B, C)
+    return r.mean(dim=1).clamp_min(0)
+
+
+def content_repulsion(
+    mu: Tensor, x: Tensor, bandwidth: float, keep: float = 1.0, neighbours: int = 16
+) -> Tensor:
+    """Mean of w_ij exp(-||mu_i - mu_j||^2 / 2h^2) over each window i and its `neighbours` nearest
+    z_means j in the batch: a push between nearby windows whose inputs differ.
+
+    w_ij (no gradient) says how different the two *inputs* are: the shift-tolerant error between x_i
+    and x_j (trimmed to `keep`, as the reconstruction is judged) over the sum of their variances, clipped
+    to [0, 1] and squared (~0 for two windows of one pattern at any offset, ~1 for two patterns), times
+    both windows' lag-1 autocorrelation, so that noise windows, which differ from each other but are
+    all "no pattern", may share one place. h is `bandwidth` times the batch's latent spread (with
+    gradient, as in `mean_shift_pull`), so inflating the whole latent does not satisfy the term.
+
+    Why: the runs that miss the target lose it to pairs of consecutive patterns whose clusters formed
+    close together in the first epochs and stay merged (seed 89: consecutive cores 0.09 / 0.33 / 0.45 /
+    0.51 apart in z, against >= 0.93 for every consecutive pair of seed 85; docs/vae-demo.md "Merged
+    neighbours"). Under the posterior floor the decoder hardly sees such a gap, so the reconstruction
+    does not widen it. The term pushes the windows of two patterns out of a shared place without labels
+    and leaves the windows of one pattern together; it only pushes (alone it spreads the pushed windows
+    around the others), gathering each pattern again is left to the reconstruction under the floor.
+    """
+    B = mu.shape[0]
+    m = min(neighbours, B - 1)
+    spread2 = (mu - mu.mean(dim=0)).pow(2).mean()  # with gradient
+    with torch.no_grad():
+        d2 = torch.cdist(mu, mu).pow(2)  # (B, B)
+        d2.fill_diagonal_(float("inf"))
+        j = d2.topk(m, dim=1, largest=False).indices.reshape(-1)  # (B*m,)
+        i = torch.arange(B, device=mu.device).repeat_interleave(m)  # (B*m,)
+        var = x.float().var(dim=-1).mean(dim=1)  # (B,)
+        errors, _ = shift_tolerant_errors(x[j], x[i], keep)  # (B*m,)
+        differ = (errors / (var[i] + var[j]).clamp_min(1e-12)).clamp(0, 1).pow(2)
+        signal = lag1_autocorrelation(x.float())  # (B,)
+        w = differ * signal[i] * signal[j]  # (B*m,)
+    near = torch.exp(-(mu[i] - mu[j]).pow(2).sum(dim=1) / (2 * bandwidth**2 * spread2))
+    return (w * near).mean()
 
 
 def roll_each(x: Tensor, shifts: Tensor) -> Tensor:

@@ -39,7 +39,13 @@ from torch import Tensor, nn
 from vae_demo.config import Config
 from vae_demo.data import Windows, load_splits, to_dataset
 from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
-from vae_demo.model import kl_divergence, mean_shift_pull, roll_best, shift_tolerant_mse
+from vae_demo.model import (
+    content_repulsion,
+    kl_divergence,
+    mean_shift_pull,
+    roll_best,
+    shift_tolerant_mse,
+)
 from vae_demo.plots import (
     epoch_frames,
     history_figure,
@@ -122,6 +128,8 @@ def make_step(
     keep: float = 1.0,
     pull: Ramp | None = None,
     bandwidth: float = 0.1,
+    repulsion: Ramp | None = None,
+    repulsion_bandwidth: float = 0.15,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
     labels in the batch are ignored.
@@ -133,7 +141,9 @@ def make_step(
     estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is
     that of the best cyclic shift, averaged over the best-fitting `keep` fraction of time steps
     (model.shift_tolerant_mse). With `pull` (a Ramp) the loss adds
-    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`."""
+    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`; with `repulsion` (a Ramp),
+    repulsion.weight * model.content_repulsion(z_mean, target, `repulsion_bandwidth`, keep), logged as
+    `repel`."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -160,6 +170,10 @@ def make_step(
             pulled = mean_shift_pull(out.mu, bandwidth)
             loss = loss + pull.weight * pulled
             parts["pull"] = pulled.detach()
+        if repulsion is not None:
+            repelled = content_repulsion(out.mu, out.target, repulsion_bandwidth, keep)
+            loss = loss + repulsion.weight * repelled
+            parts["repel"] = repelled.detach()
         return loss, parts
 
     return vae_step
@@ -313,6 +327,15 @@ def train(
             name="mean_shift_weight",
         )
         callbacks.append(pull)
+    repulsion = None
+    if cfg.model.repulsion_weight > 0:
+        repulsion = Ramp.over_epochs(
+            cfg.model.repulsion_weight,
+            cfg.model.repulsion_warmup,
+            steps_per_epoch,
+            name="repulsion_weight",
+        )
+        callbacks.append(repulsion)
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
@@ -329,7 +352,9 @@ def train(
         keep=keep,
         pull=pull,
         bandwidth=cfg.model.mean_shift_bandwidth,
+        repulsion=repulsion,
+        repulsion_bandwidth=cfg.model.repulsion_bandwidth,
     )
-    # validation at the full KL weight, without the pull (val_loss stays comparable across runs)
+    # validation at the full KL weight, without the pull or the repulsion (val_loss stays comparable across runs)
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
