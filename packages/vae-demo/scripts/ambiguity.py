@@ -21,6 +21,9 @@ bin, the median distance of z_mean from the label's core (the median z_mean of i
 p >= 0.9) in units of the gap from that core to the nearest other core, and the mean cosine between
 (z_mean - own core) and (neighbour's core - own core): ~0 for a round blob, towards 1 for a stroke
 pointing at the neighbour.
+
+Part 4 (same latents): how close the cores of consecutive patterns (k and k + 1, which share the mixed
+windows) sit, in z units: the three closest pairs, and the median gap between nearest cores.
 """
 
 from __future__ import annotations
@@ -83,17 +86,25 @@ def with_neighbour(
     return (pred == nb) & (nb != own), float(adjusted_rand_score(y, pred)), merged
 
 
+def pattern_cores(
+    mu: np.ndarray, y: np.ndarray, share: np.ndarray, core_share: float = 0.9
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pattern labels (L,), their cores (L, 2): the median z_mean of the label's windows with
+    p >= `core_share`, and each core's gap (L,): the distance to the nearest other core."""
+    labels = np.unique(y[y >= 0])
+    cores = np.stack([np.median(mu[(y == c) & (share >= core_share)], axis=0) for c in labels])
+    between = np.linalg.norm(cores[:, None] - cores[None], axis=-1)  # (L, L)
+    np.fill_diagonal(between, np.inf)
+    return labels, cores, between.min(axis=1)
+
+
 def trailing(
     mu: np.ndarray, y: np.ndarray, share: np.ndarray, neighbour: np.ndarray, core_share: float = 0.9
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pattern window (y >= 0, in order): distance from its label's core over the core's gap to the
     nearest other core, and the cosine of its offset from the core with the direction of its
     neighbour's core (NaN for pure windows and noise neighbours)."""
-    labels = np.unique(y[y >= 0])
-    cores = np.stack([np.median(mu[(y == c) & (share >= core_share)], axis=0) for c in labels])
-    between = np.linalg.norm(cores[:, None] - cores[None], axis=-1)  # (L, L)
-    np.fill_diagonal(between, np.inf)
-    gap = between.min(axis=1)  # (L,)
+    labels, cores, gap = pattern_cores(mu, y, share, core_share)
     pat = np.flatnonzero(y >= 0)
     own = np.searchsorted(labels, y[pat])
     offset = mu[pat] - cores[own]  # (N, 2)
@@ -109,7 +120,7 @@ def trailing(
 
 def main(runs: list[Path], precise_bn: int = 0) -> None:
     done_seeds: set[int] = set()
-    rows, trail = [], []
+    rows, trail, close = [], [], []
     for run in runs:
         # eval mode; with --precise-bn the BatchNorm statistics of the checkpoint's weights
         model, cfg, state, splits = load_run_for_scoring(
@@ -135,6 +146,10 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
         rows.append((run, int(state.get("epoch", -1)) + 1, ari, merged, wrong[pat].mean(), by_bin))
         dist, cos = trailing(mu, val.y, share, neighbour)  # pattern windows only
         trail.append((run, [(np.median(dist[b[pat]]), np.nanmean(cos[b[pat]])) for b in in_bin]))
+        _, cores, gap = pattern_cores(mu, val.y, share)
+        # pattern k is followed by k + 1 in the series (and the last by the first: the block repeats)
+        consecutive = np.linalg.norm(cores - np.roll(cores, -1, axis=0), axis=1)  # (L,)
+        close.append((run, np.sort(consecutive)[:3], np.median(gap)))
     head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
     print(
         f"\n| run | epoch | k-means ARI | merged labels | in the neighbour's cluster, all | {head} |"
@@ -150,6 +165,10 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
     print("|---|" + "---|" * (len(BINS) - 1))
     for run, cells in trail:
         print(f"| {run} | " + " | ".join(f"{d:.2f}, {c:+.2f}" for d, c in cells) + " |")
+    print("\n| run | closest three pairs of consecutive cores (k, k + 1), z units | median gap |")
+    print("|---|---|---|")
+    for run, nearest, gap in close:
+        print(f"| {run} | " + ", ".join(f"{d:.2f}" for d in nearest) + f" | {gap:.2f} |")
 
 
 if __name__ == "__main__":
