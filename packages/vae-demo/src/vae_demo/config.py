@@ -193,11 +193,8 @@ class ModelConfig:
                 f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
                 f"got {self.min_posterior_std}"
             )
-        for name in (
-            "floor_warmup",
-            "mean_shift_warmup",
-            "repulsion_warmup",
-        ):  # epoch windows of a Ramp (train.py)
+        # epoch windows of a Ramp (train.py)
+        for name in ("floor_warmup", "mean_shift_warmup", "repulsion_warmup"):
             window = getattr(self, name)
             if len(window) != 2 or not 0 <= window[0] <= window[1]:
                 problems.append(
