@@ -300,10 +300,11 @@ def content_repulsion(
     Why: the runs that miss the target lose it to pairs of consecutive patterns whose clusters formed
     close together in the first epochs and stay merged (seed 89: consecutive cores 0.10 / 0.33 / 0.45
     apart in z, against >= 0.92 for every consecutive pair of seed 85; docs/vae-demo.md "A
-    content-gated repulsion"). Under the posterior floor the decoder hardly sees such a gap, so the reconstruction
-    does not widen it. The term pushes the windows of two patterns out of a shared place without labels
-    and leaves the windows of one pattern together; it only pushes (alone it spreads the pushed windows
-    around the others), gathering each pattern again is left to the reconstruction under the floor.
+    content-gated repulsion"). Under the posterior floor the decoder hardly sees such a gap, so the
+    reconstruction does not widen it. The term pushes the windows of two patterns out of a shared place
+    without labels and leaves the windows of one pattern together; it only pushes (alone it spreads the
+    pushed windows around the others), gathering each pattern again is left to the reconstruction
+    under the floor.
     Measured (weight 0.1, seeds 86 / 88 / 89): the consecutive cores move apart, but the clusters
     become arcs that k-means still pairs (ARI 0.787 ± 0.022 against the default's 0.805 ± 0.042), so
     the option is off by default.

@@ -86,6 +86,13 @@ class Ramp(Callback):
         start, end = window
         return cls(target, round(start * steps_per_epoch), round(end * steps_per_epoch), **kwargs)
 
+    @classmethod
+    def optional(
+        cls, weight: float, window: tuple[float, float], steps_per_epoch: int, name: str
+    ) -> Ramp | None:
+        """The ramp of an optional loss term's weight over `window` epochs; None when it is off (0)."""
+        return cls.over_epochs(weight, window, steps_per_epoch, name=name) if weight > 0 else None
+
     def _update(self, step: int, model: nn.Module | None = None) -> None:
         if self.end > self.start:
             ramp = min(1.0, max(0.0, (step - self.start) / (self.end - self.start)))
@@ -141,8 +148,8 @@ def make_step(
     estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is
     that of the best cyclic shift, averaged over the best-fitting `keep` fraction of time steps
     (model.shift_tolerant_mse). With `pull` (a Ramp) the loss adds
-    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`; with `repulsion` (a Ramp),
-    repulsion.weight * model.content_repulsion(z_mean, target, `repulsion_bandwidth`, keep), logged as
+    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`; with `repulsion` (a
+    Ramp), repulsion.weight * model.content_repulsion(z_mean, target, `repulsion_bandwidth`, keep), logged as
     `repel`."""
 
     def vae_step(
@@ -318,24 +325,15 @@ def train(
                 initial=cfg.model.floor_initial,
             )
         )
-    pull = None
-    if cfg.model.mean_shift_weight > 0:
-        pull = Ramp.over_epochs(
-            cfg.model.mean_shift_weight,
-            cfg.model.mean_shift_warmup,
-            steps_per_epoch,
-            name="mean_shift_weight",
-        )
-        callbacks.append(pull)
-    repulsion = None
-    if cfg.model.repulsion_weight > 0:
-        repulsion = Ramp.over_epochs(
-            cfg.model.repulsion_weight,
-            cfg.model.repulsion_warmup,
-            steps_per_epoch,
-            name="repulsion_weight",
-        )
-        callbacks.append(repulsion)
+    # optional loss terms, each weight ramped in over its [start, end] epochs
+    m = cfg.model
+    pull = Ramp.optional(
+        m.mean_shift_weight, m.mean_shift_warmup, steps_per_epoch, "mean_shift_weight"
+    )
+    repulsion = Ramp.optional(
+        m.repulsion_weight, m.repulsion_warmup, steps_per_epoch, "repulsion_weight"
+    )
+    callbacks += [ramp for ramp in (pull, repulsion) if ramp is not None]
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
@@ -355,6 +353,7 @@ def train(
         repulsion=repulsion,
         repulsion_bandwidth=cfg.model.repulsion_bandwidth,
     )
-    # validation at the full KL weight, without the pull or the repulsion (val_loss stays comparable across runs)
+    # validation at the full KL weight, without the pull or the repulsion (val_loss stays comparable
+    # across runs)
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
