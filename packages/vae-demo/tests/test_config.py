@@ -68,6 +68,9 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.repulsion_weight=-1", "model.repulsion_weight"),
         ("model.repulsion_bandwidth=0", "model.repulsion_bandwidth"),
         ("model.repulsion_warmup=[4,2]", "model.repulsion_warmup"),
+        ("model.extra_latent_dims=-1", "model.extra_latent_dims"),
+        ("model.extra_latent_fade=[15,2]", "model.extra_latent_fade"),
+        ("model.extra_latent_dims=2 model.prior_components=31", "model.extra_latent_dims"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:

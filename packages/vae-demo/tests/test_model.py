@@ -422,3 +422,28 @@ def test_content_repulsion_enters_the_loss_with_its_ramped_weight() -> None:
     repulsion.on_train_batch_end(SimpleNamespace(global_step=20), model, 0.0, {})
     loss, _ = step(model, (x, y))
     torch.testing.assert_close(loss, base + 0.5 * expected)
+
+
+def test_extra_latent_dimensions_fade_out_of_the_decoders_input() -> None:
+    """model.extra_latent_dims: the decoder sees the extra means scaled by `extra_scale` with their
+    noise kept, nothing of them at scale 0; encode() returns the latent_dim-D latent only."""
+    torch.manual_seed(0)
+    model = small(extra_dims=2, min_posterior_std=0.25)
+    x = torch.rand(6, 8, 128)
+    assert model.encoder.z_mean.out_features == 4 and model.decoder.dense.in_features == 4
+    mu, logvar = model.posterior(x)  # (6, 4) each
+    torch.testing.assert_close(model.encode(x)[0], mu[:, :2])
+    z = torch.randn(6, 4)
+    for scale in (1.0, 0.5, 0.0):
+        model.extra_scale = scale
+        faded = model.fade_extra(z, mu)
+        torch.testing.assert_close(faded[:, :2], z[:, :2])  # the latent itself is untouched
+        expected = z[:, 2:] - (1 - scale) * mu[:, 2:] if scale > 0 else torch.zeros(6, 2)
+        torch.testing.assert_close(faded[:, 2:], expected)
+    model.eval()  # z = mu: at scale 0 the output depends on the 2-D latent alone
+    out = model(x)
+    assert out.mu.shape == out.z.shape == (6, 4)
+    torch.testing.assert_close(out.z[:, 2:], torch.zeros(6, 2))
+    torch.testing.assert_close(out.recon, model.decode(out.mu[:, :2]))
+    model.extra_scale = 1.0
+    assert not torch.allclose(model(x).recon, out.recon)

@@ -95,13 +95,17 @@ def test_encode_scores_the_three_test_sets_and_an_input_file(
     assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
 
 
-@pytest.mark.parametrize(
-    "older_config", [False, True], ids=["current", "config-without-center_input"]
-)
-def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], older_config: bool) -> None:
-    """older_config: the run's config.yaml predates `model.center_input` (default now true) and the
-    run trained uncentred; resuming must rebuild that model, not today's default."""
-    args = [*tiny, "model.center_input=false"] if older_config else tiny
+@pytest.mark.parametrize("variant", ["current", "config-without-center_input", "extra-latent-dims"])
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], variant: str) -> None:
+    """config-without-center_input: the run's config.yaml predates `model.center_input` (default now
+    true) and the run trained uncentred; resuming must rebuild that model, not today's default.
+    extra-latent-dims: interrupted halfway through the fade, the resumed run continues it."""
+    older_config = variant == "config-without-center_input"
+    args = {
+        "current": tiny,
+        "config-without-center_input": [*tiny, "model.center_input=false"],
+        "extra-latent-dims": [*tiny, "model.extra_latent_dims=2", "model.extra_latent_fade=[0,2]"],
+    }[variant]
     full, part = tmp_path / "full", tmp_path / "part"
     assert main(["train", "--run-dir", str(full), *args, "train.epochs=2"]) == 0
     assert main(["train", "--run-dir", str(part), *args, "train.epochs=1"]) == 0
@@ -115,6 +119,8 @@ def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], older_conf
     for key in a:
         torch.testing.assert_close(a[key], b[key], msg=key)
     assert [r["epoch"] for r in read_metrics(part)] == [0, 1]
+    if variant == "extra-latent-dims":
+        assert [r["extra_latent_scale"] for r in read_metrics(part)] == [0.5, 0.0]
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:

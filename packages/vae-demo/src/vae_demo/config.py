@@ -163,6 +163,14 @@ class ModelConfig:
     # first step, the term (scale-free) held the still tiny latent at the origin (KL 1.9 nats after two
     # epochs against 3.5 without it); by epoch 2 the latent has spread
     repulsion_warmup: tuple[float, float] = (2.0, 4.0)
+    # latent dimensions beyond latent_dim that exist only early in training (0 = off): the decoder sees
+    # them scaled by a factor that falls from 1 to 0 over epochs extra_latent_fade[0] .. [1], so at the
+    # end the model is a latent_dim-D VAE. Why: in 2-D two clusters that land on top of each other can
+    # only separate by passing through the others; with room in more dimensions they can, and the fade
+    # then presses the arrangement into the plane (as an optimisation in a higher dimension first helps
+    # 2-D embeddings such as t-SNE)
+    extra_latent_dims: int = 0
+    extra_latent_fade: tuple[float, float] = (2.0, 15.0)
 
     def __post_init__(self) -> None:
         problems = []
@@ -194,12 +202,18 @@ class ModelConfig:
                 f"got {self.min_posterior_std}"
             )
         # epoch windows of a Ramp (train.py)
-        for name in ("floor_warmup", "mean_shift_warmup", "repulsion_warmup"):
+        for name in ("floor_warmup", "mean_shift_warmup", "repulsion_warmup", "extra_latent_fade"):
             window = getattr(self, name)
             if len(window) != 2 or not 0 <= window[0] <= window[1]:
                 problems.append(
                     f"model.{name} must be [start, end] epochs with 0 <= start <= end, got {window}"
                 )
+        if self.extra_latent_dims < 0:
+            problems.append(f"model.extra_latent_dims must be >= 0, got {self.extra_latent_dims}")
+        if self.extra_latent_dims and self.prior_components:
+            problems.append(
+                "model.extra_latent_dims needs the standard normal prior (model.prior_components=0)"
+            )
         if not 0 <= self.floor_initial < 1:
             problems.append(f"model.floor_initial must be in [0, 1), got {self.floor_initial}")
         if self.prior_components < 0 or self.prior_components == 1:

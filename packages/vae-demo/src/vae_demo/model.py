@@ -342,9 +342,9 @@ def roll_best(recon: Tensor, target: Tensor) -> Tensor:
 class VAEOutput(NamedTuple):
     recon: Tensor  # (B, C_out, T)
     target: Tensor  # (B, C_out, T): the input channels the decoder is asked to reproduce
-    mu: Tensor  # (B, D)
-    logvar: Tensor  # (B, D)
-    z: Tensor  # (B, D)
+    mu: Tensor  # (B, D + E): the posterior, with the `extra_dims` E when there are any
+    logvar: Tensor  # (B, D + E)
+    z: Tensor  # (B, D + E): what the decoder received (the extra dimensions faded)
 
 
 class TimeSeriesVAE(nn.Module):
@@ -371,6 +371,7 @@ class TimeSeriesVAE(nn.Module):
         min_posterior_std: float = 0.0,
         center_input: bool = False,
         prior_components: int = 0,
+        extra_dims: int = 0,
     ) -> None:
         super().__init__()
         if (time_bypass or reconstruct_time) and not time_channel:
@@ -379,6 +380,9 @@ class TimeSeriesVAE(nn.Module):
             raise ValueError(f"min_posterior_std must be >= 0, got {min_posterior_std}")
         self.min_posterior_std = min_posterior_std
         self.center_input = center_input
+        # latent dimensions the decoder sees scaled by `extra_scale` (set by training, which fades it
+        # from 1 to 0); 0 = the state after the fade, in which the model is a latent_dim-D VAE
+        self.latent_dim, self.extra_dims, self.extra_scale = latent_dim, extra_dims, 0.0
         self.prior = MixturePrior(prior_components, latent_dim) if prior_components else None
         self.n_features, self.time_channel = n_features, time_channel
         self.time_bypass, self.reconstruct_time = time_bypass, reconstruct_time
@@ -392,14 +396,14 @@ class TimeSeriesVAE(nn.Module):
             n_heads,
             key_dim,
             dense_units,
-            latent_dim,
+            latent_dim + extra_dims,
             pool=encoder_pool,
         )
         # A small initial posterior variance lets the decoder see an informative z from the first
         # step instead of unit-variance noise (with which it learns to ignore z: posterior collapse).
         nn.init.constant_(self.encoder.z_log_var.bias, init_log_var)
         self.decoder = Decoder(
-            latent_dim + (1 if time_bypass else 0),
+            latent_dim + extra_dims + (1 if time_bypass else 0),
             c_out,
             window,
             channels,
@@ -411,7 +415,12 @@ class TimeSeriesVAE(nn.Module):
         )
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(mu, logvar), each (B, D), of windows x (B, C, T).
+        """(mu, logvar), each (B, D), of windows x (B, C, T): the latent, without any extra dimensions."""
+        mu, logvar = self.posterior(x)  # (B, D + E) each
+        return mu[:, : self.latent_dim], logvar[:, : self.latent_dim]
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu, logvar), each (B, D + E), of windows x (B, C, T), the extra dimensions included.
 
         With `min_posterior_std` = s the variance is exp(logvar_learned) + s^2. Why: trained freely the
         posterior std of a pattern window shrinks to ~0.04 while the windows of one pattern spread ~0.4
@@ -429,8 +438,21 @@ class TimeSeriesVAE(nn.Module):
             logvar = torch.logaddexp(logvar, floor)  # log(sigma^2 + s^2)
         return mu, logvar
 
+    def fade_extra(self, z: Tensor, mu: Tensor) -> Tensor:
+        """z (B, D + E) with the extra part's mean scaled by `extra_scale` and its noise kept (zero
+        when the scale is 0). Why the noise is not scaled: the decoder could undo a scaled z by larger
+        weights at no cost; with the noise kept, an extra dimension carries less the smaller the
+        scale, unless the encoder spreads its means further, which the KL term charges for."""
+        d, s = self.latent_dim, self.extra_scale
+        if s <= 0:
+            return torch.cat([z[:, :d], torch.zeros_like(z[:, d:])], dim=1)
+        return torch.cat([z[:, :d], z[:, d:] - (1 - s) * mu[:, d:]], dim=1)  # s * mu + sigma * eps
+
     def decode(self, z: Tensor, x: Tensor | None = None) -> Tensor:
-        """Windows from latents; with the bypass the decoder also needs x's last time value."""
+        """Windows from latents (B, D) or (B, D + E), a missing extra part taken as 0 (the faded
+        state); with the bypass the decoder also needs x's last time value."""
+        if z.shape[1] == self.latent_dim and self.extra_dims:
+            z = torch.cat([z, z.new_zeros(len(z), self.extra_dims)], dim=1)  # (B, D + E)
         if self.time_bypass:
             if x is None:
                 raise ValueError(
@@ -440,7 +462,9 @@ class TimeSeriesVAE(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: Tensor) -> VAEOutput:
-        mu, logvar = self.encode(x)
+        mu, logvar = self.posterior(x)  # (B, D + E) each
         z = reparameterize(mu, logvar) if self.training else mu
+        if self.extra_dims:
+            z = self.fade_extra(z, mu)
         target = x if self.reconstruct_time else x[:, : self.n_features]
         return VAEOutput(self.decode(z, x), target, mu, logvar, z)

@@ -127,6 +127,10 @@ def set_posterior_floor(model: nn.Module, value: float) -> None:
     model.min_posterior_std = value
 
 
+def set_extra_scale(model: nn.Module, value: float) -> None:
+    model.extra_scale = value
+
+
 def make_step(
     beta: float,
     warmup: KLWarmup | None = None,
@@ -173,12 +177,13 @@ def make_step(
         weight = warmup.weight if warmup is not None else beta
         loss = recon + weight * penalised
         parts = {"recon": recon.detach(), "kl": kl.detach()}
+        mu = out.mu[:, : unwrap(model).latent_dim]  # (B, D): without any extra dimensions
         if pull is not None:  # logged from the first step, also while its weight is still 0
-            pulled = mean_shift_pull(out.mu, bandwidth)
+            pulled = mean_shift_pull(mu, bandwidth)
             loss = loss + pull.weight * pulled
             parts["pull"] = pulled.detach()
         if repulsion is not None:
-            repelled = content_repulsion(out.mu, out.target, repulsion_bandwidth, keep)
+            repelled = content_repulsion(mu, out.target, repulsion_bandwidth, keep)
             loss = loss + repulsion.weight * repelled
             parts["repel"] = repelled.detach()
         return loss, parts
@@ -334,6 +339,17 @@ def train(
         m.repulsion_weight, m.repulsion_warmup, steps_per_epoch, "repulsion_weight"
     )
     callbacks += [ramp for ramp in (pull, repulsion) if ramp is not None]
+    if m.extra_latent_dims:  # the extra latent dimensions fade out over their [start, end] epochs
+        callbacks.append(
+            Ramp.over_epochs(
+                0.0,
+                m.extra_latent_fade,
+                steps_per_epoch,
+                apply=set_extra_scale,
+                name="extra_latent_scale",
+                initial=1.0,
+            )
+        )
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
