@@ -167,8 +167,7 @@ class ModelConfig:
     # them scaled by a factor that falls from 1 to 0 over epochs extra_latent_fade[0] .. [1], so at the
     # end the model is a latent_dim-D VAE. Why: in 2-D two clusters that land on top of each other can
     # only separate by passing through the others; with room in more dimensions they can, and the fade
-    # then presses the arrangement into the plane (as an optimisation in a higher dimension first helps
-    # 2-D embeddings such as t-SNE)
+    # then presses the arrangement into the plane
     extra_latent_dims: int = 0
     extra_latent_fade: tuple[float, float] = (2.0, 15.0)
 
