@@ -151,7 +151,7 @@ class ModelConfig:
     mean_shift_bandwidth: float = 0.1
     # the weight is 0 until epoch mean_shift_warmup[0] and full from epoch mean_shift_warmup[1]: the
     # clusters must exist before pulling windows into them helps (from epoch 5 was too early: it joined
-    # clusters that were still close; docs/vae-demo.md "A mean-shift pull")
+    # clusters that were still close; docs/vae-demo-experiments.md "A mean-shift pull")
     mean_shift_warmup: tuple[float, float] = (5.0, 10.0)
 
     # weight of a label-free push between nearby z_means of windows whose inputs differ (shift-tolerant,

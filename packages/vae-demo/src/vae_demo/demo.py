@@ -2,7 +2,7 @@
 
 Settings come from `configs/demo.yaml`: fewer patterns than the default data and windows aligned to the
 pattern grid (each window one whole pattern), so it finishes in a few minutes on a 2-core CPU and the
-latent visibly separates the patterns (on the default stride-1 windows it does not; docs/vae-demo.md).
+latent visibly separates the patterns (on the default stride-1 windows it takes ~30 full-scale epochs; docs/vae-demo.md).
 """
 
 from __future__ import annotations

@@ -229,7 +229,7 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tupl
 
     Why: a stride-1 window of a series of period-`T` patterns is the tail of one pattern and the head of
     the next. Judged by the plain MSE, what the latent must encode is where in the cycle the window
-    starts, which varies continuously, so the latent becomes a ring, not clusters (docs/vae-demo.md).
+    starts, which varies continuously, so the latent becomes a ring, not clusters (docs/vae-demo-experiments.md).
     Judged up to a cyclic shift, the best a single decoded pattern can do is to match the pattern that
     fills most of the window; that is the window's label, so the latent is rewarded for encoding which
     pattern dominates, and the windows of one pattern can share one point.
@@ -258,10 +258,10 @@ def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
     Why: under the trimmed shift-tolerant error a window that is 70-85 % one pattern reconstructs as
     well anywhere in its pattern's region, so nothing pulls it in, and such windows trail towards the
     neighbour they are mixed with; where they trail far, they bridge two clusters and k-means merges
-    them (docs/vae-demo.md, "Merged neighbours", "trailing"). The pull draws them into the denser side
+    them (docs/vae-demo-experiments.md, "Merged neighbours", "trailing"). The pull draws them into the denser side
     and so asks the encoder for a sharp change where a window's majority changes. It needs no labels
     and no cluster count, and clusters further apart than a few bandwidths do not pull on each other.
-    Measured (docs/vae-demo.md, "A mean-shift pull"): switched on from epoch 5 it also joins clusters
+    Measured (docs/vae-demo-experiments.md, "A mean-shift pull"): switched on from epoch 5 it also joins clusters
     that are still close then, and feeds patterns to the dense noise blob; the ARI fell on every seed,
     so the option is off by default.
     """
@@ -299,7 +299,7 @@ def content_repulsion(
 
     Why: the runs that miss the target lose it to pairs of consecutive patterns whose clusters formed
     close together in the first epochs and stay merged (seed 89: consecutive cores 0.10 / 0.33 / 0.45
-    apart in z, against >= 0.92 for every consecutive pair of seed 85; docs/vae-demo.md "A
+    apart in z, against >= 0.92 for every consecutive pair of seed 85; docs/vae-demo-experiments.md "A
     content-gated repulsion"). Under the posterior floor the decoder hardly sees such a gap, so the
     reconstruction does not widen it. The term pushes the windows of two patterns out of a shared place
     without labels and leaves the windows of one pattern together; it only pushes (alone it spreads the
@@ -424,7 +424,7 @@ class TimeSeriesVAE(nn.Module):
 
         With `min_posterior_std` = s the variance is exp(logvar_learned) + s^2. Why: trained freely the
         posterior std of a pattern window shrinks to ~0.04 while the windows of one pattern spread ~0.4
-        in z_mean (docs/vae-demo.md), so the decoder tells patterns apart at any spacing and nothing
+        in z_mean (docs/vae-demo-experiments.md), so the decoder tells patterns apart at any spacing and nothing
         gathers a pattern's windows. A floor is noise the decoder must tolerate: two patterns closer
         than a few s get confused, and a window that strays from its pattern's centre is decoded as a
         neighbour, so the cheapest layout is one tight cluster per pattern with gaps between them.
