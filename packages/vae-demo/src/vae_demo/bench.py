@@ -53,7 +53,10 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
         opt = torch.optim.AdamW(
             model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
         )
-        step = make_step(case_cfg.model.beta, shift_tolerant=case_cfg.model.shift_tolerant)
+        m = case_cfg.model  # the configured loss: free bits and the trimmed shift-tolerant error
+        step = make_step(
+            m.beta, free_bits=m.free_bits, shift_tolerant=m.shift_tolerant, keep=m.keep_fraction
+        )
 
         def train_step() -> None:
             loss, _ = step(model, (x, y))  # noqa: B023
