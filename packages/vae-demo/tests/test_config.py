@@ -98,13 +98,15 @@ def test_dataclass_checks_directly() -> None:
 def test_a_stored_config_without_newer_fields_means_their_old_behaviour() -> None:
     stored = to_dict(Config())
     assert missing_stored_fields(stored) == [] and stored_config(stored, "run") == Config()
-    for name in ("keep_fraction", "center_input", "encoder_pool"):
+    for name in ("keep_fraction", "center_input", "encoder_pool", "free_bits"):
         del stored["model"][name]
     assert missing_stored_fields(stored) == [
         "model.keep_fraction=1.0",
         'model.encoder_pool="flatten"',
         "model.center_input=false",
+        "model.free_bits=0.0",
     ]
     m = stored_config(stored, "run").model
-    assert (m.keep_fraction, m.encoder_pool, m.center_input) == (1.0, "flatten", False)
+    assert (m.keep_fraction, m.encoder_pool) == (1.0, "flatten")
+    assert (m.center_input, m.free_bits) == (False, 0.0)
     assert m.min_posterior_std == Config().model.min_posterior_std  # present fields are kept

@@ -135,7 +135,9 @@ class ModelConfig:
     # gathers; from above: coarse groups first that split as the floor falls (deterministic annealing)
     floor_warmup: tuple[float, float] = (0.0, 0.0)
     floor_initial: float = 0.0
-    free_bits: float = 2.0  # nats per latent dimension exempt from the KL penalty (0 = off)
+    # nats per latent dimension exempt from the KL penalty (0 = off). 4 (2 until 2026-12-06): room for
+    # 31 clusters apart by more than the floor's noise; the weak seeds merged fewer neighbours
+    free_bits: float = 4.0
     # prior over z: 0 = N(0, I) (the original); K >= 2 = a learned mixture of K Gaussians, whose KL
     # term pulls each window's z towards the nearest component (a clustering prior)
     prior_components: int = 0
@@ -317,6 +319,7 @@ BEFORE_FIELD_EXISTED: dict[str, dict[str, Any]] = {
         "encoder_pool": "flatten",
         "min_posterior_std": 0.0,
         "center_input": False,
+        "free_bits": 0.0,
     },
     "train": {"precise_bn_batches": 0},
 }
