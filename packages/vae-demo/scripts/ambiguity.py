@@ -24,6 +24,11 @@ pointing at the neighbour.
 
 Part 4 (same latents): how close the cores of consecutive patterns (k and k + 1, which share the mixed
 windows) sit, in z units: the three closest pairs, and the median gap between nearest cores.
+
+Part 5 (same latents): where, as a window's start moves through a pattern block, the latent makes its
+largest move (`transition_offsets`): at offset pattern_len / 2 the window's majority, its label,
+changes; at offset 0 the junction it holds changes (from c-1 | c to c | c+1). How many blocks put the
+transition at the label change, how many at the block start.
 """
 
 from __future__ import annotations
@@ -118,9 +123,44 @@ def trailing(
     return dist, cos
 
 
+def transition_offsets(
+    mu: np.ndarray,
+    start: np.ndarray,
+    y: np.ndarray,
+    pattern_len: int,
+    n_patterns: int,
+    bin_len: int = 8,
+) -> np.ndarray:
+    """For each pattern block c, the window offset at which the latent moves furthest: the latent's
+    transition from pattern c's windows to pattern c + 1's, in samples (0 .. pattern_len).
+
+    The pattern windows are grouped by start block and by offset o = start mod pattern_len in bins of
+    `bin_len`; the path of the bins' median z_mean is followed from o = 0 of block c to o = 0 of block
+    c + 1, and the returned offset is the end of its longest step (NaN where a bin is empty). A window's
+    label (its majority) changes at o = pattern_len / 2; a transition near 0 or pattern_len means the
+    encoder groups the windows by the junction they hold (their start block) instead.
+    """
+    n_bins = pattern_len // bin_len
+    block = (start // pattern_len) % n_patterns
+    b = (start % pattern_len) // bin_len
+    path = np.full((n_patterns * n_bins, mu.shape[1]), np.nan)  # bin medians in series order
+    for c in range(n_patterns):
+        for k in range(n_bins):
+            sel = (y >= 0) & (block == c) & (b == k)
+            if sel.any():
+                path[c * n_bins + k] = np.median(mu[sel], axis=0)
+    steps = np.linalg.norm(np.roll(path, -1, axis=0) - path, axis=1)  # step i: bin i -> bin i + 1
+    out = np.full(n_patterns, np.nan)
+    for c in range(n_patterns):
+        block_steps = steps[c * n_bins : (c + 1) * n_bins]
+        if not np.isnan(block_steps).any():
+            out[c] = (block_steps.argmax() + 1) * bin_len  # the offset the longest step arrives at
+    return out
+
+
 def main(runs: list[Path], precise_bn: int = 0) -> None:
     done_seeds: set[int] = set()
-    rows, trail, close = [], [], []
+    rows, trail, close, jumps = [], [], [], []
     for run in runs:
         # eval mode; with --precise-bn the BatchNorm statistics of the checkpoint's weights
         model, cfg, state, splits = load_run_for_scoring(
@@ -150,6 +190,10 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
         # pattern k is followed by k + 1 in the series (and the last by the first: the block repeats)
         consecutive = np.linalg.norm(cores - np.roll(cores, -1, axis=0), axis=1)  # (L,)
         close.append((run, np.sort(consecutive)[:3], np.median(gap)))
+        P = cfg.data.pattern_len
+        where = transition_offsets(mu, val.start, val.y, P, cfg.data.n_patterns)
+        offset_from_half = np.abs(where - P / 2)  # 0: at the label change; P / 2: at a block start
+        jumps.append((run, offset_from_half, where))
     head = " | ".join(f"p {lo:.2f}-{min(hi, 1):.2f}" for lo, hi in zip(BINS, BINS[1:]))
     print(
         f"\n| run | epoch | k-means ARI | merged labels | in the neighbour's cluster, all | {head} |"
@@ -169,6 +213,16 @@ def main(runs: list[Path], precise_bn: int = 0) -> None:
     print("|---|---|---|")
     for run, nearest, gap in close:
         print(f"| {run} | " + ", ".join(f"{d:.2f}" for d in nearest) + f" | {gap:.2f} |")
+    print(
+        "\n| run | blocks whose longest latent step is within 16 samples of the label change "
+        "(offset 64 of 128) | within 16 of the block start (offset 0 / 128) | elsewhere |"
+    )
+    print("|---|---|---|---|")
+    for run, off, where in jumps:
+        at_half, at_start = np.sum(off <= 16), np.sum(off >= 48)
+        rest = np.sum(~np.isnan(off)) - at_half - at_start
+        print(f"| {run} | {at_half} | {at_start} | {rest} |")
+        print(f"{run}: transition offset per block: {where.astype(int).tolist()}")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,19 @@ def test_a_stroke_towards_the_neighbour_is_measured_as_trailing() -> None:
     np.testing.assert_allclose(dist[mixed], 0.25, atol=0.05)  # 1 of a gap of 4
     np.testing.assert_allclose(cos[mixed], 1.0, atol=0.1)
     assert np.all(dist[5:10] < 0.1) and np.all(np.isnan(cos[10:]))  # pure windows: no direction
+
+
+def test_transition_offsets_find_the_label_change_or_the_block_start() -> None:
+    from ambiguity import transition_offsets
+
+    P, n = 128, 4
+    start = np.arange(P * n * 2)  # two repeats of four blocks, every window
+    y = ((start + P // 2) // P) % n  # the majority label: it changes at offset 64
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 5, size=(n, 2))
+    # a latent that follows the label: one point per label, the jump at offset 64
+    by_label = points[y] + rng.normal(0, 0.05, size=(len(y), 2))
+    np.testing.assert_array_equal(transition_offsets(by_label, start, y, P, n), [64] * n)
+    # a latent that follows the junction: one point per start block, the jump at the block start
+    by_block = points[(start // P) % n] + rng.normal(0, 0.05, size=(len(y), 2))
+    np.testing.assert_array_equal(transition_offsets(by_block, start, y, P, n), [128] * n)

@@ -447,3 +447,25 @@ def test_extra_latent_dimensions_fade_out_of_the_decoders_input() -> None:
     torch.testing.assert_close(out.recon, model.decode(out.mu[:, :2]))
     model.extra_scale = 1.0
     assert not torch.allclose(model(x).recon, out.recon)
+
+
+def test_encoder_taper_hides_the_window_edges_from_the_encoder_only() -> None:
+    torch.manual_seed(0)
+    tapered = small(encoder_taper=1.0, center_input=True).eval()
+    plain = small(center_input=True).eval()
+    plain.load_state_dict(tapered.state_dict())  # the taper is not a stored weight
+    x = torch.rand(3, 8, 128)
+    edges = x.clone()
+    edges[..., 0] = torch.rand(3, 8)  # a Hann window is 0 at the first sample ...
+    edges[..., :4] = edges[..., :4] + 0.001 * torch.rand(3, 8, 4)  # ... and ~1e-3 next to it
+    centre = x.clone()
+    centre[..., 60:68] = torch.rand(3, 8, 8)
+    mu = tapered.encode(x)[0]
+    torch.testing.assert_close(tapered.encode(edges)[0], mu, atol=1e-5, rtol=0)
+    assert (tapered.encode(centre)[0] - mu).abs().max() > 1e-3  # the centre is seen
+    assert (plain.encode(edges)[0] - plain.encode(x)[0]).abs().max() > 1e-4  # untapered: seen
+    # the decoder and its target are untouched: the same z gives the same reconstruction
+    z = torch.randn(3, 2)
+    torch.testing.assert_close(tapered.decode(z), plain.decode(z))
+    with pytest.raises(ValueError, match="encoder_taper"):
+        small(encoder_taper=1.5)

@@ -114,6 +114,12 @@ class ModelConfig:
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
     center_input: bool = True
+    # the encoder sees the window through a Tukey window of this taper fraction (0 = off, 1 = Hann):
+    # its edges fade out. Why: a stride-1 window holds one junction between two consecutive patterns,
+    # and an encoder free to key on a few samples of the neighbour at an edge can group windows by
+    # junction (by start block) instead of by majority pattern, a partition the shift-tolerant loss
+    # does not penalise (docs/vae-demo-experiments.md "Which junction, or which majority")
+    encoder_taper: float = 0.0
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (
@@ -232,6 +238,8 @@ class ModelConfig:
                 f"model.repulsion_weight must be >= 0 and model.repulsion_bandwidth > 0, got "
                 f"{self.repulsion_weight} and {self.repulsion_bandwidth}"
             )
+        if not 0 <= self.encoder_taper <= 1:
+            problems.append(f"model.encoder_taper must be in [0, 1], got {self.encoder_taper}")
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
         if self.keep_fraction < 1 and not self.shift_tolerant:

@@ -55,6 +55,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         encoder_pool=m.encoder_pool,
         min_posterior_std=m.min_posterior_std,
         center_input=m.center_input,
+        encoder_taper=m.encoder_taper,
         prior_components=m.prior_components,
         extra_dims=m.extra_latent_dims,
     )

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from scipy.signal.windows import tukey
 from torch import Tensor, nn
 
 
@@ -370,6 +371,7 @@ class TimeSeriesVAE(nn.Module):
         encoder_pool: str = "flatten",
         min_posterior_std: float = 0.0,
         center_input: bool = False,
+        encoder_taper: float = 0.0,
         prior_components: int = 0,
         extra_dims: int = 0,
     ) -> None:
@@ -380,6 +382,12 @@ class TimeSeriesVAE(nn.Module):
             raise ValueError(f"min_posterior_std must be >= 0, got {min_posterior_std}")
         self.min_posterior_std = min_posterior_std
         self.center_input = center_input
+        if not 0 <= encoder_taper <= 1:
+            raise ValueError(f"encoder_taper must be in [0, 1], got {encoder_taper}")
+        # the Tukey window the encoder sees its input through (None = off); not stored in checkpoints,
+        # it is a function of the config
+        taper = torch.from_numpy(tukey(window, encoder_taper)).float() if encoder_taper else None
+        self.register_buffer("taper", taper, persistent=False)
         # latent dimensions the decoder sees scaled by `extra_scale` (set by training, which fades it
         # from 1 to 0); 0 = the state after the fade, in which the model is a latent_dim-D VAE
         self.latent_dim, self.extra_dims, self.extra_scale = latent_dim, extra_dims, 0.0
@@ -432,7 +440,10 @@ class TimeSeriesVAE(nn.Module):
         x_enc = x[:, : self.n_features] if self.time_bypass else x  # (B, C_enc, T)
         # Windows are min-max scaled to [0, 1]; centred, a first-layer filter is no longer dead for
         # every window just because its weights sum negative (the conv's ReLU comes before BatchNorm).
-        mu, logvar = self.encoder(x_enc - 0.5 if self.center_input else x_enc)
+        x_enc = x_enc - 0.5 if self.center_input else x_enc
+        if self.taper is not None:  # (T,): the window's edges fade out of the encoder's view
+            x_enc = x_enc * self.taper
+        mu, logvar = self.encoder(x_enc)
         if self.min_posterior_std > 0:
             floor = torch.full_like(logvar, 2 * math.log(self.min_posterior_std))
             logvar = torch.logaddexp(logvar, floor)  # log(sigma^2 + s^2)
