@@ -67,6 +67,8 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.mean_shift_warmup=[15,10]", "model.mean_shift_warmup"),
         ("model.repulsion_weight=-1", "model.repulsion_weight"),
         ("model.encoder_taper=1.5", "model.encoder_taper"),
+        ("model.edge_swap=-1", "model.edge_swap"),
+        ("model.edge_swap=64", "model.edge_swap"),
         ("model.repulsion_bandwidth=0", "model.repulsion_bandwidth"),
         ("model.repulsion_warmup=[4,2]", "model.repulsion_warmup"),
         ("model.extra_latent_dims=-1", "model.extra_latent_dims"),

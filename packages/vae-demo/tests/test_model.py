@@ -469,3 +469,34 @@ def test_encoder_taper_hides_the_window_edges_from_the_encoder_only() -> None:
     torch.testing.assert_close(tapered.decode(z), plain.decode(z))
     with pytest.raises(ValueError, match="encoder_taper"):
         small(encoder_taper=1.5)
+
+
+def test_swap_edges_replaces_only_the_signal_edges_with_another_windows() -> None:
+    from vae_demo.model import swap_edges
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 8, 128)
+    y = swap_edges(x, 7, 16)
+    changed = (y != x).any(dim=1)  # (B, T)
+    torch.testing.assert_close(y[:, 7], x[:, 7])  # the time channel is kept
+    assert not changed[:, 16:112].any()  # at most 16 samples at either end
+    assert changed[:, :16].any() and changed[:, 112:].any()
+    for b in range(64):  # each replaced stretch is the same stretch of one other window
+        for part in (slice(0, 16), slice(112, 128)):
+            t = torch.nonzero(changed[b, part]).flatten() + part.start
+            if len(t):
+                donors = [d for d in range(64) if torch.equal(y[b, :7, t], x[d, :7, t])]
+                assert donors and b not in donors
+
+
+def test_edge_swap_changes_the_encoders_training_input_only() -> None:
+    torch.manual_seed(0)
+    model = small(edge_swap=16, center_input=True)
+    x = torch.rand(8, 8, 128)
+    out = model(x)
+    torch.testing.assert_close(out.target, x[:, :7])  # the target is the untouched window
+    model.eval()
+    torch.testing.assert_close(model(x).mu, model(x).mu)  # no augmentation in eval mode
+    torch.testing.assert_close(model(x).mu, model.encode(x)[0])
+    with pytest.raises(ValueError, match="edge_swap"):
+        small(edge_swap=64)

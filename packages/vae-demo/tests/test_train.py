@@ -95,16 +95,20 @@ def test_encode_scores_the_three_test_sets_and_an_input_file(
     assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
 
 
-@pytest.mark.parametrize("variant", ["current", "config-without-center_input", "extra-latent-dims"])
+@pytest.mark.parametrize(
+    "variant", ["current", "config-without-center_input", "extra-latent-dims", "edge-swap"]
+)
 def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], variant: str) -> None:
     """config-without-center_input: the run's config.yaml predates `model.center_input` (default now
     true) and the run trained uncentred; resuming must rebuild that model, not today's default.
-    extra-latent-dims: interrupted halfway through the fade, the resumed run continues it."""
+    extra-latent-dims: interrupted halfway through the fade, the resumed run continues it.
+    edge-swap: the augmentation's random draws continue as in the uninterrupted run."""
     older_config = variant == "config-without-center_input"
     args = {
         "current": tiny,
         "config-without-center_input": [*tiny, "model.center_input=false"],
         "extra-latent-dims": [*tiny, "model.extra_latent_dims=2", "model.extra_latent_fade=[0,2]"],
+        "edge-swap": [*tiny, "model.edge_swap=8", "model.encoder_taper=0.25"],
     }[variant]
     full, part = tmp_path / "full", tmp_path / "part"
     assert main(["train", "--run-dir", str(full), *args, "train.epochs=2"]) == 0

@@ -120,6 +120,11 @@ class ModelConfig:
     # junction (by start block) instead of by majority pattern, a partition the shift-tolerant loss
     # does not penalise (docs/vae-demo-experiments.md "Which junction, or which majority")
     encoder_taper: float = 0.0
+    # training only: the first a and last b samples (a, b uniform in 0..edge_swap) of each window's
+    # signal channels are replaced, in the encoder's input, by those of another window of the batch
+    # (model.swap_edges; 0 = off): the encoder learns to ignore the edges, against the junction
+    # partition, and still sees the whole window
+    edge_swap: int = 0
     gru_units: int = 128
     out_kernel_size: int = 5
     time_bypass: bool = (
@@ -240,6 +245,8 @@ class ModelConfig:
             )
         if not 0 <= self.encoder_taper <= 1:
             problems.append(f"model.encoder_taper must be in [0, 1], got {self.encoder_taper}")
+        if self.edge_swap < 0:
+            problems.append(f"model.edge_swap must be >= 0, got {self.edge_swap}")
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
         if self.keep_fraction < 1 and not self.shift_tolerant:
@@ -310,6 +317,11 @@ class Config:
             )
         if self.model.reconstruct_time and not self.data.time_encoding:
             raise ConfigError("model.reconstruct_time=true needs data.time_encoding=true")
+        if 2 * self.model.edge_swap >= self.data.window:
+            raise ConfigError(
+                f"model.edge_swap={self.model.edge_swap} must be below half the window "
+                f"(data.window={self.data.window})"
+            )
         if self.plot.latent_scatter and self.model.latent_dim != 2:
             raise ConfigError(
                 f"plot.latent_scatter=true needs model.latent_dim=2, got "

@@ -56,6 +56,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         min_posterior_std=m.min_posterior_std,
         center_input=m.center_input,
         encoder_taper=m.encoder_taper,
+        edge_swap=m.edge_swap,
         prior_components=m.prior_components,
         extra_dims=m.extra_latent_dims,
     )

@@ -327,6 +327,29 @@ def content_repulsion(
     return (w * near).mean()
 
 
+def swap_edges(x: Tensor, n_features: int, max_len: int) -> Tensor:
+    """x (B, C, T) with, per window, its first a and last b samples (a, b uniform in 0..`max_len`) of the
+    `n_features` signal channels taken from another window of the batch (a random permutation); the
+    time channel is kept.
+
+    Why (a training-time augmentation of the encoder's input; the reconstruction target stays x): a
+    stride-1 window holds one junction between two consecutive patterns, and an encoder that keys on
+    the few samples of a neighbour at either edge groups the windows by junction (by start block)
+    instead of by majority, a partition the shift-tolerant loss does not penalise
+    (docs/vae-demo-experiments.md "Which junction, or which majority"). With the edges replaced by
+    unrelated content during training, nothing there predicts the target and the encoder learns to
+    ignore up to `max_len` samples at either end, while it still sees the whole window.
+    """
+    B, _, T = x.shape
+    a = torch.randint(0, max_len + 1, (B, 1), device=x.device)  # (B, 1)
+    b = torch.randint(0, max_len + 1, (B, 1), device=x.device)
+    t = torch.arange(T, device=x.device)[None, :]  # (1, T)
+    edge = ((t < a) | (t >= T - b))[:, None, :]  # (B, 1, T)
+    donor = x[torch.randperm(B, device=x.device)]  # (B, C, T)
+    signal = torch.where(edge, donor[:, :n_features], x[:, :n_features])  # (B, F, T)
+    return torch.cat([signal, x[:, n_features:]], dim=1)
+
+
 def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
     """Window b of `x` (B, C, T) cyclically rolled by shifts[b] (torch.roll per window, in one gather)."""
     C, T = x.shape[-2:]
@@ -372,6 +395,7 @@ class TimeSeriesVAE(nn.Module):
         min_posterior_std: float = 0.0,
         center_input: bool = False,
         encoder_taper: float = 0.0,
+        edge_swap: int = 0,
         prior_components: int = 0,
         extra_dims: int = 0,
     ) -> None:
@@ -388,6 +412,9 @@ class TimeSeriesVAE(nn.Module):
         # it is a function of the config
         taper = torch.from_numpy(tukey(window, encoder_taper)).float() if encoder_taper else None
         self.register_buffer("taper", taper, persistent=False)
+        if not 0 <= 2 * edge_swap < window:
+            raise ValueError(f"edge_swap must be in [0, window / 2), got {edge_swap}")
+        self.edge_swap = edge_swap  # training only: see swap_edges
         # latent dimensions the decoder sees scaled by `extra_scale` (set by training, which fades it
         # from 1 to 0); 0 = the state after the fade, in which the model is a latent_dim-D VAE
         self.latent_dim, self.extra_dims, self.extra_scale = latent_dim, extra_dims, 0.0
@@ -473,7 +500,10 @@ class TimeSeriesVAE(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: Tensor) -> VAEOutput:
-        mu, logvar = self.posterior(x)  # (B, D + E) each
+        seen = x
+        if self.training and self.edge_swap:  # the encoder's input only; the target stays x
+            seen = swap_edges(x, self.n_features, self.edge_swap)
+        mu, logvar = self.posterior(seen)  # (B, D + E) each
         z = reparameterize(mu, logvar) if self.training else mu
         if self.extra_dims:
             z = self.fade_extra(z, mu)
