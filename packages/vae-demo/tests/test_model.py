@@ -500,3 +500,17 @@ def test_edge_swap_changes_the_encoders_training_input_only() -> None:
     torch.testing.assert_close(model(x).mu, model.encode(x)[0])
     with pytest.raises(ValueError, match="edge_swap"):
         small(edge_swap=64)
+
+
+def test_encoder_without_time_ignores_the_time_channel_and_the_decoder_gets_none() -> None:
+    torch.manual_seed(0)
+    model = small(encoder_time=False).eval()
+    assert model.encoder.blocks[0].conv.in_channels == 7  # the signal channels only
+    x = torch.rand(4, 8, 128)
+    shifted = x.clone()
+    shifted[:, 7] = torch.roll(x[:, 7], 32, dims=-1)  # another phase of the time channel
+    out = model(x)
+    torch.testing.assert_close(model(shifted).mu, out.mu)
+    torch.testing.assert_close(model(shifted).recon, out.recon)  # no time value reaches the decoder
+    seeing = small().eval()
+    assert (seeing(shifted).mu - seeing(x).mu).abs().max() > 1e-4  # the original reads it

@@ -127,6 +127,12 @@ class ModelConfig:
     edge_swap: int = 0
     gru_units: int = 128
     out_kernel_size: int = 5
+    # the encoder reads the time-encoding channel (the original). false: it sees the signal channels
+    # only, and unlike the bypass the decoder gets no time value either. Why: with the time channel
+    # the encoder can tell where in the window the pattern block starts and name a window by the
+    # block it starts in (which pattern precedes the time channel's peak) instead of by its majority
+    # (docs/vae-demo-experiments.md "Which junction, or which majority")
+    encoder_time: bool = True
     time_bypass: bool = (
         False  # encoder sees signal only; last time value goes straight to the decoder
     )

@@ -57,6 +57,7 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         center_input=m.center_input,
         encoder_taper=m.encoder_taper,
         edge_swap=m.edge_swap,
+        encoder_time=m.encoder_time,
         prior_components=m.prior_components,
         extra_dims=m.extra_latent_dims,
     )

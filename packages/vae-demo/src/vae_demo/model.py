@@ -396,6 +396,7 @@ class TimeSeriesVAE(nn.Module):
         center_input: bool = False,
         encoder_taper: float = 0.0,
         edge_swap: int = 0,
+        encoder_time: bool = True,
         prior_components: int = 0,
         extra_dims: int = 0,
     ) -> None:
@@ -421,7 +422,10 @@ class TimeSeriesVAE(nn.Module):
         self.prior = MixturePrior(prior_components, latent_dim) if prior_components else None
         self.n_features, self.time_channel = n_features, time_channel
         self.time_bypass, self.reconstruct_time = time_bypass, reconstruct_time
-        c_enc = n_features + (1 if time_channel and not time_bypass else 0)
+        # the encoder reads the time channel unless the bypass routes it to the decoder or
+        # `encoder_time` is off
+        self.encoder_time = time_channel and not time_bypass and encoder_time
+        c_enc = n_features + (1 if self.encoder_time else 0)
         c_out = n_features + (1 if reconstruct_time else 0)
         self.encoder = Encoder(
             c_enc,
@@ -464,7 +468,7 @@ class TimeSeriesVAE(nn.Module):
         than a few s get confused, and a window that strays from its pattern's centre is decoded as a
         neighbour, so the cheapest layout is one tight cluster per pattern with gaps between them.
         """
-        x_enc = x[:, : self.n_features] if self.time_bypass else x  # (B, C_enc, T)
+        x_enc = x if self.encoder_time else x[:, : self.n_features]  # (B, C_enc, T)
         # Windows are min-max scaled to [0, 1]; centred, a first-layer filter is no longer dead for
         # every window just because its weights sum negative (the conv's ReLU comes before BatchNorm).
         x_enc = x_enc - 0.5 if self.center_input else x_enc
