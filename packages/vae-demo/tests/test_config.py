@@ -67,6 +67,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.mean_shift_warmup=[15,10]", "model.mean_shift_warmup"),
         ("model.repulsion_weight=-1", "model.repulsion_weight"),
         ("model.encoder_taper=1.5", "model.encoder_taper"),
+        ("model.spectral_weight=-0.5", "model.spectral_weight"),
         ("model.edge_swap=-1", "model.edge_swap"),
         ("model.edge_swap=64", "model.edge_swap"),
         ("model.repulsion_bandwidth=0", "model.repulsion_bandwidth"),

@@ -192,6 +192,44 @@ def test_trimmed_shift_error_ignores_the_minority_pattern() -> None:
     torch.testing.assert_close(loss, shift_tolerant_mse(out.recon, out.target, keep=0.5)[0])
 
 
+def test_spectral_error_compares_magnitude_spectra_and_ignores_the_offset() -> None:
+    from vae_demo.model import spectral_errors
+
+    torch.manual_seed(2)
+    x, y = torch.rand(3, 7, 128), torch.rand(3, 7, 128)
+    mag = lambda a: np.abs(np.fft.rfft(a.numpy(), axis=-1))  # noqa: E731
+    by_hand = ((mag(y) - mag(x)) ** 2).mean(axis=(1, 2)) / 128
+    torch.testing.assert_close(spectral_errors(y, x), torch.from_numpy(by_hand).float())
+    # a cyclic shift costs nothing; on the MSE's scale (Parseval): against silence, ~ the mean square
+    assert spectral_errors(torch.roll(x, 37, dims=-1), x).abs().max() < 1e-5
+    noise = torch.randn(4, 7, 128)
+    torch.testing.assert_close(
+        spectral_errors(noise, torch.zeros_like(noise)).mean(),
+        noise.pow(2).mean(),
+        rtol=0.02,
+        atol=0,
+    )
+    # a window of 88 samples of a and 40 of b is nearer a than b in spectrum
+    a, b = torch.rand(1, 7, 128), torch.rand(1, 7, 128)
+    window = torch.cat([a[..., 40:], b[..., :40]], dim=-1)
+    assert spectral_errors(a, window) < spectral_errors(b, window)
+
+
+def test_spectral_error_enters_the_loss_with_its_weight() -> None:
+    from vae_demo.model import spectral_errors
+
+    torch.manual_seed(0)
+    model = small().eval()
+    x, y = torch.rand(6, 8, 128), torch.zeros(6)
+    base, parts = make_step(beta=0.1, shift_tolerant=True, keep=0.75)(model, (x, y))
+    assert "spec" not in parts
+    loss, parts = make_step(beta=0.1, shift_tolerant=True, keep=0.75, spectral=0.5)(model, (x, y))
+    out = model(x)
+    expected = spectral_errors(out.recon, out.target).mean()
+    torch.testing.assert_close(parts["spec"], expected)
+    torch.testing.assert_close(loss, base + 0.5 * expected)
+
+
 def test_statistics_pooling_makes_the_encoder_nearly_blind_to_the_offset() -> None:
     torch.manual_seed(0)
     x = torch.rand(16, 8, 128)

@@ -166,6 +166,10 @@ class ModelConfig:
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
     keep_fraction: float = 0.75
+    # weight of the magnitude-spectrum error added to the reconstruction error (model.spectral_errors;
+    # 0 = off). Why: the aligned shift-tolerant error is indifferent between naming a window by its
+    # majority pattern and by the junction it holds; in spectrum space majority clusters are tighter
+    spectral_weight: float = 0.0
     # weight of a label-free pull of each window's z_mean one mean-shift step up the density of its
     # batch's z_means (model.mean_shift_pull; 0 = off): windows trailing between two clusters are drawn
     # into the denser one, a cluster's windows towards its mode. Bandwidth in units of the batch's
@@ -257,6 +261,8 @@ class ModelConfig:
             problems.append(f"model.encoder_taper must be in [0, 1], got {self.encoder_taper}")
         if self.edge_swap < 0:
             problems.append(f"model.edge_swap must be >= 0, got {self.edge_swap}")
+        if self.spectral_weight < 0:
+            problems.append(f"model.spectral_weight must be >= 0, got {self.spectral_weight}")
         if not 0 < self.keep_fraction <= 1:
             problems.append(f"model.keep_fraction must be in (0, 1], got {self.keep_fraction}")
         if self.keep_fraction < 1 and not self.shift_tolerant:

@@ -248,6 +248,28 @@ def shift_tolerant_mse(recon: Tensor, target: Tensor, keep: float = 1.0) -> tupl
     return errors.mean(), shifts
 
 
+def spectral_errors(recon: Tensor, target: Tensor) -> Tensor:
+    """(B,) mean squared difference of the magnitude spectra: mean over channels and the T/2 + 1
+    frequencies of (|R_f| - |X_f|)^2 / T, R and X the real FFTs of `recon` and `target` over time.
+
+    With the 1/T scale the term is on the time-domain MSE's scale (Parseval), about at most the error
+    at the best cyclic shift. Like that error it ignores where the window starts (a cyclic shift only
+    changes phases); unlike it, it does not align samples but compares how much of each frequency a
+    window holds, in which a window is close to a *blend* of its two patterns' spectra. Why: under the
+    aligned error, grouping the windows by the junction they hold (c | c + 1, i.e. by start block)
+    costs about what grouping them by majority does (the decoded junction c[64:] | (c+1)[:64] fits the
+    windows of offsets 32-96 as well as a pure pattern fits those of -32-32); in spectrum space a majority
+    cluster is pattern c with up to half of c - 1 or c + 1 mixed in, two short arms in different
+    directions, while a junction cluster is the whole path from c to c + 1, and a cluster's spread about
+    its mean is ~40 % smaller for majority clusters (docs/vae-demo-experiments.md "A spectral term").
+    """
+    T = target.shape[-1]
+    x, y = target.float(), recon.float()  # the FFT wants full precision (also under autocast)
+    mag_x = torch.fft.rfft(x, dim=-1).abs()  # (B, C, T//2+1)
+    mag_y = torch.fft.rfft(y, dim=-1).abs()
+    return (mag_y - mag_x).pow(2).mean(dim=(1, 2)) / T
+
+
 def mean_shift_pull(mu: Tensor, bandwidth: float) -> Tensor:
     """Mean over the batch of ||mu_i - m_i||^2 / h^2, m_i one mean-shift step from mu_i.
 

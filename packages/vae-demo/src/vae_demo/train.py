@@ -45,6 +45,7 @@ from vae_demo.model import (
     mean_shift_pull,
     roll_best,
     shift_tolerant_mse,
+    spectral_errors,
 )
 from vae_demo.plots import (
     epoch_frames,
@@ -141,6 +142,7 @@ def make_step(
     bandwidth: float = 0.1,
     repulsion: Ramp | None = None,
     repulsion_bandwidth: float = 0.15,
+    spectral: float = 0.0,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
     labels in the batch are ignored.
@@ -154,7 +156,8 @@ def make_step(
     (model.shift_tolerant_mse). With `pull` (a Ramp) the loss adds
     pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`; with `repulsion` (a
     Ramp), repulsion.weight * model.content_repulsion(z_mean, target, `repulsion_bandwidth`, keep), logged as
-    `repel`."""
+    `repel`; with `spectral` > 0, spectral * model.spectral_errors(recon, target) (batch mean), logged as
+    `spec`."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -177,6 +180,10 @@ def make_step(
         weight = warmup.weight if warmup is not None else beta
         loss = recon + weight * penalised
         parts = {"recon": recon.detach(), "kl": kl.detach()}
+        if spectral > 0:
+            spec = spectral_errors(out.recon, out.target).mean()
+            loss = loss + spectral * spec
+            parts["spec"] = spec.detach()
         mu = out.mu[:, : unwrap(model).latent_dim]  # (B, D): without any extra dimensions
         if pull is not None:  # logged from the first step, also while its weight is still 0
             pulled = mean_shift_pull(mu, bandwidth)
@@ -368,6 +375,7 @@ def train(
         bandwidth=cfg.model.mean_shift_bandwidth,
         repulsion=repulsion,
         repulsion_bandwidth=cfg.model.repulsion_bandwidth,
+        spectral=cfg.model.spectral_weight,
     )
     # validation at the full KL weight, without the pull or the repulsion (val_loss stays comparable
     # across runs)
