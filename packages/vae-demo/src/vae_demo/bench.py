@@ -53,9 +53,14 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
         opt = torch.optim.AdamW(
             model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
         )
-        m = case_cfg.model  # the configured loss: free bits and the trimmed shift-tolerant error
+        m = case_cfg.model  # the configured loss: free bits, the trimmed shift-tolerant error and
+        # the spectral term
         step = make_step(
-            m.beta, free_bits=m.free_bits, shift_tolerant=m.shift_tolerant, keep=m.keep_fraction
+            m.beta,
+            free_bits=m.free_bits,
+            shift_tolerant=m.shift_tolerant,
+            keep=m.keep_fraction,
+            spectral=m.spectral_weight,
         )
 
         def train_step() -> None:

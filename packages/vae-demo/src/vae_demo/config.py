@@ -167,9 +167,12 @@ class ModelConfig:
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
     keep_fraction: float = 0.75
     # weight of the magnitude-spectrum error added to the reconstruction error (model.spectral_errors;
-    # 0 = off). Why: the aligned shift-tolerant error is indifferent between naming a window by its
-    # majority pattern and by the junction it holds; in spectrum space majority clusters are tighter
-    spectral_weight: float = 0.0
+    # 0 = off; 1 = on the time-domain error's scale). Why: the aligned shift-tolerant error is
+    # indifferent between naming a window by its majority pattern and by the junction it holds (its
+    # start block), and weak runs named half their windows by junction; in spectrum space majority
+    # groups are a third tighter (scripts/partition_spread.py), and with the term the latent jumps at
+    # the label change (docs/vae-demo-experiments.md "A spectral term")
+    spectral_weight: float = 1.0
     # weight of a label-free pull of each window's z_mean one mean-shift step up the density of its
     # batch's z_means (model.mean_shift_pull; 0 = off): windows trailing between two clusters are drawn
     # into the denser one, a cluster's windows towards its mode. Bandwidth in units of the batch's
@@ -356,6 +359,7 @@ BEFORE_FIELD_EXISTED: dict[str, dict[str, Any]] = {
         "min_posterior_std": 0.0,
         "center_input": False,
         "free_bits": 0.0,
+        "spectral_weight": 0.0,
     },
     "train": {"precise_bn_batches": 0},
 }
