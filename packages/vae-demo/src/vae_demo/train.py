@@ -377,7 +377,7 @@ def train(
         repulsion_bandwidth=cfg.model.repulsion_bandwidth,
         spectral=cfg.model.spectral_weight,
     )
-    # validation at the full KL weight, without the pull or the repulsion (val_loss stays comparable
-    # across runs)
+    # validation at the full KL weight, without the pull, the repulsion or the spectral term (val_loss
+    # stays comparable across runs)
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
