@@ -13,23 +13,18 @@ __version__ = "0.1.0"
 _WHERE = {
     "Config": "config",
     "visualize_learned_templates": "plots",
-    **{
-        name: "model"
-        for name in (
-            "ContrastiveLSTM",
-            "EventSpecificCNN",
-            "EventSpecificClassifier",
-            "EventSpecificLoss",
-            "EventSpecificTimingHeads",
-            "EventTemplateBank",
-            "EventTimingLoss",
-            "LSTMAutoencoder",
-            "LSTMEventClassifier",
-            "TemporalAugmentation",
-            "VariationalLSTMAutoencoder",
-            "transfer_encoder_to_classifier",
-        )
-    },
+    "LSTMEventClassifier": "model",
+    "TemporalAugmentation": "augment",
+    "EventSpecificCNN": "event_specific",
+    "EventSpecificClassifier": "event_specific",
+    "EventSpecificTimingHeads": "event_specific",
+    "EventTemplateBank": "event_specific",
+    "EventSpecificLoss": "losses",
+    "EventTimingLoss": "losses",
+    "ContrastiveLSTM": "pretraining",
+    "LSTMAutoencoder": "pretraining",
+    "VariationalLSTMAutoencoder": "pretraining",
+    "transfer_encoder_to_classifier": "pretraining",
 }
 
 __all__ = ["__version__", *sorted(_WHERE)]

@@ -25,7 +25,8 @@ def _train_case(cfg_dict: dict[str, Any], batch_size: int, repeat: int) -> dict[
     """Steps/s of one full optimizer step at `batch_size`; runs in the subprocess."""
     from sigzoo_shared.device import peak_rss_mb
 
-    from event_lstm.train import build_loss, build_model, supervised_step
+    from event_lstm.builders import build_loss, build_model
+    from event_lstm.train import supervised_step
 
     cfg = from_dict(Config, cfg_dict)
     torch.manual_seed(0)
@@ -69,9 +70,9 @@ def _subprocess_case(cfg: Config, batch_size: int, repeat: int) -> dict[str, flo
 
 
 def streaming_rtf(cfg: Config, seconds: float = 30.0, repeat: int = 3) -> dict[str, float]:
+    from event_lstm.builders import build_model
     from event_lstm.detect import detect_array
     from event_lstm.generator import _rng, generate_recording
-    from event_lstm.train import build_model
 
     torch.manual_seed(0)
     model = build_model(cfg.model).eval()

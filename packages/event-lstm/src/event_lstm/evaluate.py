@@ -23,6 +23,7 @@ from sigzoo_shared.errors import CheckpointError
 from sigzoo_shared.metrics import event_confusion, match_events_by_type
 from torch import nn
 
+from event_lstm.builders import build_model
 from event_lstm.config import Config
 from event_lstm.data import WindowSet, load_recording, load_windows
 from event_lstm.detect import count_refractory_violations, detect_array, write_events_csv
@@ -34,8 +35,6 @@ def load_model(
     checkpoint: Path | str, device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, Config]:
     """The classifier of a training run (dir or file), rebuilt from the config stored in its checkpoint."""
-    from event_lstm.train import build_model
-
     path = find_checkpoint(checkpoint)
     state = load_checkpoint(path, map_location=device)
     if state.get("config") is None:

@@ -31,99 +31,20 @@ from sigzoo_shared.config import from_dict
 from sigzoo_shared.distributed import unwrap
 from torch import Tensor, nn
 
-from event_lstm.config import Config, ModelConfig
+from event_lstm.augment import TemporalAugmentation
+from event_lstm.builders import build_loss, build_model, build_pretrain_model
+from event_lstm.config import Config
 from event_lstm.data import WindowDataset, WindowSet, load_windows
+from event_lstm.evaluate import window_metrics
+from event_lstm.event_specific import EventSpecificClassifier
 from event_lstm.generator import generate_windows
-from event_lstm.model import (
-    ContrastiveLSTM,
-    EventSpecificClassifier,
-    EventSpecificLoss,
-    EventTimingLoss,
-    LSTMAutoencoder,
-    LSTMEventClassifier,
-    TemporalAugmentation,
-    VariationalLSTMAutoencoder,
-    autoencoder_loss,
-    nt_xent_loss,
-    transfer_encoder_to_classifier,
-    vae_loss,
-)
+from event_lstm.losses import EventTimingLoss, autoencoder_loss, nt_xent_loss, vae_loss
+from event_lstm.pretraining import transfer_encoder_to_classifier
 
 log = logging.getLogger(__name__)
 PACKAGE = "event-lstm"
 
 Step = Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]
-
-
-# ------------------------------------------------------------------------------------ builders
-
-
-def build_model(m: ModelConfig) -> nn.Module:
-    common = {
-        "input_size": m.input_size,
-        "hidden_size": m.hidden_size,
-        "num_layers": m.num_layers,
-        "num_events": m.num_events,
-        "dropout": m.dropout,
-        "bidirectional": m.bidirectional,
-        "timing_resolution_samples": m.timing_resolution_samples,
-        "refractory_period_samples": m.refractory_period_samples,
-        "downsample": m.downsample,
-        "frontend_channels": m.frontend_channels,
-        "remove_window_mean": m.remove_window_mean,
-        "event_pooling": m.event_pooling,
-    }
-    if m.arch == "lstm":
-        return LSTMEventClassifier(attention_heads=m.attention_heads, **common)
-    return EventSpecificClassifier(
-        template_length=m.template_length,
-        max_delay_samples=m.max_delay_samples,
-        cnn_channels=m.cnn_channels,
-        cnn_out_per_event=m.cnn_out_per_event,
-        timing_head_dim=m.timing_head_dim,
-        timing_head_heads=m.timing_head_heads,
-        **common,
-    )
-
-
-def build_loss(cfg: Config) -> EventTimingLoss:
-    lc, m = cfg.loss, cfg.model
-    kw = {
-        "event_weight": lc.event_weight,
-        "timing_weight": lc.timing_weight,
-        "refractory_weight": lc.refractory_weight,
-        "timing_sigma_samples": lc.timing_sigma_samples,
-        "refractory_period_samples": m.refractory_period_samples,
-        "tolerance_samples": 2 * m.timing_resolution_samples,
-    }
-    if m.arch == "lstm":
-        return EventTimingLoss(**kw)
-    return EventSpecificLoss(
-        template_weight=lc.template_weight, template_sigma_samples=lc.template_sigma_samples, **kw
-    )
-
-
-def build_pretrain_model(cfg: Config, method: str) -> nn.Module:
-    m, p = cfg.model, cfg.pretrain
-    common = {
-        "input_size": m.input_size,
-        "hidden_size": m.hidden_size,
-        "num_layers": m.num_layers,
-        "dropout": m.dropout,
-        "bidirectional": m.bidirectional,
-        "downsample": m.downsample,
-        "frontend_channels": m.frontend_channels,
-        "remove_window_mean": m.remove_window_mean,
-    }
-    if method == "ae":
-        return LSTMAutoencoder(latent_size=p.latent_size, **common)
-    if method == "vae":
-        return VariationalLSTMAutoencoder(latent_size=p.latent_size, **common)
-    if method == "contrastive":
-        return ContrastiveLSTM(
-            projection_size=p.projection_size, temperature=p.temperature, **common
-        )
-    raise ConfigError(f"pretrain method {method!r}: expected one of ae, vae, contrastive")
 
 
 # ---------------------------------------------------------------------------------- step functions
@@ -232,7 +153,6 @@ class FreezeBackbone(Callback):
 
 
 def _supervised_callbacks(cfg: Config, val: WindowSet) -> list[Callback]:
-    from event_lstm.evaluate import window_metrics
     from event_lstm.plots import detection_figure, template_grid
 
     n = min(len(val.signals), 256)

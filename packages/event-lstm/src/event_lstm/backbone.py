@@ -1,0 +1,244 @@
+"""The parts every event-lstm model shares: the strided front end, the (Bi)LSTM sequence encoder, the
+base class of the two classifiers (freezing, embeddings, event read-out) and the step/mask helpers.
+
+Shapes: B batch, T samples, C channels, E event types, S LSTM steps (= ceil(T / downsample)),
+D LSTM output size, F front-end channels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+NEG = -1e9  # logit for padded steps (finite, so KL terms stay finite)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def n_steps(n_samples: int, downsample: int) -> int:
+    return -(-n_samples // downsample)
+
+
+def step_mask(step_lengths: Tensor | None, n: int, batch: int, device: torch.device) -> Tensor:
+    """(B, S) True where a step holds real data."""
+    if step_lengths is None:
+        return torch.ones(batch, n, dtype=torch.bool, device=device)
+    return torch.arange(n, device=device)[None, :] < step_lengths[:, None]
+
+
+def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
+    """Mean of (B, S, D) over valid steps -> (B, D)."""
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+def pool_events(event_head: nn.Module, h: Tensor, mask: Tensor, pooling: str) -> Tensor:
+    """Event logits (B, E) from (B, S, D): the seed's MLP on the mean over steps, or ("max") the MLP
+    on every step and the maximum over valid steps (multiple-instance pooling: a 40 ms event is a
+    small part of a 500 ms window and mean pooling dilutes it)."""
+    if pooling == "mean":
+        return event_head(masked_mean(h, mask))
+    per_step = event_head(h).masked_fill(~mask.unsqueeze(-1), NEG)  # (B, S, E)
+    return per_step.max(dim=1).values
+
+
+def bin_centers(n: int, downsample: int, device: torch.device | None = None) -> Tensor:
+    """Sample position (in samples) of the centre of each of n bins of `downsample` samples."""
+    return torch.arange(n, device=device, dtype=torch.float32) * downsample + (downsample - 1) / 2
+
+
+def onsets_from_timing(
+    timing_probs: Tensor, downsample: int, method: str = "expected", radius_bins: int = 2
+) -> Tensor:
+    """(B, E, S) timing distributions -> (B, E) onsets in samples (not rounded).
+
+    `argmax` takes the centre of the most probable bin; `expected` the probability-weighted mean of the
+    bin centres within `radius_bins` of it (a local soft-argmax: sub-bin precision, immune to stray mass
+    far away).
+    """
+    S = timing_probs.shape[-1]
+    centers = bin_centers(S, downsample, timing_probs.device)
+    peak = timing_probs.argmax(-1)  # (B, E)
+    if method == "argmax":
+        return centers[peak]
+    idx = torch.arange(S, device=timing_probs.device)
+    near = (idx[None, None, :] - peak[..., None]).abs() <= radius_bins  # (B, E, S)
+    w = timing_probs * near
+    return (w * centers).sum(-1) / w.sum(-1).clamp_min(1e-12)
+
+
+def refractory_keep(
+    onsets: Tensor, types: Tensor, probs: Tensor, refractory_samples: float
+) -> Tensor:
+    """Greedy refractory filter over a list of detections: (N,) each -> (N,) bool keep.
+
+    Detections are visited from the most to the least probable; one is kept unless a kept detection of
+    the same type lies within `refractory_samples`. So the more probable of two conflicting events wins,
+    whichever comes first (the original kept the earlier one).
+    """
+    keep = torch.zeros_like(onsets, dtype=torch.bool)
+    for i in torch.argsort(probs, descending=True).tolist():
+        same = keep & (types == types[i])
+        if not bool(((onsets[same] - onsets[i]).abs() < refractory_samples).any()):
+            keep[i] = True
+    return keep
+
+
+# --------------------------------------------------------------------------------------- backbone
+
+
+class Frontend(nn.Module):
+    """(B, T, C) -> (B, S, F): a 5 ms convolution at full rate, then a strided one down to fs/downsample."""
+
+    def __init__(
+        self, input_size: int, channels: int, downsample: int, remove_window_mean: bool
+    ) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.remove_window_mean = remove_window_mean
+        self.conv = nn.Conv1d(input_size, channels, kernel_size=11, padding=5)
+        self.down = (
+            nn.Conv1d(channels, channels, kernel_size=downsample, stride=downsample)
+            if downsample > 1
+            else nn.Identity()
+        )
+
+    def center(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Remove each window's per-channel mean over its valid samples (slow drift), if configured."""
+        if not self.remove_window_mean:
+            return x
+        mask = step_mask(lengths, x.shape[1], x.shape[0], x.device)
+        return (x - masked_mean(x, mask).unsqueeze(1)) * mask.unsqueeze(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        T = x.shape[1]
+        h = x.transpose(1, 2)  # (B, C, T)
+        pad = n_steps(T, self.downsample) * self.downsample - T
+        if pad:
+            h = F.pad(h, (0, pad))
+        h = F.gelu(self.down(F.gelu(self.conv(h))))  # (B, F, S)
+        return h.transpose(1, 2)  # (B, S, F)
+
+
+class SequenceEncoder(nn.Module):
+    """Front end + (packed) multi-layer LSTM: (B, T, C) -> (B, S, D); the part pre-training transfers."""
+
+    def __init__(
+        self,
+        input_size: int = 6,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        bidirectional: bool = True,
+        downsample: int = 1,
+        frontend_channels: int = 64,
+        remove_window_mean: bool = False,
+        extra_features: int = 0,
+    ) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.frontend = Frontend(input_size, frontend_channels, downsample, remove_window_mean)
+        self.lstm = nn.LSTM(
+            frontend_channels + extra_features,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.output_size = hidden_size * (2 if bidirectional else 1)
+
+    def step_lengths(self, lengths: Tensor | None) -> Tensor | None:
+        return None if lengths is None else (lengths + self.downsample - 1) // self.downsample
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, extra: Tensor | None = None
+    ) -> Tensor:
+        h = self.frontend(x)  # (B, S, F)
+        if extra is not None:
+            h = torch.cat([h, extra], dim=-1)  # (B, S, F + X)
+        steps = self.step_lengths(lengths)
+        if steps is None or bool((steps == h.shape[1]).all()):
+            out, _ = self.lstm(h)
+            return out  # (B, S, D)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            h, steps.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+        return out  # (B, S, D)
+
+
+class EventModel(nn.Module):
+    """What both classifiers share: windowed prediction, backbone freezing, embeddings."""
+
+    encoder: SequenceEncoder
+    timing_resolution_samples: int
+    refractory_period_samples: int
+
+    def _prepare(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        return self.encoder.frontend.center(x, lengths)
+
+    def freeze_backbone(self) -> None:
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+
+    def unfreeze_backbone(self) -> None:
+        for p in self.encoder.parameters():
+            p.requires_grad_(True)
+
+    @torch.no_grad()
+    def get_embeddings(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Mean-pooled sequence features (B, D) of the (attended) LSTM outputs."""
+        out = self(x, lengths)
+        mask = step_mask(
+            self.encoder.step_lengths(lengths), out["hidden_states"].shape[1], x.shape[0], x.device
+        )
+        return masked_mean(out["hidden_states"], mask)
+
+    @torch.no_grad()
+    def predict_events(
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        threshold: float = 0.5,
+        timing: str = "expected",
+        apply_refractory: bool = True,
+        offsets: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Events per window: `present` (B, E) bool, `onsets` (B, E) samples rounded to the timing
+        resolution (NaN where absent), `probs` (B, E).
+
+        With `offsets` (B,) = each window's first sample in one recording, the refractory filter runs over
+        all windows of the batch in recording time (overlapping windows that saw the same event keep the
+        more probable detection); without offsets each window is its own recording.
+        """
+        out = self(x, lengths)
+        probs = out["event_probs"]
+        present = probs >= threshold
+        onsets = onsets_from_timing(out["timing_probs"], self.encoder.downsample, timing)
+        res = self.timing_resolution_samples
+        onsets = torch.round(onsets / res) * res
+        if lengths is not None:
+            onsets = torch.minimum(onsets, (lengths[:, None] - 1).to(onsets.dtype))
+        onsets = onsets.clamp_min(0)
+        if apply_refractory:
+            start = (
+                offsets
+                if offsets is not None
+                else torch.arange(x.shape[0], device=x.device)
+                * (x.shape[1] + 2 * self.refractory_period_samples)
+            )
+            b, e = torch.nonzero(present, as_tuple=True)
+            keep = refractory_keep(
+                onsets[b, e] + start[b].to(onsets.dtype),
+                e,
+                probs[b, e],
+                self.refractory_period_samples,
+            )
+            present = torch.zeros_like(present)
+            present[b[keep], e[keep]] = True
+        onsets = torch.where(present, onsets, torch.full_like(onsets, float("nan")))
+        return {"present": present, "onsets": onsets, "probs": probs}
