@@ -113,3 +113,33 @@ def test_manager_keeps_last_best_and_top_k(tmp_path: Path) -> None:
     assert find_checkpoint(tmp_path) == tmp_path / "best.pt"
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         find_checkpoint(tmp_path / "missing")
+
+
+def test_random_bytes_and_foreign_objects_get_distinct_messages(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match="noise.pt: corrupt or truncated") as bad:
+        load_checkpoint(noise)
+    assert "Python objects" not in str(bad.value)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello\n")
+    with pytest.raises(CheckpointError, match="notes.pt: corrupt or truncated"):
+        load_checkpoint(text)
+    objects = tmp_path / "objects.pt"
+    torch.save({"format": "sigzoo-checkpoint/1", "model_state": {}, "x": Evil()}, objects)
+    with pytest.raises(
+        CheckpointError, match=r"objects.pt: refusing to load: it holds Python objects \("
+    ):
+        load_checkpoint(objects)
+
+
+def test_stale_temp_files_are_removed_at_the_next_save(tmp_path: Path) -> None:
+    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / "notes.tmp"  # not ours: kept
+    other.write_text("x")
+    manager = CheckpointManager(tmp_path, monitor="val_loss", mode="min", top_k=1)
+    manager.save({"model_state": {}}, epoch=0, metric=1.0)
+    assert not stale.exists()
+    assert other.exists()
+    assert (tmp_path / "last.pt").is_file()

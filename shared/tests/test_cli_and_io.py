@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,111 @@ def test_overrides_collected_in_order() -> None:
         ["train", "--set", "lr=0.1", "epochs=3", "--device", "cpu", "--quick"]
     )
     overrides = overrides_from(args)
-    assert overrides[:2] == ["lr=0.1", "epochs=3"] and "train.device=cpu" in overrides
+    assert overrides[-3:] == ["lr=0.1", "epochs=3", "train.device=cpu"]
     cfg = load_config(TrainConfig, None, [o.removeprefix("train.") for o in overrides])
-    assert cfg.epochs == 1 and cfg.limit_train_batches == 2 and cfg.lr == 0.1
+    # --quick fills what the user did not type; the user's epochs=3 wins
+    assert cfg.epochs == 3 and cfg.limit_train_batches == 2 and cfg.lr == 0.1
+
+
+def test_quick_never_hides_an_invalid_value() -> None:
+    from sigzoo_shared.cli import config_from_args
+    from sigzoo_shared.errors import ConfigError
+
+    args = parser().parse_args(["train", "--quick", "train.epochs=abc"])
+    with pytest.raises(ConfigError, match="train.epochs"):
+        config_from_args(_Toy, args, "sigzoo_shared")
+    args = parser().parse_args(["train", "--quick", "train.epochs=4"])
+    cfg = config_from_args(_Toy, args, "sigzoo_shared")
+    assert cfg.train.epochs == 4 and cfg.train.limit_train_batches == 2
+
+
+def test_key_value_overrides_are_accepted_after_options(capsys) -> None:
+    seen = {}
+
+    def dispatch(args):
+        seen["overrides"] = overrides_from(args)
+
+    code = run_main(
+        dispatch, parser(), ["train", "train.lr=0.1", "--device", "cpu", "train.epochs=2"]
+    )
+    assert code == 0
+    assert seen["overrides"] == ["train.lr=0.1", "train.epochs=2", "train.device=cpu"]
+    with pytest.raises(SystemExit):
+        run_main(dispatch, parser(), ["train", "a.b=1", "--device", "cpu", "stray"])
+    assert "unrecognized arguments: stray" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (
+            OSError(28, "No space left on device", "runs/x/checkpoints/last.pt"),
+            "runs/x/checkpoints/last.pt: no space left",
+        ),
+        (OSError(30, "Read-only file system", "runs/x"), "runs/x: read-only file system"),
+        (FileExistsError(17, "File exists", "runs/x"), "runs/x: already exists"),
+        (
+            PermissionError(13, "Permission denied", "runs/x/config.yaml"),
+            "runs/x/config.yaml: permission denied",
+        ),
+    ],
+)
+def test_os_errors_are_one_line_naming_the_path(capsys, err: OSError, expected: str) -> None:
+    def dispatch(args):
+        raise err
+
+    code = run_main(dispatch, parser(), ["train"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1
+    assert lines[0].startswith(f"toy: error: {expected}")
+
+
+def test_a_failed_atomic_write_names_its_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import errno
+    import os
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as caught:
+        atomic_write_json(tmp_path / "results.json", {"auc": 0.5})
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(tmp_path / "results.json")
+    assert not list(tmp_path.iterdir())
+
+
+def test_only_rank_zero_prints_the_summary(capsys, monkeypatch) -> None:
+    def dispatch(args):
+        print("summary: auc 0.9")
+
+    monkeypatch.setenv("RANK", "1")
+    assert run_main(dispatch, parser(), ["train"]) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert run_main(dispatch, parser(), ["train"]) == 0
+    assert capsys.readouterr().out == "summary: auc 0.9\n"
+
+
+def test_json_outputs_hold_null_for_nan(tmp_path: Path) -> None:
+    import numpy as np
+    from sigzoo_shared.rundir import RunDir
+
+    atomic_write_json(
+        tmp_path / "r.json",
+        {"auc": float("nan"), "x": np.float32("inf"), "v": np.array([1.0, np.nan])},
+    )
+    assert json.loads((tmp_path / "r.json").read_text()) == {
+        "auc": None,
+        "x": None,
+        "v": [1.0, None],
+    }
+    run = RunDir(tmp_path / "run", tensorboard=False)
+    run.log_metrics({"epoch": 1, "val_loss": float("nan")})
+    line = run.metrics_path.read_text().strip()
+    assert "NaN" not in line and json.loads(line)["val_loss"] is None
 
 
 def test_user_error_is_one_line_and_exit_code_2(capsys) -> None:
@@ -68,6 +171,11 @@ def test_bench_helpers(tmp_path: Path) -> None:
     )
     md, js = write_bench(tmp_path, "toy bench", [{"case": "a", "x": 1.0}])
     assert "| case | x |" in md.read_text() and json.loads(js.read_text())["rows"][0]["case"] == "a"
+
+
+@dataclass
+class _Toy:
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def test_quick_limits_every_training_phase() -> None:

@@ -107,17 +107,63 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
 
 
 def _safe_torch_load(path: Path, map_location: str | torch.device) -> Any:
+    """`torch.load(weights_only=True)` whose every failure names the file and says which kind it is.
+
+    Three kinds need different advice: bytes that are no checkpoint at all (corrupt, truncated, another
+    format), a pickle that is not a torch file, and a real torch file holding arbitrary Python objects,
+    which `weights_only` refuses to run (possibly someone else's full-model pickle, possibly hostile).
+    """
+    if not zipfile.is_zipfile(path) and not _looks_like_pickle(path):
+        raise CheckpointError(
+            f"{path}: corrupt or truncated checkpoint (neither a torch zip archive nor a pickle; "
+            "an incomplete copy, or another kind of file?)"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        text = str(err)
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if found:
+            raise CheckpointError(
+                f"{path}: refusing to load: it holds Python objects ({found.group(1)}) besides "
+                "tensors and plain containers, which weights_only=True does not execute; "
+                "save a state_dict instead"
+            ) from err
         raise CheckpointError(
-            f"{path}: refusing to load: the file contains Python objects other than tensors and plain "
-            f"containers (weights_only=True rejected it: {str(err).splitlines()[0]})"
+            f"{path}: corrupt or not a torch checkpoint ({_first_line(text)})"
         ) from err
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+    except (
+        RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, IndexError, KeyError
+    ) as err:  # fmt: skip
         raise CheckpointError(
-            f"{path}: corrupt or truncated checkpoint ({str(err).splitlines()[0]})"
+            f"{path}: corrupt or truncated checkpoint ({_first_line(str(err))})"
         ) from err
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    """A pickle of protocol 2+ starts with the PROTO opcode (0x80) and its version byte."""
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no details"
+
+
+def remove_stale_temps(directory: Path | str) -> list[Path]:
+    """Delete the hidden temp files a kill during an atomic save left behind (`.last.pt.*.tmp`).
+
+    Only one process writes a run's checkpoints, so any such file at the start of a save or resume is
+    an orphan; they can be as large as a checkpoint, and nothing else would ever remove them.
+    """
+    removed = []
+    for tmp in Path(directory).glob(".*.pt.*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    if removed:
+        log.info("removed %d stale temp file(s) in %s", len(removed), directory)
+    return removed
 
 
 def load_state_dict(
@@ -211,6 +257,7 @@ class CheckpointManager:
         pruned = self._prune()
         state = {**state, "manager_state": self.state_dict(), "best_metric": self.best}
         blob = _serialize(state)
+        remove_stale_temps(self.directory)
         written["last"] = atomic_write_bytes(self.directory / LAST, blob)
         if improved:
             written["best"] = atomic_write_bytes(self.directory / BEST, blob)
@@ -223,6 +270,7 @@ class CheckpointManager:
     def save_last(self, state: dict[str, Any]) -> Path:
         """Refresh last.pt only (a mid-epoch checkpoint: no metric to rank it by)."""
         state = {**state, "manager_state": self.state_dict(), "best_metric": self.best}
+        remove_stale_temps(self.directory)
         return atomic_write_bytes(self.directory / LAST, _serialize(state))
 
     def _worst(self) -> tuple[float, str]:

@@ -8,7 +8,11 @@ stderr and exit code 2 (no traceback: the message already says where and what).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -59,16 +63,30 @@ def add_config_args(parser: argparse.ArgumentParser, *, run_dir: bool = True) ->
     )
 
 
-def overrides_from(args: argparse.Namespace) -> list[str]:
-    """All overrides in the order given: --set first, then positional, then --device/--quick."""
+def user_overrides(args: argparse.Namespace) -> list[str]:
+    """What the user typed, in order: --set first, then KEY=VALUE, then --device."""
     out = list(getattr(args, "set_overrides", []) or []) + list(
         getattr(args, "overrides", []) or []
     )
     if getattr(args, "device", None):
         out.append(f"train.device={args.device}")
-    if getattr(args, "quick", False):
-        out.extend(QUICK_OVERRIDES)
     return out
+
+
+def quick_list(cls: type | None, args: argparse.Namespace) -> list[str]:
+    """`--quick`'s overrides for `train` and every other TrainConfig section of `cls` ([] without it)."""
+    if not getattr(args, "quick", False):
+        return []
+    return list(QUICK_OVERRIDES) + (quick_overrides(cls) if cls is not None else [])
+
+
+def overrides_from(args: argparse.Namespace) -> list[str]:
+    """Every override in the order to apply: --quick's first, then the user's (which thus win).
+
+    Without the config class only the `train` section gets --quick's limits; `config_from_args` also
+    limits a package's other TrainConfig sections.
+    """
+    return quick_list(None, args) + user_overrides(args)
 
 
 def packaged_config(package: str, name: str = "default.yaml") -> Path:
@@ -80,11 +98,14 @@ def packaged_config(package: str, name: str = "default.yaml") -> Path:
 def config_from_args(
     cls: type[T], args: argparse.Namespace, package: str, extra_overrides: Sequence[str] = ()
 ) -> T:
-    """Defaults <- package configs/default.yaml <- --config <- overrides (+ `extra_overrides` first)."""
+    """Defaults <- package configs/default.yaml <- --config <- --quick <- overrides.
+
+    `--quick` goes before the user's KEY=VALUE overrides, so it fills only keys the user did not type,
+    and an invalid value the user typed is still validated (and reported) instead of being overwritten.
+    `extra_overrides` (a verb's own settings) go first of all.
+    """
     base = packaged_config(package)
-    overrides = list(extra_overrides) + overrides_from(args)
-    if getattr(args, "quick", False):
-        overrides.extend(quick_overrides(cls))
+    overrides = list(extra_overrides) + quick_list(cls, args) + user_overrides(args)
     return load_config(
         cls, getattr(args, "config", None), overrides, base=base if base.is_file() else None
     )
@@ -113,21 +134,76 @@ def run_main(
     parser: argparse.ArgumentParser,
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Parse, configure logging, dispatch; user errors become one line on stderr and exit code 2."""
-    args = parser.parse_args(argv)
+    """Parse, configure logging, dispatch; every expected failure becomes one line on stderr.
+
+    A `SigzooError` (bad input) exits 2, an `OSError` (disk full, read-only, permission, a file where a
+    folder belongs) exits 1 naming the path; both without a traceback, since the line says where and
+    what. Under torchrun only rank 0 prints to stdout, so a final summary appears once.
+    """
+    args = parse_args(parser, argv)
     setup_logging(getattr(args, "verbose", 0))
     if getattr(args, "command", None) is None:
         parser.print_help()
         return 2
     try:
-        dispatch(args)
+        with contextlib.ExitStack() as stack:
+            if os.environ.get("RANK", "0") not in ("", "0"):  # torchrun rank > 0: rank 0 reports
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(_devnull())))
+            dispatch(args)
     except SigzooError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"{parser.prog}: error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; resume with --resume <run dir>", file=sys.stderr)
         return 130
     return 0
+
+
+def _devnull() -> Any:
+    return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed by the caller's ExitStack)
+
+
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+=")
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """`parse_args`, but KEY=VALUE overrides are accepted anywhere, also after options.
+
+    argparse fills a `nargs="*"` positional from one run of tokens only; a second run after an option
+    (`train a.b=1 --run-dir r c.d=2`) would be "unrecognized". Such tokens join `args.overrides`.
+    """
+    args, extra = parser.parse_known_args(argv)
+    stray = [tok for tok in extra if not _OVERRIDE.match(tok)]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = list(args.overrides or []) + extra
+    return args
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "no space left on the device (free some, or write elsewhere with --run-dir)",
+    errno.EROFS: "read-only file system (choose a writable --run-dir)",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EEXIST: "already exists",
+    errno.ENOTDIR: "a part of this path is a file, not a directory",
+    errno.EISDIR: "is a directory, expected a file",
+    errno.ENOENT: "no such file or directory",
+    errno.EDQUOT: "disk quota exceeded",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """`<path>: <what happened>` for an OSError, naming both paths of a failed rename."""
+    what = _OS_ADVICE.get(err.errno or -1) or err.strerror or str(err)
+    where = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+    return f"{where}: {what}" if where else what
 
 
 def base_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,11 @@ def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        if err.filename is None:  # a failed write/fsync (e.g. disk full) names no file: name ours
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -56,7 +62,29 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 
 def atomic_write_json(path: Path | str, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    return atomic_write_text(path, dumps_json(obj, indent=2) + "\n")
+
+
+def dumps_json(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON: NaN and infinities become null, numpy values and Paths plain values.
+
+    `json.dumps` writes bare `NaN`, which no JSON parser but Python's accepts; a diverged epoch's loss
+    must not make metrics.jsonl or results.json unreadable for jq, pandas or a browser.
+    """
+    return json.dumps(json_safe(obj), indent=indent, allow_nan=False)
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with non-finite floats as None and numpy scalars/arrays, tuples and Paths as JSON values."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return json_safe(_json_default(obj))
 
 
 def atomic_write_csv(
@@ -86,4 +114,6 @@ def _json_default(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

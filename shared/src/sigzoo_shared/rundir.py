@@ -25,7 +25,7 @@ from typing import Any
 from sigzoo_shared.config import save_config, to_dict
 from sigzoo_shared.distributed import broadcast_object, is_rank_zero
 from sigzoo_shared.errors import ConfigError, DataError
-from sigzoo_shared.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from sigzoo_shared.io import atomic_write_csv, atomic_write_json, atomic_write_text, dumps_json
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ class RunDir:
         self.write_enabled = is_rank_zero()
         self.use_tensorboard = tensorboard
         self._writer: Any = None
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(
+                f"{self.path}: exists and is a file; a run directory must be a folder"
+            )
         if self.write_enabled:
             self.path.mkdir(parents=True, exist_ok=True)
             self.checkpoints.mkdir(exist_ok=True)
@@ -143,7 +147,7 @@ class RunDir:
         if not self.write_enabled:
             return
         with self.metrics_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(to_dict(record), default=float) + "\n")
+            fh.write(dumps_json(to_dict(record)) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.exists():
@@ -169,7 +173,7 @@ class RunDir:
         if not self.write_enabled or not self.metrics_path.exists():
             return
         keep = [r for r in self.read_metrics() if r.get("epoch", -1) <= last_epoch]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep))
+        atomic_write_text(self.metrics_path, "".join(dumps_json(r) + "\n" for r in keep))
 
     @property
     def writer(self) -> Any:

@@ -30,6 +30,7 @@ from sigzoo_shared.checkpoint import (
     capture_rng_state,
     find_checkpoint,
     load_checkpoint,
+    remove_stale_temps,
     restore_rng_state,
 )
 from sigzoo_shared.config import TrainConfig, to_dict
@@ -513,6 +514,8 @@ class Trainer:
         manager: CheckpointManager,
     ) -> int:
         path = find_checkpoint(resume, which="last")
+        if self.run_dir.write_enabled:
+            remove_stale_temps(path.parent)
         state = load_checkpoint(path, map_location=self.device)
         try:
             unwrap(model).load_state_dict(state["model_state"])
