@@ -1,0 +1,58 @@
+"""The package-shape check: modules, public names, default config, import circles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sigzoo_shared.layout import MODULES, find_cycles, import_graph, layout_problems
+
+
+def write_package(root: Path, name: str, files: dict[str, str]) -> None:
+    pkg = root / name
+    (pkg / "configs").mkdir(parents=True)
+    (pkg / "configs" / "default.yaml").write_text("{}\n")
+    for module in MODULES:
+        (pkg / f"{module}.py").write_text(files.get(module, ""))
+    (pkg / "__init__.py").write_text(
+        files.get("__init__", '__version__ = "0"\n_WHERE = {"Config": "config"}\n')
+    )
+
+
+def test_a_conforming_package_has_no_problems(tmp_path: Path, monkeypatch) -> None:
+    write_package(
+        tmp_path,
+        "good_pkg",
+        {"cli": "def main():\n    pass\n", "train": "from good_pkg.model import x\n"},
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert layout_problems("good_pkg") == []
+
+
+def test_circles_missing_modules_and_names_are_reported(tmp_path: Path, monkeypatch) -> None:
+    write_package(
+        tmp_path,
+        "bad_pkg",
+        {
+            "__init__": "",
+            "train": "from bad_pkg.evaluate import score\n",
+            "evaluate": "from bad_pkg import train\n\ndef f():\n    from bad_pkg import cli\n",
+            "cli": "from . import evaluate\n",
+        },
+    )
+    (tmp_path / "bad_pkg" / "bench.py").unlink()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = import_graph("bad_pkg")
+    assert graph["evaluate"] == {"train"} and graph["cli"] == {
+        "evaluate"
+    }  # function-level import ignored
+    assert find_cycles(graph) == [["evaluate", "train", "evaluate"]]
+    problems = layout_problems("bad_pkg")
+    assert any("bench.py: missing" in p for p in problems)
+    assert any("['__version__', 'Config'] missing" in p for p in problems)
+    assert any("no main()" in p for p in problems)
+    assert any("import circle evaluate -> train -> evaluate" in p for p in problems)
+
+
+def test_longer_circles_are_found_once() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycles(graph) == [["a", "b", "c", "a"]]
