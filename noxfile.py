@@ -117,6 +117,23 @@ def bench(session: nox.Session) -> None:
     session.log(f"benchmark tables: {out / 'README.md'}")
 
 
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """One short epoch of every package on CUDA, fp32 vs AMP: loss finite and within tolerance, speed.
+
+    Without a CUDA device it prints one line and succeeds (`sigzoo_shared.gpucheck`)."""
+    _all_packages(session)
+    session.run(
+        "python",
+        "-m",
+        "sigzoo_shared.gpucheck",
+        "--out",
+        str(ROOT / "runs" / "gpu"),
+        *(session.posargs or PACKAGES),
+        env={"MPLBACKEND": "Agg"},
+    )
+
+
 def _index(out: Path, title: str, filename: str, names: list[str]) -> None:
     """A landing page linking every package's report."""
     lines = [f"# {title}", ""]
