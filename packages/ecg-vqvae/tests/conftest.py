@@ -45,6 +45,12 @@ def ecg_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_settings() -> list[str]:
+    """TINY, for fixtures of wider scope than a test."""
+    return list(TINY)
+
+
 @pytest.fixture()
 def tiny_overrides(ecg_dir: Path) -> list[str]:
     return [f"data.data_dir={ecg_dir}", *TINY]

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import wfdb
-from ecg_vqvae.baselines import context_median, detect_r_peaks, persistence, repeat_last_beat
+from ecg_vqvae.baselines import (
+    context_mean,
+    context_median,
+    detect_r_peaks,
+    persistence,
+    repeat_last_beat,
+    seasonal,
+)
 from ecg_vqvae.data import read_record
 
 
@@ -34,3 +41,21 @@ def test_r_peaks_match_the_annotations(ecg_dir: Path) -> None:
 def test_context_median_is_a_flat_line_at_the_median() -> None:
     ctx = np.array([[0.0, 1.0, 5.0], [2.0, 2.0, -1.0]])
     assert np.array_equal(context_median(ctx, 2), [[1.0, 1.0], [2.0, 2.0]])
+
+
+def test_context_mean_is_a_flat_line_at_the_mean() -> None:
+    ctx = np.array([[0.0, 1.0, 5.0], [2.0, 2.0, -1.0]])
+    assert np.allclose(context_mean(ctx, 2), [[2.0, 2.0], [1.0, 1.0]])
+
+
+def test_seasonal_averages_beats_aligned_at_the_r_peak() -> None:
+    fs, period = 360, 288
+    t = np.arange(2 * 1080)
+    beat = np.exp(-0.5 * ((t % period) - 100) ** 2 / 4.0**2)
+    x = np.stack([beat, 0.5 * beat])
+    assert np.allclose(seasonal(x[:, :1080], 1080, fs), x[:, 1080:], atol=1e-6)
+    # beat-to-beat noise is averaged out: closer to the clean future than repeat-last-beat
+    noisy = x[:, :1080] + 0.05 * np.random.default_rng(0).normal(size=(2, 1080))
+    err_s = np.abs(seasonal(noisy, 1080, fs) - x[:, 1080:]).mean()
+    err_r = np.abs(repeat_last_beat(noisy, 1080, fs) - x[:, 1080:]).mean()
+    assert err_s < 0.8 * err_r

@@ -37,12 +37,27 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
     results = json.loads((forecaster_run / "results.json").read_text())
     assert results["test_records"] == ["s005", "s006"]
     pooled = results["forecast"]["pooled"]
+    methods = (
+        "vqvae_forecaster",
+        "persistence",
+        "repeat_last_beat",
+        "seasonal",
+        "context_median",
+        "context_mean",
+        "rr_ensemble",
+    )
     assert {(r["method"], r["horizon_s"]) for r in pooled} == {
-        (m, h)
-        for m in ("vqvae_forecaster", "persistence", "repeat_last_beat", "context_median")
-        for h in (1.0, 3.0)
+        (m, h) for m in methods for h in (1.0, 3.0)
     }
     assert all(r["mae_mv"] > 0 for r in pooled)
+    for r in pooled:  # deterministic methods: CRPS is the MAE; sampled ones score their spread
+        if r["method"] in ("vqvae_forecaster", "rr_ensemble"):
+            assert 0 < r["crps_mv"] < r["mae_mv"]
+        else:
+            assert np.isclose(r["crps_mv"], r["mae_mv"])
+        assert 0 <= r["timing_error_s"] <= 0.5 and r["beat_aligned_mae_mv"] > 0
+    flat = [r for r in pooled if r["method"] in ("context_median", "context_mean", "persistence")]
+    assert all(r["timing_error_s"] == 0.5 for r in flat)  # no peaks: every beat costs the cap
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}
     assert 0 < results["reconstruction"]["pooled"]["prd_pct"] < 200
     assert "1" in "".join(results["forecast"]["mae_gain_vs_repeat_last_beat"])
@@ -51,6 +66,7 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
         "test_reconstruction",
         "test_codebook_usage",
         "test_forecast_mae_vs_horizon",
+        "test_forecast_spread",
     ):
         assert (forecaster_run / "figures" / f"{name}.png").is_file()
     assert "repeat_last_beat" in (forecaster_run / "results.md").read_text()

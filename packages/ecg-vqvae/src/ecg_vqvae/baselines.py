@@ -1,6 +1,11 @@
-"""Naive forecasters every ECG forecast must beat: persistence and repeat-last-beat (+ a flat reference).
+"""Naive forecasters every ECG forecast must beat, all scored in the same table as the model.
 
 - Persistence: the last context sample of each lead, held for the whole horizon.
+- Context median / context mean: each lead's context median (the L1-optimal constant) or mean (the
+  L2-optimal constant), held flat.
+- Seasonal: the mean of the last beats, each cut from its R peak for one mean RR interval and so aligned
+  at the R peak, repeated forward from the last R peak with that period (the classic seasonal-naive
+  forecast with the season re-estimated per beat).
 - Repeat-last-beat: R peaks are detected in the context (lead 1, band-passed 5-15 Hz, `scipy.signal
   .find_peaks` with a 0.25 s refractory distance) and RR = r_last - r_prev. The last RR samples of the
   context are repeated forward, so the phase continues: the forecast at t >= T is x[t - k*RR] with the
@@ -28,14 +33,44 @@ def context_median(context: np.ndarray, horizon: int) -> np.ndarray:
     return np.repeat(np.median(context, axis=1, keepdims=True), horizon, axis=1)
 
 
-def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
-    """Sample indices of R peaks in one lead (mV), robust to polarity and baseline wander."""
+def context_mean(context: np.ndarray, horizon: int) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): each lead's context mean, a flat line (the L2-optimal constant)."""
+    return np.repeat(context.mean(axis=1, keepdims=True), horizon, axis=1)
+
+
+def seasonal(context: np.ndarray, horizon: int, fs: float, n_beats: int = 4) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): the mean of the last `n_beats` beats aligned at their R peaks.
+
+    Period P = the mean of the last `n_beats` RR intervals; the template is the mean of x[r : r + P] over
+    the last complete beats r; the forecast at t >= Tc is template[(t - r_last) mod P]. An averaged
+    template blurs beat-to-beat noise that repeat-last-beat copies. Falls back to repeat-last-beat with
+    fewer than two R peaks.
+    """
+    peaks = detect_r_peaks(context[0], fs)
+    n = context.shape[1]
+    if len(peaks) < 2:
+        return repeat_last_beat(context, horizon, fs)
+    rr = np.diff(peaks)[-n_beats:]
+    period = int(round(rr.mean()))
+    starts = [r for r in peaks[:-1] if r + period <= n][-n_beats:]
+    if period <= 0 or not starts:
+        return repeat_last_beat(context, horizon, fs)
+    template = np.mean([context[:, r : r + period] for r in starts], axis=0)  # (L, P)
+    phase = (np.arange(n, n + horizon) - peaks[-1]) % period
+    return template[:, phase]
+
+
+def detect_r_peaks(lead: np.ndarray, fs: float, min_height: float = 0.0) -> np.ndarray:
+    """Sample indices of R peaks in one lead (mV), robust to polarity and baseline wander.
+
+    `min_height` (mV of 5-15 Hz band amplitude) is an absolute floor under the relative threshold.
+    """
     if len(lead) < int(0.5 * fs):
         return np.zeros(0, dtype=int)
     sos = butter(2, [5.0, 15.0], btype="bandpass", fs=fs, output="sos")
     band = sosfiltfilt(sos, lead)
     energy = np.abs(band)
-    height = 0.35 * np.percentile(energy, 99.5)
+    height = max(0.35 * np.percentile(energy, 99.5), min_height)
     if height <= 0:
         return np.zeros(0, dtype=int)
     peaks, _ = find_peaks(energy, height=height, distance=int(0.25 * fs))
@@ -67,9 +102,20 @@ def last_rr(context: np.ndarray, fs: float) -> int | None:
     return dominant_period(context[0], fs)
 
 
-def repeat_last_beat(context: np.ndarray, horizon: int, fs: float) -> np.ndarray:
-    """(L, Tc) -> (L, horizon): the last RR interval of signal repeated forward in phase."""
-    rr = last_rr(context, fs)
+def context_rr(context: np.ndarray, fs: float) -> np.ndarray:
+    """Every RR interval (samples) in the context, from lead 1's R peaks (may be empty)."""
+    return np.diff(detect_r_peaks(context[0], fs))
+
+
+def repeat_last_beat(
+    context: np.ndarray, horizon: int, fs: float, rr: int | None = None
+) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): the last RR interval of signal repeated forward in phase.
+
+    `rr` (samples) replaces the detected last RR interval: drawing it from the context's RR intervals
+    gives the timing-uncertain priors the sampled forecasts start from.
+    """
+    rr = last_rr(context, fs) if rr is None else rr
     n = context.shape[1]
     if rr is None or rr <= 0 or rr > n:
         return persistence(context, horizon)

@@ -50,16 +50,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
-        "evaluate", help="reconstruction, codebook and forecast errors on held-out patients"
+        "evaluate",
+        help="reconstruction, codebook and forecast scores on unseen records (any WFDB records)",
+    )
+    p.add_argument("--run-dir", type=Path, required=True, help="a trained VQ-VAE or forecaster run")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of WFDB records to score (default: the run's data, its test records)",
     )
     p.add_argument(
-        "--run-dir", type=Path, required=True, help="a VQ-VAE or forecaster run (results go there)"
+        "--records",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="record names in --data-dir (default: every record not used in training)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="where results go (default: the run directory)"
+    )
+    p.add_argument(
+        "--allow-training-records",
+        action="store_true",
+        help="score records the model was trained/validated on, flagged (otherwise refused)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML of overrides; only keys that cannot change the model (the stored config wins)",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="e.g. evaluate.n_samples=16 data.forecast_stride_s=10 data.signals_per_patient=100",
     )
     p.add_argument(
         "--max-examples-per-record",
         type=int,
         default=None,
-        help="evenly spaced subset of forecast examples per record (default: all)",
+        help="evenly spaced subset of forecast examples per record (evaluate.max_examples_per_record)",
     )
 
     p = sub.add_parser(
@@ -117,9 +149,24 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command == "evaluate":
         from ecg_vqvae.evaluate import evaluate_run
 
-        results = evaluate_run(args.run_dir, args.max_examples_per_record)
+        overrides = list(args.overrides)
+        if args.max_examples_per_record is not None:
+            overrides.append(f"evaluate.max_examples_per_record={args.max_examples_per_record}")
+        results = evaluate_run(
+            args.run_dir,
+            args.data_dir,
+            args.records,
+            args.out,
+            args.allow_training_records,
+            overrides,
+            args.config,
+        )
         rec = results["reconstruction"]["pooled"]
-        print(f"evaluated: {args.run_dir}/results.md (test PRD {rec['prd_pct']:.2f} %)")
+        out = args.out or args.run_dir
+        print(
+            f"evaluated: {out}/results.md ({len(results['test_records'])} records, "
+            f"PRD {rec['prd_pct']:.2f} %)"
+        )
     elif args.command == "forecast":
         from ecg_vqvae.evaluate import forecast_record
 
@@ -141,11 +188,12 @@ def dispatch(args: argparse.Namespace) -> None:
 
 
 def _config_for_resume(args: argparse.Namespace):
-    """On --resume the run's own config.yaml is the base (overrides still apply)."""
+    """On --resume the run's stored config.yaml wins; --config/overrides may change only keys that
+    cannot change the model (`config.RESUME_SAFE_KEYS`), else a ConfigError names the key."""
     from sigzoo_shared.cli import overrides_from
     from sigzoo_shared.config import load_config
 
-    from ecg_vqvae.config import Config
+    from ecg_vqvae.config import RESUME_SAFE_KEYS, Config, override_stored
 
     path = Path(args.resume) / "config.yaml"
     if not path.is_file():
@@ -154,7 +202,8 @@ def _config_for_resume(args: argparse.Namespace):
         raise CheckpointError(
             f"{path}: not found; --resume expects the run directory of an earlier run"
         )
-    return load_config(Config, path, overrides_from(args))
+    stored = load_config(Config, path)
+    return override_stored(stored, args.config, overrides_from(args), RESUME_SAFE_KEYS, "--resume")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,9 +72,13 @@ class DataConfig:
     records: list[str] = field(
         default_factory=list
     )  # record names to use; empty = every .hea found
+    leads: list[str] = field(
+        default_factory=list
+    )  # lead names to read, e.g. [MLII, V1]; empty = each record's first `model.in_channels` leads
     samples_per_second: int = 360  # records at another rate are resampled (scipy, logged)
     input_signal_duration: float = 3.0  # window length in seconds (3 s = 1080 samples at 360 Hz)
-    signals_per_patient: int | None = 200  # first N non-overlapping windows per record; null = all
+    # first N non-overlapping windows per record (100 = the first 5 min, for quick runs); null = whole record
+    signals_per_patient: int | None = None
     split: Literal["record_order", "de_chazal"] = "record_order"
     train_fraction: float = (
         0.7  # record_order: first 70 % of the (sorted) records train, the rest test
@@ -222,11 +226,113 @@ def _vqvae_train() -> TrainConfig:
 
 
 @dataclass
+class EvaluateConfig:
+    """How `evaluate` scores: sampled futures for CRPS, beat-timing metrics. Never changes the model."""
+
+    n_samples: int = (
+        8  # K futures drawn per example for CRPS and the spread figure (0 = point only)
+    )
+    beat_metrics: bool = True  # R-peak timing and beat-aligned errors against the .atr beats
+    timing_cap_s: float = 0.5  # a beat with no forecast peak within this costs this much (s)
+    max_examples_per_record: int | None = (
+        None  # evenly spaced subset of forecast examples; null = all
+    )
+    batch_size: int = 64  # windows / examples per forward pass when scoring
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.n_samples < 0 or self.n_samples == 1:
+            problems.append(f"evaluate.n_samples must be 0 or >= 2, got {self.n_samples}")
+        if self.timing_cap_s <= 0:
+            problems.append(f"evaluate.timing_cap_s must be > 0, got {self.timing_cap_s}")
+        if self.max_examples_per_record is not None and self.max_examples_per_record < 1:
+            problems.append(
+                "evaluate.max_examples_per_record must be >= 1 or null, "
+                f"got {self.max_examples_per_record}"
+            )
+        if self.batch_size < 1:
+            problems.append(f"evaluate.batch_size must be >= 1, got {self.batch_size}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     train: TrainConfig = field(default_factory=_vqvae_train)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     figure_every_n_epochs: int = (
         5  # original vs reconstruction figures (and at the first/last epoch)
     )
+
+
+# Keys that cannot change a trained model: an override of these is accepted on `--resume` and by
+# `evaluate`, where the stored config otherwise wins (a prefix ending in "." covers a whole section).
+RESUME_SAFE_KEYS = (
+    "data.data_dir",
+    "data.cache_dir",
+    "train.device",
+    "train.num_workers",
+    "train.progress",
+    "forecast.train.device",
+    "forecast.train.num_workers",
+    "forecast.train.progress",
+    "evaluate.",
+)
+EVALUATE_SAFE_KEYS = (
+    *RESUME_SAFE_KEYS,
+    "data.records",
+    "data.leads",
+    "data.signals_per_patient",
+    "data.forecast_stride_s",
+    "train.batch_size",
+    "forecast.train.batch_size",
+)
+
+
+def is_safe_key(key: str, safe: tuple[str, ...]) -> bool:
+    return any(key == s or (s.endswith(".") and key.startswith(s)) for s in safe)
+
+
+def override_stored(
+    stored: Config, path: Path | None, overrides: list[str], safe: tuple[str, ...], verb: str
+) -> Config:
+    """The run's stored config with the user's `--config`/overrides applied to `safe` keys only.
+
+    The stored config wins because it built the model: a value that differs from it on any other key is
+    a ConfigError naming the key (an unknown key or a wrong type is the loader's usual error). A `--config`
+    file that repeats the stored values (e.g. the run's own config.yaml) is accepted.
+    """
+    from sigzoo_shared.config import from_dict, merge, parse_overrides, read_yaml, to_dict
+
+    user: dict = {}
+    if path is not None:
+        user = merge(user, read_yaml(path))
+    if overrides:
+        user = merge(user, parse_overrides(overrides))
+    if not user:
+        return stored
+    before = to_dict(stored)
+    candidate = from_dict(Config, merge(before, user), source=str(path or "overrides"))
+    old, new = _flatten(before), _flatten(to_dict(candidate))
+    bad = [k for k in new if new[k] != old.get(k) and not is_safe_key(k, safe)]
+    if bad:
+        allowed = ", ".join(s + "*" if s.endswith(".") else s for s in safe)
+        raise ConfigError(
+            f"{verb}: {', '.join(f'{k}={new[k]!r}' for k in bad)} would change the trained model "
+            f"(stored {', '.join(f'{k}={old.get(k)!r}' for k in bad)}); the run's stored config wins. "
+            f"Keys that may be overridden here: {allowed}"
+        )
+    return candidate
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

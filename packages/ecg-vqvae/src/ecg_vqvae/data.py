@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,8 +57,20 @@ def find_records(data_dir: Path | str, names: list[str] | tuple[str, ...] = ()) 
     return found
 
 
-def read_record(data_dir: Path | str, name: str, fs: int) -> np.ndarray:
-    """(n_samples, 2) float32 signal in mV at `fs` Hz; raises DataError naming the record."""
+MIN_SOURCE_FS_HZ = 100  # below this the QRS (energy up to ~40 Hz) is not in the record to resample
+# WFDB beat annotation symbols (MIT-BIH): every annotation that marks a QRS complex.
+BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
+
+
+def check_record(
+    data_dir: Path | str, name: str, leads: Sequence[str] = (), n_leads: int = 2
+) -> tuple[object, list[int]]:
+    """The record's WFDB header and the channel indices to read, after every header-level check.
+
+    Cheap (no signal read), so a whole evaluation set is validated before anything is written. Raises
+    DataError naming the record: missing/unreadable header, a requested lead absent, too few leads, a
+    sampling rate below MIN_SOURCE_FS_HZ, a missing or truncated signal file.
+    """
     import wfdb
 
     base = Path(data_dir) / name
@@ -67,13 +80,41 @@ def read_record(data_dir: Path | str, name: str, fs: int) -> np.ndarray:
         header = wfdb.rdheader(str(base))
     except (ValueError, OSError, IndexError) as err:
         raise DataError(f"{base}.hea: unreadable WFDB header ({err})") from err
-    if header.n_sig < 2:
+    names = [str(n) for n in (header.sig_name or [])]
+    if leads:
+        missing = [lead for lead in leads if lead not in names]
+        if missing:
+            raise DataError(
+                f"{base}: no lead {', '.join(repr(m) for m in missing)} (has {', '.join(names)}); "
+                "set data.leads to leads every record has"
+            )
+        channels = [names.index(lead) for lead in leads]
+    else:
+        channels = list(range(n_leads))
+    if header.n_sig < n_leads or len(channels) != n_leads:
         raise DataError(
-            f"{base}: {header.n_sig} lead(s), expected 2 (MLII and V1 style two-lead ECG)"
+            f"{base}: {header.n_sig if not leads else len(channels)} lead(s), expected {n_leads} "
+            "(model.in_channels; two-lead ECG such as MLII and V1)"
         )
-    _check_signal_files(base, header)
+    if header.fs < MIN_SOURCE_FS_HZ:
+        raise DataError(
+            f"{base}: sampled at {header.fs:g} Hz, below the {MIN_SOURCE_FS_HZ} Hz this model can use "
+            "(the QRS complex carries energy up to ~40 Hz; resampling cannot restore it)"
+        )
+    _check_signal_files(base, header, channels)
+    return header, channels
+
+
+def read_record(
+    data_dir: Path | str, name: str, fs: int, leads: Sequence[str] = (), n_leads: int = 2
+) -> np.ndarray:
+    """(n_samples, n_leads) float32 signal in mV at `fs` Hz; raises DataError naming the record."""
+    import wfdb
+
+    base = Path(data_dir) / name
+    header, channels = check_record(data_dir, name, leads, n_leads)
     try:
-        record = wfdb.rdrecord(str(base), channels=[0, 1], physical=True)
+        record = wfdb.rdrecord(str(base), channels=channels, physical=True)
     except (ValueError, OSError, IndexError) as err:
         raise DataError(f"{base}: cannot read signal ({err}); truncated or corrupt .dat?") from err
     x = np.asarray(record.p_signal, dtype=np.float64)
@@ -101,9 +142,32 @@ def read_record(data_dir: Path | str, name: str, fs: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _check_signal_files(base: Path, header: object) -> None:
-    """Each .dat named in the header exists and is long enough for the header's sample count."""
-    files = list(dict.fromkeys(header.file_name[:2]))  # type: ignore[attr-defined]
+def read_beats(data_dir: Path | str, name: str, fs: int) -> np.ndarray:
+    """Sample indices (at `fs` Hz) of the annotated beats in the record's `.atr` file, sorted.
+
+    Raises DataError when the `.atr` is missing or unreadable: the R-peak timing error needs it.
+    """
+    import wfdb
+
+    base = Path(data_dir) / name
+    if not base.with_suffix(".atr").is_file():
+        raise DataError(
+            f"{base}.atr: beat annotations not found (needed for the R-peak timing error; "
+            "pass evaluate.beat_metrics=false to score without it)"
+        )
+    try:
+        ann = wfdb.rdann(str(base), "atr")
+    except (ValueError, OSError, IndexError) as err:
+        raise DataError(f"{base}.atr: unreadable annotation file ({err})") from err
+    keep = np.asarray([s in BEAT_SYMBOLS for s in ann.symbol], dtype=bool)
+    samples = np.asarray(ann.sample, dtype=np.int64)[keep] if len(keep) else np.zeros(0, int)
+    source_fs = float(ann.fs) if ann.fs else float(fs)
+    return np.sort(np.round(samples * fs / source_fs).astype(np.int64))
+
+
+def _check_signal_files(base: Path, header: object, channels: Sequence[int]) -> None:
+    """Each .dat holding a read channel exists and is long enough for the header's sample count."""
+    files = list(dict.fromkeys(header.file_name[c] for c in channels))  # type: ignore[attr-defined]
     for file_name in files:
         path = base.parent / file_name
         if not path.is_file():
@@ -126,7 +190,7 @@ def record_segment(data_dir: Path | str, name: str, cfg: DataConfig) -> np.ndarr
     cache = _cache_path(cfg, data_dir, name)
     if cache is not None and cache.is_file():
         return np.load(cache)
-    x = read_record(data_dir, name, cfg.samples_per_second).T  # (2, n)
+    x = read_record(data_dir, name, cfg.samples_per_second, cfg.leads).T  # (2, n)
     w = cfg.window_samples
     if x.shape[1] < 2 * w:
         raise DataError(
@@ -154,6 +218,7 @@ def _cache_path(cfg: DataConfig, data_dir: Path | str, name: str) -> Path | None
             cfg.samples_per_second,
             cfg.input_signal_duration,
             cfg.signals_per_patient,
+            list(cfg.leads),
         ]
     )
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]

@@ -44,7 +44,15 @@ def forecast_figure(
     tf = np.arange(future.shape[-1]) / fs
     fig = Figure(figsize=(10, 2.6 * len(leads)))
     axes = fig.subplots(len(leads), 1, sharex=True, squeeze=False)[:, 0]
-    colours = ("tab:red", "tab:blue", "tab:green", "tab:orange")
+    colours = (
+        "tab:red",
+        "tab:blue",
+        "tab:green",
+        "tab:orange",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+    )
     for ax, lead in zip(axes, leads):
         ax.plot(tc, context[lead], color="0.4", lw=1.0, label="context")
         ax.plot(tf, future[lead], color="k", lw=1.0, label="truth")
@@ -56,6 +64,44 @@ def forecast_figure(
     axes[-1].set_xlabel("time from forecast start [s]")
     if title:
         axes[0].set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def spread_figure(
+    context: np.ndarray,
+    future: np.ndarray,
+    points: Mapping[str, np.ndarray],
+    samples: Mapping[str, np.ndarray],
+    fs: float,
+    title: str = "",
+    lead: int = 0,
+) -> Figure:
+    """Sampled futures (K, L, Tf) of each sampled method against the truth, one panel per method.
+
+    Thin lines are the K samples, the band their 10-90 % range, the thick line the point forecast: a
+    spread that covers the truth's beats where the point forecast is flat is what CRPS rewards.
+    """
+    tc = (np.arange(context.shape[-1]) - context.shape[-1]) / fs
+    tf = np.arange(future.shape[-1]) / fs
+    fig = Figure(figsize=(10, 2.8 * len(samples)))
+    axes = fig.subplots(len(samples), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+    for ax, (name, draws) in zip(axes, samples.items()):
+        ax.plot(tc, context[lead], color="0.4", lw=1.0, label="context")
+        lo, hi = np.percentile(draws[:, lead], [10, 90], axis=0)
+        ax.fill_between(tf, lo, hi, color="tab:orange", alpha=0.25, label="10-90 % of samples")
+        for draw in draws:
+            ax.plot(tf, draw[lead], color="tab:orange", lw=0.5, alpha=0.5)
+        ax.plot(tf, future[lead], color="k", lw=1.2, label="truth")
+        if name in points:
+            ax.plot(tf, points[name][lead], color="tab:red", lw=1.4, label="point forecast")
+        ax.axvline(0.0, color="0.6", ls="--", lw=0.8)
+        ax.set_ylabel(f"{LEADS[lead] if lead < 2 else lead} [mV]")
+        ax.set_title(name, fontsize=9, loc="left")
+    axes[0].legend(loc="upper left", fontsize=7, ncol=4)
+    axes[-1].set_xlabel("time from forecast start [s]")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -235,6 +235,7 @@ def train_forecaster(
         model=vq_cfg.model,
         forecast=cfg.forecast,
         train=vq_cfg.train,
+        evaluate=cfg.evaluate,
         figure_every_n_epochs=cfg.figure_every_n_epochs,
     )
     tc = cfg.forecast.train

@@ -1,0 +1,103 @@
+"""Point forecasts of every method, and K sampled futures from the latent forecaster.
+
+The forecaster is trained as a point forecaster (L1 in mV), so its one output is a damped hedge where beat
+timing is uncertain. Its futures are sampled from the two sources of uncertainty it was built around:
+
+- beat timing: each sample starts from a repeat-last-beat prior whose RR interval is drawn from the
+  context's own RR intervals (the rhythm the patient just showed), instead of the last one only;
+- the model's weights: the transformer runs with dropout on (Monte Carlo dropout, Gal & Ghahramani,
+  ICML 2016), the frozen VQ-VAE in eval mode.
+
+The same RR-drawn priors without the model form the naive ensemble `rr_ensemble`, so CRPS compares the
+model's spread with the spread a practitioner gets for free. This is not a prior over code sequences
+(no autoregressive prior is trained); see docs/ecg-vqvae.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecg_vqvae.baselines import (
+    context_mean,
+    context_median,
+    context_rr,
+    last_rr,
+    persistence,
+    repeat_last_beat,
+    seasonal,
+)
+from ecg_vqvae.model import LatentForecaster
+
+NAIVE = ("persistence", "repeat_last_beat", "seasonal", "context_median", "context_mean")
+
+
+def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, np.ndarray]:
+    """Forecasts (n, L, horizon) of each naive method for contexts (n, L, Tc)."""
+    makers = {
+        "persistence": lambda c: persistence(c, horizon),
+        "repeat_last_beat": lambda c: repeat_last_beat(c, horizon, fs),
+        "seasonal": lambda c: seasonal(c, horizon, fs),
+        "context_median": lambda c: context_median(c, horizon),
+        "context_mean": lambda c: context_mean(c, horizon),
+    }
+    return {name: np.stack([make(c) for c in contexts]) for name, make in makers.items()}
+
+
+@torch.no_grad()
+def model_forecast(
+    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray | None, batch_size: int
+) -> np.ndarray:
+    """(n, L, W*T) forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses them."""
+    out = []
+    for i in range(0, len(contexts), batch_size):
+        c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
+        p = None
+        if model.use_prior:
+            p = torch.from_numpy(np.ascontiguousarray(priors[i : i + batch_size], dtype=np.float32))
+        out.append(model(c, p).numpy())
+    return np.concatenate(out)
+
+
+def sampled_priors(
+    contexts: np.ndarray, horizon: int, fs: float, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(k, n, L, horizon) repeat-last-beat extrapolations with RR drawn from each context's RR intervals."""
+    out = np.empty((k, len(contexts), contexts.shape[1], horizon), dtype=np.float32)
+    for i, c in enumerate(contexts):
+        rrs = context_rr(c, fs)
+        if len(rrs) == 0:
+            fallback = last_rr(c, fs)
+            rrs = np.asarray([fallback] if fallback else [0])
+        for j, rr in enumerate(rng.choice(rrs, size=k)):
+            out[j, i] = repeat_last_beat(c, horizon, fs, rr=int(rr) if rr > 0 else None)
+    return out
+
+
+def sample_futures(
+    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray, batch_size: int
+) -> np.ndarray:
+    """(k, n, L, horizon) futures: one forward pass per drawn prior (k, n, L, horizon), dropout on."""
+    model.train()  # dropout on; LatentForecaster.train keeps the VQ-VAE in eval mode
+    try:
+        return np.stack([model_forecast(model, contexts, p, batch_size) for p in priors])
+    finally:
+        model.eval()
+
+
+def forecast_all(
+    model: LatentForecaster | None,
+    contexts: np.ndarray,
+    horizon: int,
+    fs: float,
+    batch_size: int = 64,
+) -> dict[str, np.ndarray]:
+    """Point forecasts (n, L, horizon) of every naive method and, given one, the forecaster."""
+    out = naive_forecasts(contexts, horizon, fs)
+    if model is not None:
+        prior = out["repeat_last_beat"] if model.use_prior else None
+        out = {
+            "vqvae_forecaster": model_forecast(model, contexts, prior, batch_size)[..., :horizon],
+            **out,
+        }
+    return out
