@@ -18,7 +18,16 @@ def test_help_lists_every_verb(capsys) -> None:
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for verb in ("preprocess", "train", "detect", "grid-search", "run", "bench", "demo"):
+    for verb in (
+        "preprocess",
+        "train",
+        "detect",
+        "grid-search",
+        "run",
+        "bench",
+        "demo",
+        "leaderboard",
+    ):
         assert verb in out
 
 

@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="vectorised vs per-step LSTM decoding: steps/s and peak memory"
     )
     add_config_args(p)
+    p = sub.add_parser(
+        "leaderboard",
+        help="every method x every series: point-wise scores, VUS-PR table (markdown) and figure",
+    )
+    add_config_args(p)
+    p.add_argument(
+        "--series",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="a NAB or nose-sensor CSV file, or a folder of them; repeat for more "
+        "(sets leaderboard.series)",
+    )
     p = sub.add_parser("demo", help="generate a recording, train briefly, detect, write report.md")
     add_config_args(p)
     return parser
@@ -123,6 +136,13 @@ def dispatch(args: argparse.Namespace) -> None:
         from resp_mhavae.bench import bench
 
         print(f"bench table: {bench(_config(args), args.run_dir)}")
+    elif args.command == "leaderboard":
+        import json
+
+        from resp_mhavae.leaderboard import leaderboard
+
+        extra = [] if args.series is None else [f"leaderboard.series={json.dumps(args.series)}"]
+        print(f"leaderboard: {leaderboard(_config(args, extra), args.run_dir)}")
     elif args.command == "demo":
         from resp_mhavae.demo import demo
 

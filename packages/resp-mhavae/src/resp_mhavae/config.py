@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 Protocol = Literal["honest", "original"]
 Baseline = Literal["vae_lstm_no_attention", "lstm_only", "isolation_forest"]
+Split = Literal["chronological", "nab"]
+# simple detectors scored point-wise beside the learned models (detectors.py)
+Detector = Literal["isolation_forest", "max_abs_z", "persistence", "pca", "nearest_neighbour"]
+DETECTORS: list[str] = ["isolation_forest", "max_abs_z", "persistence", "pca", "nearest_neighbour"]
 
 
 @dataclass
@@ -40,12 +44,16 @@ class DataConfig:
     # order with a warning, as NAB's own scorer does (two NAB realKnownCause files have such steps)
     timestamp_order: Literal["strict", "file"] = "strict"
     sample_rate_hz: float | None = None  # None = estimated from timestamps (or 1.0 without them)
-    l_win: int = 800  # samples per window (non-overlapping)
+    l_win: int = 96  # samples per window (training windows do not overlap); seed: 800
     look_back_num: int = 2  # windows of history the LSTM sees
     train_fraction: float = 0.7  # chronological: first 70 % is the training part
     val_fraction: float = 0.2  # last 20 % of the training part is validation
     train_anomalies: Literal["drop_windows", "drop_rows"] = "drop_windows"  # original: drop_rows
     protocol: Protocol = "honest"  # honest: train-only statistics, threshold on validation scores
+    # chronological: train/validation/test by train_fraction; nab: NAB's own protocol, the models fit the
+    # first probation_fraction of rows with no label used, and every later row is scored
+    split: Split = "chronological"
+    probation_fraction: float = 0.15  # NAB's probationary period
     center_windows: bool = False  # remove each window's per-channel mean (not the seed's)
 
     def __post_init__(self) -> None:
@@ -56,6 +64,10 @@ class DataConfig:
             problems.append(f"data.look_back_num must be >= 1, got {self.look_back_num}")
         if not 0 < self.train_fraction < 1:
             problems.append(f"data.train_fraction must be in (0, 1), got {self.train_fraction}")
+        if not 0 < self.probation_fraction < 1:
+            problems.append(
+                f"data.probation_fraction must be in (0, 1), got {self.probation_fraction}"
+            )
         if not 0 < self.val_fraction < 1:
             problems.append(f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
         if not self.channels and self.format in ("collected", "csv"):
@@ -98,19 +110,26 @@ class ModelConfig:
 
 def _vae_train() -> TrainConfig:
     return TrainConfig(
-        epochs=300,
+        epochs=60,  # seed: 1000 with patience 200 (configs/seed.yaml)
         batch_size=32,
         lr=1e-3,
         weight_decay=1e-4,
         scheduler="plateau",
-        early_stopping_patience=200,
+        scheduler_patience=5,
+        early_stopping_patience=15,
         log_every_n_steps=10,
+        progress=False,
     )
 
 
 def _lstm_train() -> TrainConfig:
     return TrainConfig(
-        epochs=200, batch_size=80, lr=1e-3, early_stopping_patience=15, log_every_n_steps=10
+        epochs=40,  # seed: 200 with patience 15
+        batch_size=80,
+        lr=1e-3,
+        early_stopping_patience=8,
+        log_every_n_steps=10,
+        progress=False,
     )
 
 
@@ -126,7 +145,7 @@ class DetectConfig:
     baselines: list[Baseline] = field(
         default_factory=lambda: ["vae_lstm_no_attention", "lstm_only", "isolation_forest"]
     )
-    vis_recon_every_n_epochs: int = 50
+    vis_recon_every_n_epochs: int = 20
     vis_lstm_every_n_epochs: int = 20
 
     def __post_init__(self) -> None:
@@ -142,6 +161,52 @@ class DetectConfig:
             problems.append(f"detect.beta must be > 0, got {self.beta}")
         if problems:
             raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class ScoreConfig:
+    """Point-wise scores (every time step) and the range-aware metrics computed from them."""
+
+    stride: int | None = None  # samples between scored sliding windows; None = max(1, l_win // 8)
+    spread: Literal["mean", "max"] = "mean"  # a step's score from the windows that cover it
+    vus_window: int | None = None  # VUS buffer (max tolerance, steps); None = min(l_win, 100)
+    detectors: list[Detector] = field(default_factory=lambda: list(DETECTORS))
+    affiliation_thresholds: int = 25  # quantile thresholds searched for the best affiliation F1
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.stride is not None and self.stride < 1:
+            problems.append(f"score.stride must be >= 1 sample, got {self.stride}")
+        if self.vus_window is not None and self.vus_window < 0:
+            problems.append(f"score.vus_window must be >= 0, got {self.vus_window}")
+        if self.affiliation_thresholds < 2:
+            problems.append(
+                f"score.affiliation_thresholds must be >= 2, got {self.affiliation_thresholds}"
+            )
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class LeaderboardConfig:
+    """`resp-mhavae leaderboard`: every method on every series, seeds for the learned ones."""
+
+    series: list[str] = field(default_factory=list)  # files or folders (NAB CSVs, collected CSVs)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    learned: list[Literal["mhavae", "vae_lstm_no_attention"]] = field(
+        default_factory=lambda: ["mhavae"]
+    )
+    splits: list[Split] = field(default_factory=lambda: ["chronological", "nab"])
+    nab_windows_per_series: int = 40  # NAB l_win: one day of samples, at most rows / this
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ConfigError("leaderboard.seeds must name at least one seed")
+        if self.nab_windows_per_series < 8:
+            raise ConfigError(
+                "leaderboard.nab_windows_per_series must be >= 8, got "
+                f"{self.nab_windows_per_series}"
+            )
 
 
 @dataclass
@@ -172,6 +237,8 @@ class Config:
     )  # LSTM phase (also the LSTM-only baseline)
     detect: DetectConfig = field(default_factory=DetectConfig)
     grid: GridConfig = field(default_factory=GridConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    leaderboard: LeaderboardConfig = field(default_factory=LeaderboardConfig)
 
 
 # ---------------------------------------------------------------------- the original flat JSON config
@@ -230,7 +297,7 @@ ORIGINAL_IGNORED = {
     "sigma2_offset",
     "num_channels",
 }
-SECTIONS = {"data", "model", "train", "lstm", "detect", "grid"}
+SECTIONS = {"data", "model", "train", "lstm", "detect", "grid", "score", "leaderboard"}
 
 
 def is_flat_original(data: dict[str, Any]) -> bool:

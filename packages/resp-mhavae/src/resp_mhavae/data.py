@@ -404,12 +404,35 @@ def _cut(values: np.ndarray, l_win: int, center: bool = False) -> np.ndarray:
     return windows - windows.mean(-1, keepdims=True) if center else windows
 
 
+def check_series(rec: Recording, cfg: DataConfig) -> None:
+    """Raise DataError for a series no model can use: too short for one window plus its look-back, or a
+    channel that never changes (its z-score is undefined and every detector would score noise)."""
+    L, k, n = cfg.l_win, cfg.look_back_num, len(rec.values)
+    if n < (k + 1) * L:
+        raise DataError(
+            f"{rec.source}: {n} rows, shorter than one window plus the look-back "
+            f"((look_back_num {k} + 1) x l_win {L} = {(k + 1) * L} rows); use a smaller data.l_win"
+        )
+    flat = [c for c, span in zip(rec.channels, np.ptp(rec.values, axis=0)) if span == 0]
+    if flat:
+        raise DataError(
+            f"{rec.source}: channel(s) {flat} are constant over all {n} rows; nothing to detect "
+            "(drop them from data.channels)"
+        )
+
+
 def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
-    """Split chronologically, normalise (per protocol), window; raise when too short for the model."""
+    """Split chronologically, normalise (per protocol), window; raise when too short for the model.
+
+    Under `split: nab` the training part is NAB's probationary period and no label is used for training
+    (its windows all count as normal); the labels are kept for scoring the rows after it.
+    """
+    check_series(rec, cfg)
     L, k = cfg.l_win, cfg.look_back_num
     n = len(rec.values)
     n_windows = n // L
-    train_w = int(n_windows * cfg.train_fraction)
+    fraction = cfg.probation_fraction if cfg.split == "nab" else cfg.train_fraction
+    train_w = int(n_windows * fraction)
     val_w = max(1, int(round(train_w * cfg.val_fraction)))
     fit_w = train_w - val_w
     need = k + 2
@@ -419,11 +442,14 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
             f"{need} training windows plus validation and test windows (use a smaller l_win "
             f"or a longer recording)"
         )
+    seen = (
+        np.zeros_like(rec.labels) if cfg.split == "nab" else rec.labels
+    )  # labels training may use
     split = np.full(n_windows, TEST, dtype=np.int8)
     split[:fit_w] = TRAIN
     split[fit_w:train_w] = VAL
     rows_train = slice(0, fit_w * L)
-    normal_train = rec.values[rows_train][rec.labels[rows_train] == 0]
+    normal_train = rec.values[rows_train][seen[rows_train] == 0]
     if cfg.protocol == "original":
         mean, std = rec.values.mean(0), rec.values.std(0)
     else:
@@ -435,12 +461,13 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
     windows = _cut(z, L, cfg.center_windows)  # (W, C, L)
     row_labels = rec.labels[: n_windows * L]
     labels = row_labels.reshape(n_windows, L).max(1).astype(np.int8)
+    seen_labels = seen[: n_windows * L].reshape(n_windows, L).max(1)
     if cfg.train_anomalies == "drop_rows":  # the original: splice the normal rows, then re-window
-        keep = rec.labels[rows_train] == 0
+        keep = seen[rows_train] == 0
         train_windows = _cut(z[rows_train][keep], L, cfg.center_windows)
         train_sequences = _sequences(np.ones(len(train_windows), bool), k)
     else:
-        usable = (split == TRAIN) & (labels == 0)
+        usable = (split == TRAIN) & (seen_labels == 0)
         train_windows = windows[usable]
         # consecutive in time: only runs of usable windows count
         positions = np.flatnonzero(usable)
@@ -454,7 +481,7 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
             f"{rec.source}: only {len(train_windows)} normal training windows of {L} samples; "
             f"need {need} (smaller data.l_win, or fewer anomalies in the training part)"
         )
-    ok_val = labels == 0
+    ok_val = seen_labels == 0
     val_sequences = np.array(
         [s for s in _sequences(ok_val, k) if split[s[-1]] == VAL], dtype=np.int64
     ).reshape(-1, k + 1)

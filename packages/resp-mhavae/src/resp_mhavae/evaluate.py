@@ -24,14 +24,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from sigzoo_shared import RunDir, find_checkpoint, load_checkpoint, resolve_device
+from sigzoo_shared import RunDir, resolve_device
 from sigzoo_shared import metrics as M
-from sigzoo_shared.config import from_dict
-from sigzoo_shared.errors import CheckpointError
-from torch import nn
 
 from resp_mhavae.config import Config, resolved_modality_weights
 from resp_mhavae.data import TEST, TRAIN, VAL, Prepared, load_prepared
+from resp_mhavae.detectors import isolation_forest
+from resp_mhavae.factory import load_model
 from resp_mhavae.model import MHAVAE, SequenceLSTM, weighted_squared_error
 
 log = logging.getLogger(__name__)
@@ -42,35 +41,6 @@ METHOD_NAMES = {
     "lstm_only": "LSTM only",
     "isolation_forest": "IsolationForest",
 }
-
-
-def load_model(path: Path, device: torch.device) -> nn.Module:
-    """Rebuild a VAE or LSTM from a phase directory's best.pt (architecture read from the stored config)."""
-    from resp_mhavae.train import build_lstm, build_vae
-
-    ckpt = find_checkpoint(path)
-    state = load_checkpoint(ckpt, map_location="cpu")
-    if state.get("config") is None:
-        raise CheckpointError(f"{ckpt}: no config stored; cannot rebuild the model")
-    cfg = from_dict(Config, state["config"], source=str(ckpt))
-    weights = state["model_state"]
-    if "lstm.weight_ih_l0" in weights:
-        model: nn.Module = build_lstm(cfg, int(weights["head.weight"].shape[0]))
-    elif "stem.0.weight" in weights:
-        model = build_vae(
-            cfg,
-            int(weights["stem.0.weight"].shape[1]),
-            use_attention="attention.attn.in_proj_weight" in weights,
-        )
-    else:
-        raise CheckpointError(f"{ckpt}: neither a resp-mhavae VAE nor LSTM checkpoint")
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{ckpt}: weights do not match the stored config ({str(err).splitlines()[0]})"
-        ) from err
-    return model.to(device).eval()
 
 
 # ---------------------------------------------------------------------------------------- scoring
@@ -135,28 +105,9 @@ def lstm_only_scores(
     return {"score": out}
 
 
-def window_features(windows: np.ndarray) -> np.ndarray:
-    """Per-channel mean, std, min, max, mean |diff| and linear slope of each window -> (W, 6 C)."""
-    L = windows.shape[-1]
-    t = (np.arange(L) - (L - 1) / 2) / L
-    slope = (windows * t).sum(-1) / (t**2).sum()
-    feats = [
-        windows.mean(-1),
-        windows.std(-1),
-        windows.min(-1),
-        windows.max(-1),
-        np.abs(np.diff(windows, axis=-1)).mean(-1),
-        slope,
-    ]
-    return np.concatenate(feats, axis=1)
-
-
 def isolation_forest_scores(prepared: Prepared, seed: int) -> dict[str, np.ndarray]:
-    from sklearn.ensemble import IsolationForest
-
-    forest = IsolationForest(n_estimators=200, random_state=seed)
-    forest.fit(window_features(prepared.train_windows))
-    return {"score": -forest.score_samples(window_features(prepared.windows))}
+    """IsolationForest on the statistics of the normal training windows (detectors.py)."""
+    return {"score": isolation_forest(prepared.train_windows, prepared.windows, seed)}
 
 
 # ---------------------------------------------------------------------------------------- metrics

@@ -40,32 +40,12 @@ from resp_mhavae.data import (
     cache_key,
     load_prepared,
 )
-from resp_mhavae.model import MHAVAE, SequenceLSTM, vae_loss, weighted_squared_error
+from resp_mhavae.factory import build_lstm, build_vae, load_model
+from resp_mhavae.model import MHAVAE, vae_loss, weighted_squared_error
 
 log = logging.getLogger(__name__)
 PACKAGE = "resp-mhavae"
 MAIN = "mhavae"
-
-
-def build_vae(cfg: Config, n_channels: int, use_attention: bool | None = None) -> MHAVAE:
-    m = cfg.model
-    widths = (*m.vae_channels, m.num_hidden_units_vae)
-    return MHAVAE(
-        n_channels,
-        m.code_size,
-        widths,
-        m.use_attention if use_attention is None else use_attention,
-        m.num_heads,
-        m.dropout,
-        m.norm,
-    )
-
-
-def build_lstm(cfg: Config, dim: int) -> SequenceLSTM:
-    m = cfg.model
-    return SequenceLSTM(
-        dim, m.num_hidden_units_lstm, m.num_layers_lstm, m.dropout_lstm, m.lstm_decoding
-    )
 
 
 def vae_variants(cfg: Config) -> dict[str, bool]:
@@ -278,8 +258,6 @@ def train_lstm_only(
 
 
 def load_vae(path: Path, device: torch.device) -> MHAVAE:
-    from resp_mhavae.evaluate import load_model
-
     return load_model(path, device)  # type: ignore[return-value]
 
 
