@@ -5,7 +5,7 @@
 A stride-1 window that starts at offset o of pattern block c holds c's tail and the head of c + 1. Its
 label (the majority) is c for o < 64 and c + 1 above; the *junction* it holds (c | c + 1) is its start
 block c. Both groupings have one cluster per pattern of the same size, and the aligned, shift-tolerant
-time-domain error hardly prefers either (docs/vae-demo-experiments.md "Which junction, or which
+time-domain error hardly prefers either (docs/lab/vae-demo.md "Which junction, or which
 majority"). A decoder that gives each cluster one output can at best output the cluster's mean, so the
 cost of a grouping under an error is its within-cluster spread about the mean. This script computes that
 spread for the magnitude spectrum (`model.spectral_errors`' space, |rfft| / sqrt(T)) on one tile of the

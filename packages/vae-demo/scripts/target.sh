@@ -1,6 +1,6 @@
 #!/bin/bash
 # The target runs: 3 seeds x {no bypass, bypass}, 30 epochs, at the budget setting of
-# docs/vae-demo-experiments.md "The first runs" (every 31st window; see there why 31 and not 32). One torch thread, low priority.
+# docs/lab/vae-demo.md "The first runs" (every 31st window; see there why 31 and not 32). One torch thread, low priority.
 #   bash target.sh OUT_DIR [extra key=value overrides]
 set -euo pipefail
 OUT=${1:-runs/vae-demo/target3}; shift || true

@@ -7,7 +7,7 @@ from sigzoo_shared import ConfigError
 from sigzoo_shared.cli import packaged_config
 from sigzoo_shared.config import load_config, to_dict
 from vae_demo.cli import main
-from vae_demo.config import Config, DataConfig, missing_stored_fields, stored_config
+from vae_demo.config import HISTORY_COMMIT, REMOVED_OPTIONS, Config, DataConfig, stored_config
 
 CONFIGS = Path(str(packaged_config("vae_demo"))).parent
 
@@ -33,7 +33,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
     m = cfg.model  # our options, on by default (docs/vae-demo.md)
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.75, 0.25)
-    assert cfg.train.precise_bn_batches == 32 and m.center_input and not m.prior_components
+    assert cfg.train.precise_bn_batches == 32 and m.center_input
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
     assert (seed.model.kl_warmup_epochs, seed.model.init_log_var, seed.model.free_bits) == (0, 0, 0)
@@ -58,23 +58,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
         ("model.shift_tolerant=false", "model.keep_fraction"),  # the default trims (0.75)
         ("model.min_posterior_std=-0.1", "model.min_posterior_std"),
         ("model.min_posterior_std=1.5", "model.min_posterior_std"),
-        ("model.prior_components=1", "model.prior_components"),
-        ("model.floor_warmup=[5,2]", "model.floor_warmup"),
-        ("model.floor_warmup=[1,2,3]", "model.floor_warmup"),
-        ("model.floor_initial=1.5", "model.floor_initial"),
-        ("model.mean_shift_weight=-1", "model.mean_shift_weight"),
-        ("model.mean_shift_bandwidth=0", "model.mean_shift_bandwidth"),
-        ("model.mean_shift_warmup=[15,10]", "model.mean_shift_warmup"),
-        ("model.repulsion_weight=-1", "model.repulsion_weight"),
-        ("model.encoder_taper=1.5", "model.encoder_taper"),
         ("model.spectral_weight=-0.5", "model.spectral_weight"),
-        ("model.edge_swap=-1", "model.edge_swap"),
-        ("model.edge_swap=64", "model.edge_swap"),
-        ("model.repulsion_bandwidth=0", "model.repulsion_bandwidth"),
-        ("model.repulsion_warmup=[4,2]", "model.repulsion_warmup"),
-        ("model.extra_latent_dims=-1", "model.extra_latent_dims"),
-        ("model.extra_latent_fade=[15,2]", "model.extra_latent_fade"),
-        ("model.extra_latent_dims=2 model.prior_components=31", "model.extra_latent_dims"),
     ],
 )
 def test_out_of_range_values_name_the_field(override: str, field: str) -> None:
@@ -99,18 +83,56 @@ def test_dataclass_checks_directly() -> None:
         DataConfig(freq_max_hz=64)
 
 
-def test_a_stored_config_without_newer_fields_means_their_old_behaviour() -> None:
+def test_the_dataclasses_are_the_cli_defaults() -> None:
+    """One source of defaults: `Config()` in Python trains what `vae-demo train` does."""
+    assert Config() == load_config(Config, None, [], base=packaged_config("vae_demo"))
+
+
+def old_run_config() -> dict:
+    """A config.yaml as the code before the rejected options left wrote it: each one at its off value."""
     stored = to_dict(Config())
-    assert missing_stored_fields(stored) == [] and stored_config(stored, "run") == Config()
-    for name in ("keep_fraction", "center_input", "encoder_pool", "free_bits"):
-        del stored["model"][name]
-    assert missing_stored_fields(stored) == [
-        "model.keep_fraction=1.0",
-        'model.encoder_pool="flatten"',
-        "model.center_input=false",
-        "model.free_bits=0.0",
-    ]
-    m = stored_config(stored, "run").model
-    assert (m.keep_fraction, m.encoder_pool) == (1.0, "flatten")
-    assert (m.center_input, m.free_bits) == (False, 0.0)
-    assert m.min_posterior_std == Config().model.min_posterior_std  # present fields are kept
+    stored["model"].update(
+        encoder_taper=0.0,
+        edge_swap=0,
+        encoder_time=True,
+        floor_warmup=[0.0, 0.0],
+        floor_initial=0.0,
+        prior_components=0,
+        mean_shift_weight=0.0,
+        mean_shift_bandwidth=0.1,
+        mean_shift_warmup=[5.0, 10.0],
+        repulsion_weight=0.0,
+        repulsion_bandwidth=0.15,
+        repulsion_warmup=[2.0, 4.0],
+        extra_latent_dims=0,
+        extra_latent_fade=[2.0, 15.0],
+    )
+    return stored
+
+
+def test_an_old_run_that_left_the_removed_options_off_still_loads() -> None:
+    stored = old_run_config()
+    assert set(stored["model"]) - set(to_dict(Config())["model"]) == set(REMOVED_OPTIONS)
+    assert stored_config(stored, "run") == Config()
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("encoder_taper", 0.25), ("encoder_time", False), ("floor_warmup", [2.0, 8.0])],
+)
+def test_an_old_run_that_used_a_removed_option_is_refused_naming_it(option, value) -> None:
+    stored = old_run_config()
+    stored["model"][option] = value
+    with pytest.raises(ConfigError, match=rf"model\.{option}=.*commit {HISTORY_COMMIT}"):
+        stored_config(stored, "runs/x/config.yaml")
+
+
+def test_a_run_older_than_a_setting_is_refused_naming_it() -> None:
+    stored = to_dict(Config())
+    del stored["model"]["spectral_weight"]
+    del stored["train"]["precise_bn_batches"]
+    with pytest.raises(ConfigError, match=r"model\.spectral_weight, train\.precise_bn_batches"):
+        stored_config(stored, "runs/x/config.yaml")
+    stored = to_dict(Config())
+    del stored["train"]["log_every_n_steps"]  # a core field the package leaves at its default
+    assert stored_config(stored, "run") == Config()

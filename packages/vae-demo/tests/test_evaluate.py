@@ -56,10 +56,12 @@ def test_nearest_centroid_assigns_to_the_planted_cluster() -> None:
 def test_recompute_bn_gives_the_statistics_of_the_current_weights() -> None:
     import torch.nn.functional as F
     from vae_demo.evaluate import recompute_bn
-    from vae_demo.model import TimeSeriesVAE
+    from vae_demo.model import Layers, TimeSeriesVAE
 
     torch.manual_seed(0)
-    model = TimeSeriesVAE(7, 128, channels=4, gru_units=8, n_heads=2, key_dim=4).eval()
+    model = TimeSeriesVAE(
+        7, 128, layers=Layers(channels=4, gru_units=8, n_heads=2, key_dim=4)
+    ).eval()
     x = torch.rand(96, 8, 128).numpy()
     assert recompute_bn(model, x, n_batches=100, batch_size=32) == 3  # all of them
     assert not model.training  # the mode it came in

@@ -1,14 +1,13 @@
 """Shapes, the time bypass, the reconstruct-time option and a batch-size-independent loss."""
 
 import numpy as np
-import pytest
 import torch
-from vae_demo.model import TimeSeriesVAE, kl_divergence, reparameterize
+from vae_demo.model import Layers, TimeSeriesVAE, kl_divergence, reparameterize
 from vae_demo.train import KLWarmup, make_step
 
 
 def small(**kw) -> TimeSeriesVAE:
-    return TimeSeriesVAE(7, 128, channels=4, gru_units=8, n_heads=2, key_dim=4, **kw)
+    return TimeSeriesVAE(7, 128, layers=Layers(channels=4, gru_units=8, n_heads=2, key_dim=4), **kw)
 
 
 def test_shapes_follow_the_original_layout() -> None:
@@ -20,7 +19,9 @@ def test_shapes_follow_the_original_layout() -> None:
     assert out.recon.shape == (5, 8, 128)
     torch.testing.assert_close(out.target, x)
     assert ((out.recon >= 0) & (out.recon <= 1)).all()
-    assert TimeSeriesVAE(7, 64, channels=4, gru_units=8)(torch.rand(2, 8, 64)).recon.shape == (
+    assert TimeSeriesVAE(7, 64, layers=Layers(channels=4, gru_units=8))(
+        torch.rand(2, 8, 64)
+    ).recon.shape == (
         2,
         7,
         64,
@@ -84,35 +85,6 @@ def test_kl_weight_warms_up_linearly_with_the_global_step() -> None:
     assert torch.allclose(model.encode(x)[1], torch.full((4, 2), -6.0), atol=2.0)
     loss, parts = make_step(0.4, KLWarmup(beta=0.4, warmup_steps=10))(model, (x, y))
     torch.testing.assert_close(loss, parts["recon"])  # weight 0 at step 0
-
-
-def test_posterior_floor_ramp_sets_the_models_floor_from_the_global_step() -> None:
-    from types import SimpleNamespace
-
-    from vae_demo.train import Ramp, set_posterior_floor
-
-    model = small(min_posterior_std=0.25)
-    ramp = Ramp(0.25, 10, 20, apply=set_posterior_floor, name="posterior_floor")
-    floors = []
-    for step in (0, 10, 15, 20, 40):
-        ramp.on_train_batch_end(SimpleNamespace(global_step=step), model, 0.0, {})
-        floors.append(model.min_posterior_std)
-    assert floors == [0.0, 0.0, 0.125, 0.25, 0.25]
-    resumed = small(min_posterior_std=0.25)
-    Ramp(0.25, 10, 20, apply=set_posterior_floor).on_fit_start(
-        SimpleNamespace(global_step=15), resumed
-    )
-    assert resumed.min_posterior_std == 0.125  # a resumed run continues the ramp
-    annealed = Ramp(0.25, 10, 20, apply=set_posterior_floor, initial=0.65)
-    for step, expected in ((0, 0.65), (15, 0.45), (30, 0.25)):
-        annealed.on_train_batch_end(SimpleNamespace(global_step=step), resumed, 0.0, {})
-        assert resumed.min_posterior_std == pytest.approx(expected)
-    # floor 0: the learned variance alone; floor 0.125: sigma^2 = exp(logvar) + 0.125^2
-    x = torch.rand(3, 8, 128)
-    model.eval().min_posterior_std = 0.0
-    _, logvar = model.encode(x)
-    model.min_posterior_std = 0.125
-    torch.testing.assert_close(model.encode(x)[1], torch.log(logvar.exp() + 0.125**2))
 
 
 def test_free_bits_exempt_the_first_nats_per_dimension_from_the_penalty() -> None:
@@ -293,262 +265,3 @@ def test_centred_input_leaves_no_first_layer_unit_dead_at_initialisation() -> No
     b.load_state_dict(a.state_dict())
     a.eval(), b.eval()
     torch.testing.assert_close(a.encode(x[:4] - 0.5)[0], b.encode(x[:4])[0])
-
-
-def test_mixture_prior_kl_matches_the_closed_form_and_pulls_towards_the_nearest_component() -> None:
-    from vae_demo.model import MixturePrior
-
-    torch.manual_seed(0)
-    prior = MixturePrior(3, 2)
-    with torch.no_grad():  # every component N(0, I): the mixture is the standard normal prior
-        prior.means.zero_()
-        prior.log_std.zero_()
-    mu = torch.tensor([[0.5, -1.0], [2.0, 0.3]])
-    logvar = torch.tensor([[-1.0, -2.0], [0.2, -0.5]])
-    estimate = torch.stack([prior.kl(mu, logvar) for _ in range(20000)]).mean(0)
-    torch.testing.assert_close(estimate, kl_divergence(mu, logvar), atol=0.03, rtol=0)
-    # two components at (-2, 0) and (2, 0): the KL's gradient moves z towards the nearer one
-    prior = MixturePrior(2, 2)
-    with torch.no_grad():
-        prior.means.copy_(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]))
-    mu = torch.tensor([[-1.2, 0.4], [1.5, -0.3]], requires_grad=True)
-    narrow = torch.full((2, 2), -6.0)  # log-variance: a nearly deterministic z
-    torch.stack([prior.kl(mu, narrow) for _ in range(200)]).mean(0).sum().backward()
-    step = -mu.grad  # the direction gradient descent moves mu
-    assert step[0, 0] < 0 < step[1, 0]  # left window to the left component, right to the right
-    assert step[0, 1] < 0 < step[1, 1]  # and onto its axis
-    # the prior's own parameters learn from the same term
-    assert prior.means.grad is not None and prior.means.grad.abs().sum() > 0
-
-
-def test_mixture_prior_trains_inside_the_step() -> None:
-    torch.manual_seed(0)
-    model = small(prior_components=4, min_posterior_std=0.2)
-    x = torch.rand(8, 8, 128)
-    loss, parts = make_step(beta=1.0, free_bits=0.0)(model, (x, torch.zeros(8)))
-    loss.backward()
-    assert torch.isfinite(loss) and parts["kl"].item() != 0
-    assert model.prior.means.grad.abs().sum() > 0 and model.prior.logits.grad.abs().sum() > 0
-
-
-def test_mean_shift_pull_draws_a_bridge_into_the_denser_side_and_keeps_clusters_apart() -> None:
-    from vae_demo.model import mean_shift_pull
-
-    torch.manual_seed(0)
-    h = 0.3  # x the latent spread (~0.7 here): ~0.2 in latent units
-    a = 0.03 * torch.randn(40, 2)  # a cluster at the origin
-    b = 0.03 * torch.randn(40, 2) + torch.tensor([2.0, 0.0])  # another, 10 bandwidths away
-    bridge = torch.stack([torch.linspace(0.1, 0.6, 6), torch.zeros(6)], dim=1)  # trails from a
-    mu = torch.cat([a, b, bridge]).requires_grad_(True)
-    # far-apart clusters alone: (almost) nothing to pull, each is already at its mode
-    assert mean_shift_pull(torch.cat([a, b]), h).item() < 0.05
-    start = mean_shift_pull(mu, h).item()
-    # the bandwidth follows the latent's scale: shrinking the whole latent buys nothing
-    torch.testing.assert_close(mean_shift_pull(0.1 * mu.detach(), h).item(), start)
-    opt = torch.optim.SGD([mu], lr=0.01)  # each step moves a point half-way to its target
-    for _ in range(200):
-        opt.zero_grad()
-        (mu.shape[0] * mean_shift_pull(mu, h)).backward()  # x B: unit weight per point
-        opt.step()
-    z = mu.detach()
-    assert mean_shift_pull(z, h).item() < 0.1 * start
-    assert (z[80:, 0] < 0.15).all(), z[80:, 0]  # the whole bridge went into cluster a ...
-    torch.testing.assert_close(z[40:80].mean(0), b.mean(0), atol=0.01, rtol=0)  # ... b stayed put
-    assert (z[:40, 0] < 0.15).all()  # and a did not move towards b
-
-
-def test_mean_shift_pull_enters_the_loss_with_its_ramped_weight() -> None:
-    from types import SimpleNamespace
-
-    from vae_demo.model import mean_shift_pull
-    from vae_demo.train import Ramp
-
-    torch.manual_seed(0)
-    model = small().eval()
-    x, y = torch.rand(6, 8, 128), torch.zeros(6)
-    pull = Ramp(0.5, 10, 20, name="mean_shift_weight")
-    base, _ = make_step(beta=0.1)(model, (x, y))
-    step = make_step(beta=0.1, pull=pull, bandwidth=0.3)
-    loss, parts = step(model, (x, y))
-    torch.testing.assert_close(loss, base)  # weight 0 before the ramp starts, but logged
-    expected = mean_shift_pull(model.encode(x)[0], 0.3)
-    torch.testing.assert_close(parts["pull"], expected)
-    pull.on_train_batch_end(SimpleNamespace(global_step=15), model, 0.0, {})
-    loss, _ = step(model, (x, y))
-    torch.testing.assert_close(loss, base + 0.25 * expected)
-
-
-def _sines(freqs: list[int], n: int, rng: np.random.Generator) -> torch.Tensor:
-    """n windows (n, 7, 128) of one 128-periodic pattern (a sum of sines at `freqs` Hz, fs 128) at
-    random cyclic offsets, min-max-like scaled, plus a little noise: what a stride-1 window of one
-    pattern looks like to the encoder."""
-    t = np.arange(128) / 128
-    phase = rng.uniform(0, 2 * np.pi, size=(7, len(freqs)))
-    base = np.sin(2 * np.pi * np.array(freqs)[None, :, None] * t + phase[..., None]).sum(
-        1
-    )  # (7, 128)
-    base = 0.5 + base / (2 * np.abs(base).max())
-    out = np.stack([np.roll(base, rng.integers(128), axis=1) for _ in range(n)])
-    return torch.from_numpy(out + 0.02 * rng.standard_normal(out.shape)).float()
-
-
-def test_content_repulsion_parts_two_patterns_but_not_one_pattern_or_noise() -> None:
-    from vae_demo.model import content_repulsion, lag1_autocorrelation
-
-    rng = np.random.default_rng(0)
-    N = 12  # windows per group
-    torch.manual_seed(0)
-    xa, xb = _sines([2, 5, 11, 17, 23], N, rng), _sines([3, 7, 13, 19, 29], N, rng)
-    xn = torch.from_numpy(0.5 + 0.15 * rng.standard_normal((N, 7, 128))).float()  # noise windows
-    xf = _sines([1, 4, 9, 15, 27], N, rng)  # a pattern far away: sets the latent's spread
-    x = torch.cat([xa, xb, xn, xf])
-    signal = lag1_autocorrelation(x)
-    # lag-1 autocorrelation: noise windows vs pattern windows
-    assert signal[2 * N : 3 * N].max() < 0.15 < 0.4 < signal[: 2 * N].min()
-    # patterns a and b landed in one place (merged), the noise in another, f far away
-    mu0 = torch.cat(
-        [
-            0.05 * torch.randn(2 * N, 2),
-            0.05 * torch.randn(N, 2) + torch.tensor([0.0, 1.5]),
-            0.05 * torch.randn(N, 2) + torch.tensor([3.0, 0.0]),
-        ]
-    )
-    h = 0.15
-    spread_noise = float((mu0[2 * N : 3 * N] - mu0[2 * N : 3 * N].mean(0)).norm(dim=1).mean())
-    start = content_repulsion(mu0, x, h, keep=0.75).item()
-    # the bandwidth follows the latent's scale: inflating the whole latent buys nothing
-    torch.testing.assert_close(content_repulsion(4 * mu0, x, h, keep=0.75).item(), start)
-    mu = mu0.clone().requires_grad_(True)
-    opt = torch.optim.SGD([mu], lr=0.1)
-    for _ in range(300):
-        opt.zero_grad()
-        content_repulsion(mu, x, h, keep=0.75).backward()
-        opt.step()
-    z = mu.detach()
-
-    def spread(g: slice) -> float:
-        return float((z[g] - z[g].mean(0)).norm(dim=1).mean())
-
-    assert content_repulsion(z, x, h, keep=0.75).item() < 0.2 * start
-    # the two patterns no longer share a place: their closest windows are more than 0.1 apart (they
-    # started mixed; the bandwidth is 0.15 x a spread of ~1.4). The term only pushes; gathering each
-    # pattern again is the reconstruction's job under the posterior floor
-    assert torch.cdist(z[:N], z[N : 2 * N]).min() > 0.1
-    # the noise windows were not pushed apart
-    assert spread(slice(2 * N, 3 * N)) < 1.1 * spread_noise
-    # the far pattern stays where it was (it moves only through the spread that scales the bandwidth)
-    assert (z[3 * N :].mean(0) - mu0[3 * N :].mean(0)).norm() < 0.05
-    assert spread(slice(3 * N, 4 * N)) < 0.1
-
-
-def test_content_repulsion_enters_the_loss_with_its_ramped_weight() -> None:
-    from types import SimpleNamespace
-
-    from vae_demo.model import content_repulsion
-    from vae_demo.train import Ramp
-
-    torch.manual_seed(0)
-    model = small().eval()
-    x, y = torch.rand(6, 8, 128), torch.zeros(6)
-    base, _ = make_step(beta=0.1)(model, (x, y))
-    repulsion = Ramp(0.5, 10, 20, name="repulsion_weight")
-    step = make_step(beta=0.1, repulsion=repulsion, repulsion_bandwidth=0.2)
-    loss, parts = step(model, (x, y))
-    torch.testing.assert_close(loss, base)  # weight 0 before the ramp starts, but logged
-    expected = content_repulsion(model.encode(x)[0], x[:, :7], 0.2)
-    torch.testing.assert_close(parts["repel"], expected)
-    repulsion.on_train_batch_end(SimpleNamespace(global_step=20), model, 0.0, {})
-    loss, _ = step(model, (x, y))
-    torch.testing.assert_close(loss, base + 0.5 * expected)
-
-
-def test_extra_latent_dimensions_fade_out_of_the_decoders_input() -> None:
-    """model.extra_latent_dims: the decoder sees the extra means scaled by `extra_scale` with their
-    noise kept, nothing of them at scale 0; encode() returns the latent_dim-D latent only."""
-    torch.manual_seed(0)
-    model = small(extra_dims=2, min_posterior_std=0.25)
-    x = torch.rand(6, 8, 128)
-    assert model.encoder.z_mean.out_features == 4 and model.decoder.dense.in_features == 4
-    mu, logvar = model.posterior(x)  # (6, 4) each
-    torch.testing.assert_close(model.encode(x)[0], mu[:, :2])
-    z = torch.randn(6, 4)
-    for scale in (1.0, 0.5, 0.0):
-        model.extra_scale = scale
-        faded = model.fade_extra(z, mu)
-        torch.testing.assert_close(faded[:, :2], z[:, :2])  # the latent itself is untouched
-        expected = z[:, 2:] - (1 - scale) * mu[:, 2:] if scale > 0 else torch.zeros(6, 2)
-        torch.testing.assert_close(faded[:, 2:], expected)
-    model.eval()  # z = mu: at scale 0 the output depends on the 2-D latent alone
-    out = model(x)
-    assert out.mu.shape == out.z.shape == (6, 4)
-    torch.testing.assert_close(out.z[:, 2:], torch.zeros(6, 2))
-    torch.testing.assert_close(out.recon, model.decode(out.mu[:, :2]))
-    model.extra_scale = 1.0
-    assert not torch.allclose(model(x).recon, out.recon)
-
-
-def test_encoder_taper_hides_the_window_edges_from_the_encoder_only() -> None:
-    torch.manual_seed(0)
-    tapered = small(encoder_taper=1.0, center_input=True).eval()
-    plain = small(center_input=True).eval()
-    plain.load_state_dict(tapered.state_dict())  # the taper is not a stored weight
-    x = torch.rand(3, 8, 128)
-    edges = x.clone()
-    edges[..., 0] = torch.rand(3, 8)  # a Hann window is 0 at the first sample ...
-    edges[..., :4] = edges[..., :4] + 0.001 * torch.rand(3, 8, 4)  # ... and ~1e-3 next to it
-    centre = x.clone()
-    centre[..., 60:68] = torch.rand(3, 8, 8)
-    mu = tapered.encode(x)[0]
-    torch.testing.assert_close(tapered.encode(edges)[0], mu, atol=1e-5, rtol=0)
-    assert (tapered.encode(centre)[0] - mu).abs().max() > 1e-3  # the centre is seen
-    assert (plain.encode(edges)[0] - plain.encode(x)[0]).abs().max() > 1e-4  # untapered: seen
-    # the decoder and its target are untouched: the same z gives the same reconstruction
-    z = torch.randn(3, 2)
-    torch.testing.assert_close(tapered.decode(z), plain.decode(z))
-    with pytest.raises(ValueError, match="encoder_taper"):
-        small(encoder_taper=1.5)
-
-
-def test_swap_edges_replaces_only_the_signal_edges_with_another_windows() -> None:
-    from vae_demo.model import swap_edges
-
-    torch.manual_seed(0)
-    x = torch.rand(64, 8, 128)
-    y = swap_edges(x, 7, 16)
-    changed = (y != x).any(dim=1)  # (B, T)
-    torch.testing.assert_close(y[:, 7], x[:, 7])  # the time channel is kept
-    assert not changed[:, 16:112].any()  # at most 16 samples at either end
-    assert changed[:, :16].any() and changed[:, 112:].any()
-    for b in range(64):  # each replaced stretch is the same stretch of one other window
-        for part in (slice(0, 16), slice(112, 128)):
-            t = torch.nonzero(changed[b, part]).flatten() + part.start
-            if len(t):
-                donors = [d for d in range(64) if torch.equal(y[b, :7, t], x[d, :7, t])]
-                assert donors and b not in donors
-
-
-def test_edge_swap_changes_the_encoders_training_input_only() -> None:
-    torch.manual_seed(0)
-    model = small(edge_swap=16, center_input=True)
-    x = torch.rand(8, 8, 128)
-    out = model(x)
-    torch.testing.assert_close(out.target, x[:, :7])  # the target is the untouched window
-    model.eval()
-    torch.testing.assert_close(model(x).mu, model(x).mu)  # no augmentation in eval mode
-    torch.testing.assert_close(model(x).mu, model.encode(x)[0])
-    with pytest.raises(ValueError, match="edge_swap"):
-        small(edge_swap=64)
-
-
-def test_encoder_without_time_ignores_the_time_channel_and_the_decoder_gets_none() -> None:
-    torch.manual_seed(0)
-    model = small(encoder_time=False).eval()
-    assert model.encoder.blocks[0].conv.in_channels == 7  # the signal channels only
-    x = torch.rand(4, 8, 128)
-    shifted = x.clone()
-    shifted[:, 7] = torch.roll(x[:, 7], 32, dims=-1)  # another phase of the time channel
-    out = model(x)
-    torch.testing.assert_close(model(shifted).mu, out.mu)
-    torch.testing.assert_close(model(shifted).recon, out.recon)  # no time value reaches the decoder
-    seeing = small().eval()
-    assert (seeing(shifted).mu - seeing(x).mu).abs().max() > 1e-4  # the original reads it

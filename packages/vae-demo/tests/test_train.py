@@ -9,6 +9,7 @@ import torch
 import yaml
 from sigzoo_shared import load_checkpoint
 from vae_demo.cli import main
+from vae_demo.config import HISTORY_COMMIT
 from vae_demo.watch import read_metrics, watch
 
 
@@ -95,41 +96,56 @@ def test_encode_scores_the_three_test_sets_and_an_input_file(
     assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
 
 
-@pytest.mark.parametrize(
-    "variant", ["current", "config-without-center_input", "extra-latent-dims", "edge-swap"]
-)
-def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], variant: str) -> None:
-    """config-without-center_input: the run's config.yaml predates `model.center_input` (default now
-    true) and the run trained uncentred; resuming must rebuild that model, not today's default.
-    extra-latent-dims: interrupted halfway through the fade, the resumed run continues it.
-    edge-swap: the augmentation's random draws continue as in the uninterrupted run."""
-    older_config = variant == "config-without-center_input"
-    args = {
-        "current": tiny,
-        "config-without-center_input": [*tiny, "model.center_input=false"],
-        "extra-latent-dims": [*tiny, "model.extra_latent_dims=2", "model.extra_latent_fade=[0,2]"],
-        "edge-swap": [*tiny, "model.edge_swap=8", "model.encoder_taper=0.25"],
-    }[variant]
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str]) -> None:
     full, part = tmp_path / "full", tmp_path / "part"
-    assert main(["train", "--run-dir", str(full), *args, "train.epochs=2"]) == 0
-    assert main(["train", "--run-dir", str(part), *args, "train.epochs=1"]) == 0
-    if older_config:
-        stored = yaml.safe_load((part / "config.yaml").read_text())
-        del stored["model"]["center_input"]  # as written before the field existed
-        (part / "config.yaml").write_text(yaml.safe_dump(stored))
+    assert main(["train", "--run-dir", str(full), *tiny, "train.epochs=2"]) == 0
+    assert main(["train", "--run-dir", str(part), *tiny, "train.epochs=1"]) == 0
     assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0
     a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
     b = load_checkpoint(part / "checkpoints" / "last.pt")["model_state"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], msg=key)
     assert [r["epoch"] for r in read_metrics(part)] == [0, 1]
-    if variant == "extra-latent-dims":
-        assert [r["extra_latent_scale"] for r in read_metrics(part)] == [0.5, 0.0]
+
+
+def test_resume_refuses_what_it_cannot_rebuild_before_making_data(
+    tmp_path: Path, tiny: list[str], capsys, monkeypatch
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *tiny, "train.epochs=1"]) == 0
+    capsys.readouterr()
+
+    def no_data(*args: object) -> None:
+        raise AssertionError("data was made before the run was checked")
+
+    monkeypatch.setattr("vae_demo.train.load_splits", no_data)
+    config = run / "config.yaml"
+    good = config.read_text()
+    stored = yaml.safe_load(good)
+    stored["model"]["encoder_taper"] = 0.25  # an option measured and removed since
+    config.write_text(yaml.safe_dump(stored))
+    assert main(["train", "--resume", str(run), "train.epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert "model.encoder_taper=0.25" in err and f"commit {HISTORY_COMMIT}" in err
+    del stored["model"]["encoder_taper"], stored["model"]["center_input"]  # predates the field
+    config.write_text(yaml.safe_dump(stored))
+    assert main(["train", "--resume", str(run), "train.epochs=2"]) == 2
+    assert "no model.center_input: the run predates" in capsys.readouterr().err
+    config.write_text(good)
+    (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    assert main(["train", "--resume", str(run), "train.epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "Traceback" not in err
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint found" in capsys.readouterr().err
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
-    assert main(["encode", "--run-dir", str(tmp_path)]) == 2
+    out = tmp_path / "out"
+    assert main(["encode", "--run-dir", str(tmp_path), "--out-dir", str(out)]) == 2
     assert "no checkpoint found" in capsys.readouterr().err
+    assert not out.exists()  # nothing half-made
 
 
 def test_demo_writes_a_report(tmp_path: Path, tiny: list[str]) -> None:

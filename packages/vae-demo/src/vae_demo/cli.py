@@ -19,6 +19,7 @@ from sigzoo_shared.cli import (
     add_config_args,
     base_parser,
     config_from_args,
+    overrides_from,
     packaged_config,
     run_main,
 )
@@ -80,9 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def dispatch(args: argparse.Namespace) -> None:
     from sigzoo_shared import ConfigError
-    from sigzoo_shared.config import read_yaml
 
-    from vae_demo.config import Config, missing_stored_fields
+    from vae_demo.config import Config
 
     if args.command == "generate":
         from vae_demo.generator import generate
@@ -92,17 +92,14 @@ def dispatch(args: argparse.Namespace) -> None:
         paths = generate(cfg.data, out)
         print(f"wrote {paths['npz']} and {paths['csv']}")
     elif args.command == "train":
-        from vae_demo.train import train
+        from vae_demo.train import check_resume, resume_config, train
 
-        extra: list[str] = []
-        if (
-            args.resume is not None
-            and args.config is None
-            and (args.resume / "config.yaml").is_file()
-        ):
-            args.config = args.resume / "config.yaml"  # resume with the run's own config
-            extra = missing_stored_fields(read_yaml(args.config))
-        cfg = config_from_args(Config, args, PACKAGE, extra_overrides=extra)
+        if args.resume is not None:
+            check_resume(args.resume)  # before any data is made
+        if args.resume is not None and args.config is None:
+            cfg = resume_config(args.resume, overrides_from(args))  # the run's own config
+        else:
+            cfg = config_from_args(Config, args, PACKAGE)
         result = train(cfg, run_dir=args.run_dir, resume=args.resume)
         last = result.history[-1] if result.history else {}
         print(
@@ -119,12 +116,9 @@ def dispatch(args: argparse.Namespace) -> None:
             )
         watch(run, follow=not args.once, interval_s=args.interval, idle_timeout_s=args.idle_timeout)
     elif args.command == "encode":
-        from sigzoo_shared import RunDir
-
         from vae_demo.evaluate import encode_test
 
-        out = RunDir(args.out_dir) if args.out_dir is not None else None
-        result = encode_test(args.run_dir, out, input_path=args.input)
+        result = encode_test(args.run_dir, args.out_dir, input_path=args.input)
         summary = ", ".join(
             f"{r['set']}: acc {r['nearest_centroid_accuracy']:.3f}"
             for r in result["sets"]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from sigzoo_shared import ConfigError, TrainConfig
-from sigzoo_shared.config import from_dict, merge
+from sigzoo_shared.config import from_dict
 
 
 @dataclass
@@ -108,35 +108,13 @@ class ModelConfig:
     key_dim: int = 8  # per attention head
     dense_units: int = 8  # encoder dense layer before z_mean / z_log_var
     # what the encoder's dense layer sees: the flattened feature map (the original) or its mean and
-    # std over time (statistics pooling, our default; nearly blind to where in the window a pattern
-    # starts)
+    # std over time (statistics pooling: nearly blind to where in the window a pattern starts)
     encoder_pool: Literal["flatten", "stats"] = "stats"
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
     center_input: bool = True
-    # the encoder sees the window through a Tukey window of this taper fraction (0 = off, 1 = Hann):
-    # its edges fade out. Why: a stride-1 window holds one junction between two consecutive patterns,
-    # and an encoder free to key on a few samples of the neighbour at an edge can group windows by
-    # junction (by start block) instead of by majority pattern, a partition the shift-tolerant loss
-    # does not penalise (docs/vae-demo-experiments.md "Which junction, or which majority"). Measured,
-    # off: a Hann window slowed learning (ARI 0.53 / 0.30 at epoch 11 against 0.83 / 0.85), 0.25 kept
-    # pace but put more blocks at the block start (20 of 30 at epoch 13)
-    encoder_taper: float = 0.0
-    # training only: the first a and last b samples (a, b uniform in 0..edge_swap) of each window's
-    # signal channels are replaced, in the encoder's input, by those of another window of the batch
-    # (model.swap_edges; 0 = off): the encoder learns to ignore the edges, against the junction
-    # partition, and still sees the whole window. Measured, off: 16 was behind the default at epoch 7
-    edge_swap: int = 0
     gru_units: int = 128
     out_kernel_size: int = 5
-    # the encoder reads the time-encoding channel (the original). false: it sees the signal channels
-    # only, and unlike the bypass the decoder gets no time value either. Why: with the time channel
-    # the encoder can tell where in the window the pattern block starts and name a window by the
-    # block it starts in (which pattern precedes the time channel's peak) instead of by its majority
-    # (docs/vae-demo-experiments.md "Which junction, or which majority"). Measured on the default data's
-    # training seeds 86 / 87: ARI 0.851 / 0.870 against 0.842 / 0.880 (fewer windows named by start
-    # block, more strokes), so the original's true stays
-    encoder_time: bool = True
     time_bypass: bool = (
         False  # encoder sees signal only; last time value goes straight to the decoder
     )
@@ -149,19 +127,9 @@ class ModelConfig:
     # floor on the posterior std: sigma^2 = sigma_learned^2 + min_posterior_std^2 (0 = off). Noise the
     # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
     min_posterior_std: float = 0.25
-    # the floor is floor_initial until epoch floor_warmup[0], then moves linearly to min_posterior_std
-    # by epoch floor_warmup[1] ([0, 0] = min_posterior_std from the start). Why: with the floor from
-    # the start, two patterns that land together early stay merged (the decoder cannot tell them apart,
-    # so nothing pulls them apart). From 0: every pattern first gets its own region, then the floor
-    # gathers; from above: coarse groups first that split as the floor falls (deterministic annealing)
-    floor_warmup: tuple[float, float] = (0.0, 0.0)
-    floor_initial: float = 0.0
-    # nats per latent dimension exempt from the KL penalty (0 = off). 4 (2 until 2026-12-06): room for
-    # 31 clusters apart by more than the floor's noise; the weak seeds merged fewer neighbours
+    # nats per latent dimension exempt from the KL penalty (0 = off): without them the posterior
+    # collapses; 4 leaves room for 31 clusters apart by more than the floor's noise
     free_bits: float = 4.0
-    # prior over z: 0 = N(0, I) (the original); K >= 2 = a learned mixture of K Gaussians, whose KL
-    # term pulls each window's z towards the nearest component (a clustering prior)
-    prior_components: int = 0
     # reconstruction error of the best cyclic shift of the output (needs window == pattern_len)
     shift_tolerant: bool = True
     # fraction of time steps, the best-fitting ones, the shift-tolerant error is averaged over (1 = all)
@@ -169,38 +137,8 @@ class ModelConfig:
     # weight of the magnitude-spectrum error added to the reconstruction error (model.spectral_errors;
     # 0 = off; 1 = on the time-domain error's scale). Why: the aligned shift-tolerant error is
     # indifferent between naming a window by its majority pattern and by the junction it holds (its
-    # start block), and the weakest run without it named the windows of 15 of 30 pattern blocks by
-    # junction; in spectrum space majority groups are a third tighter (scripts/partition_spread.py).
-    # Measured on the default data's training seeds 85-87: ARI 0.944 ± 0.024 with it, 0.885 ± 0.037
-    # without, 0-2 blocks named by junction (docs/vae-demo-experiments.md "A spectral term")
+    # start block); in spectrum space majority groups are the tighter ones (docs/vae-demo.md)
     spectral_weight: float = 1.0
-    # weight of a label-free pull of each window's z_mean one mean-shift step up the density of its
-    # batch's z_means (model.mean_shift_pull; 0 = off): windows trailing between two clusters are drawn
-    # into the denser one, a cluster's windows towards its mode. Bandwidth in units of the batch's
-    # latent spread (clusters further apart than ~3 bandwidths do not pull on each other)
-    mean_shift_weight: float = 0.0
-    mean_shift_bandwidth: float = 0.1
-    # the weight is 0 until epoch mean_shift_warmup[0] and full from epoch mean_shift_warmup[1]: the
-    # clusters must exist before pulling windows into them helps (from epoch 5 was too early: it joined
-    # clusters that were still close; docs/vae-demo-experiments.md "A mean-shift pull")
-    mean_shift_warmup: tuple[float, float] = (5.0, 10.0)
-
-    # weight of a label-free push between nearby z_means of windows whose inputs differ (shift-tolerant,
-    # trimmed), noise windows exempt (model.content_repulsion; 0 = off): against consecutive patterns
-    # that land close together early and stay merged. Bandwidth in units of the batch's latent spread
-    repulsion_weight: float = 0.0
-    repulsion_bandwidth: float = 0.15
-    # the weight is 0 until epoch repulsion_warmup[0] and full from epoch repulsion_warmup[1]: from the
-    # first step, the term (scale-free) held the still tiny latent at the origin (KL 1.9 nats after two
-    # epochs against 3.5 without it); by epoch 2 the latent has spread
-    repulsion_warmup: tuple[float, float] = (2.0, 4.0)
-    # latent dimensions beyond latent_dim that exist only early in training (0 = off): the decoder sees
-    # them scaled by a factor that falls from 1 to 0 over epochs extra_latent_fade[0] .. [1], so at the
-    # end the model is a latent_dim-D VAE. Why: in 2-D two clusters that land on top of each other can
-    # only separate by passing through the others; with room in more dimensions they can, and the fade
-    # then presses the arrangement into the plane
-    extra_latent_dims: int = 0
-    extra_latent_fade: tuple[float, float] = (2.0, 15.0)
 
     def __post_init__(self) -> None:
         problems = []
@@ -231,40 +169,6 @@ class ModelConfig:
                 f"model.min_posterior_std must be in [0, 1) (the prior's std is 1), "
                 f"got {self.min_posterior_std}"
             )
-        # epoch windows of a Ramp (train.py)
-        for name in ("floor_warmup", "mean_shift_warmup", "repulsion_warmup", "extra_latent_fade"):
-            window = getattr(self, name)
-            if len(window) != 2 or not 0 <= window[0] <= window[1]:
-                problems.append(
-                    f"model.{name} must be [start, end] epochs with 0 <= start <= end, got {window}"
-                )
-        if self.extra_latent_dims < 0:
-            problems.append(f"model.extra_latent_dims must be >= 0, got {self.extra_latent_dims}")
-        if self.extra_latent_dims and self.prior_components:
-            problems.append(
-                "model.extra_latent_dims needs the standard normal prior (model.prior_components=0)"
-            )
-        if not 0 <= self.floor_initial < 1:
-            problems.append(f"model.floor_initial must be in [0, 1), got {self.floor_initial}")
-        if self.prior_components < 0 or self.prior_components == 1:
-            problems.append(
-                f"model.prior_components must be 0 (standard normal prior) or >= 2 (a mixture), "
-                f"got {self.prior_components}"
-            )
-        if self.mean_shift_weight < 0 or self.mean_shift_bandwidth <= 0:
-            problems.append(
-                f"model.mean_shift_weight must be >= 0 and model.mean_shift_bandwidth > 0, got "
-                f"{self.mean_shift_weight} and {self.mean_shift_bandwidth}"
-            )
-        if self.repulsion_weight < 0 or self.repulsion_bandwidth <= 0:
-            problems.append(
-                f"model.repulsion_weight must be >= 0 and model.repulsion_bandwidth > 0, got "
-                f"{self.repulsion_weight} and {self.repulsion_bandwidth}"
-            )
-        if not 0 <= self.encoder_taper <= 1:
-            problems.append(f"model.encoder_taper must be in [0, 1], got {self.encoder_taper}")
-        if self.edge_swap < 0:
-            problems.append(f"model.edge_swap must be >= 0, got {self.edge_swap}")
         if self.spectral_weight < 0:
             problems.append(f"model.spectral_weight must be >= 0, got {self.spectral_weight}")
         if not 0 < self.keep_fraction <= 1:
@@ -312,6 +216,9 @@ def _train_defaults() -> TrainConfig:
         lr=1e-3,
         weight_decay=0.004,
         monitor="val_loss",
+        # after each epoch, BatchNorm statistics from 32 batches with the epoch's final weights: the
+        # moving averages lag the weights, and eval-mode outputs jumped at some epochs
+        precise_bn_batches=32,
         seed=85,
     )
 
@@ -337,11 +244,6 @@ class Config:
             )
         if self.model.reconstruct_time and not self.data.time_encoding:
             raise ConfigError("model.reconstruct_time=true needs data.time_encoding=true")
-        if 2 * self.model.edge_swap >= self.data.window:
-            raise ConfigError(
-                f"model.edge_swap={self.model.edge_swap} must be below half the window "
-                f"(data.window={self.data.window})"
-            )
         if self.plot.latent_scatter and self.model.latent_dim != 2:
             raise ConfigError(
                 f"plot.latent_scatter=true needs model.latent_dim=2, got "
@@ -349,33 +251,67 @@ class Config:
             )
 
 
-# What a stored config (a run's config.yaml or checkpoint) means by leaving out one of these fields: the
-# run was made before the field existed and behaved as below. Their defaults have changed since, so
-# filling the gap with today's default would rebuild a different model than the one that was trained.
-BEFORE_FIELD_EXISTED: dict[str, dict[str, Any]] = {
-    "model": {
-        "shift_tolerant": False,
-        "keep_fraction": 1.0,
-        "encoder_pool": "flatten",
-        "min_posterior_std": 0.0,
-        "center_input": False,
-        "free_bits": 0.0,
-        "spectral_weight": 0.0,
-    },
-    "train": {"precise_bn_batches": 0},
+# Options measured and rejected, removed from the code; their value when off, i.e. what every run
+# that did not use them did. The commit below still has them (docs/lab/vae-demo.md holds the results).
+HISTORY_COMMIT = "3358086"
+REMOVED_OPTIONS: dict[str, Any] = {
+    "encoder_taper": 0.0,
+    "edge_swap": 0,
+    "encoder_time": True,
+    "floor_warmup": [0.0, 0.0],
+    "floor_initial": 0.0,
+    "prior_components": 0,
+    "mean_shift_weight": 0.0,
+    "mean_shift_bandwidth": None,  # any value: only read when mean_shift_weight > 0
+    "mean_shift_warmup": None,
+    "repulsion_weight": 0.0,
+    "repulsion_bandwidth": None,
+    "repulsion_warmup": None,
+    "extra_latent_dims": 0,
+    "extra_latent_fade": None,
 }
+# the package's own choices in `train` (_train_defaults): a stored run must state them; core fields
+# a run lacks keep the core's defaults
+_PACKAGE_TRAIN = tuple(
+    f.name
+    for f in fields(TrainConfig)
+    if getattr(_train_defaults(), f.name) != getattr(TrainConfig(), f.name)
+)
 
 
-def missing_stored_fields(stored: Mapping[str, Any]) -> list[str]:
-    """`section.field=value` overrides for the fields of BEFORE_FIELD_EXISTED a stored config lacks."""
-    return [
-        f"{section}.{name}={json.dumps(value)}"
-        for section, fields in BEFORE_FIELD_EXISTED.items()
-        for name, value in fields.items()
-        if name not in (stored.get(section) or {})
+def stored_config_dict(stored: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A run's stored config as today's code reads it, or a ConfigError naming what it cannot rebuild.
+
+    Removed options at their off value are dropped (the run did not use them); a run that used one, or
+    whose model section lacks a field (made before the field existed, when it behaved differently), is
+    refused with the commit that can still resume and evaluate it.
+    """
+    model = dict(stored.get("model") or {})
+    used = [
+        f"model.{name}={json.dumps(model[name])}"
+        for name, off in REMOVED_OPTIONS.items()
+        if name in model and off is not None and _normal(model[name]) != _normal(off)
     ]
+    if used:
+        raise ConfigError(
+            f"{source}: the run used {', '.join(used)}, an option measured and removed "
+            f"(docs/lab/vae-demo.md); resume or evaluate it with vae-demo at commit {HISTORY_COMMIT}"
+        )
+    missing = [f"model.{f.name}" for f in fields(ModelConfig) if f.name not in model]
+    train = stored.get("train") or {}
+    missing += [f"train.{name}" for name in _PACKAGE_TRAIN if name not in train]
+    if missing:
+        raise ConfigError(
+            f"{source}: no {', '.join(missing)}: the run predates these settings, whose defaults "
+            f"have changed since; resume or evaluate it with vae-demo at commit {HISTORY_COMMIT}"
+        )
+    return {**stored, "model": {k: v for k, v in model.items() if k not in REMOVED_OPTIONS}}
+
+
+def _normal(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def stored_config(stored: Mapping[str, Any], source: str) -> Config:
-    """The Config of a finished or interrupted run, from its stored dict (see BEFORE_FIELD_EXISTED)."""
-    return from_dict(Config, merge(BEFORE_FIELD_EXISTED, stored), source=source)
+    """The Config of a finished or interrupted run, from its stored dict (see stored_config_dict)."""
+    return from_dict(Config, stored_config_dict(stored, source), source=source)

@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from vae_demo.config import Config, stored_config
 from vae_demo.data import Splits, Windows, load_series, load_splits, make_windows
 from vae_demo.generator import make_series
-from vae_demo.model import TimeSeriesVAE
+from vae_demo.model import Layers, TimeSeriesVAE
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +44,19 @@ def build_model(cfg: Config) -> TimeSeriesVAE:
         time_bypass=m.time_bypass,
         reconstruct_time=m.reconstruct_time,
         latent_dim=m.latent_dim,
-        channels=m.channels,
-        kernel_size=m.kernel_size,
-        n_heads=m.n_heads,
-        key_dim=m.key_dim,
-        dense_units=m.dense_units,
-        gru_units=m.gru_units,
-        out_kernel_size=m.out_kernel_size,
+        layers=Layers(
+            m.channels,
+            m.kernel_size,
+            m.n_heads,
+            m.key_dim,
+            m.dense_units,
+            m.gru_units,
+            m.out_kernel_size,
+        ),
         init_log_var=m.init_log_var,
         encoder_pool=m.encoder_pool,
         min_posterior_std=m.min_posterior_std,
         center_input=m.center_input,
-        encoder_taper=m.encoder_taper,
-        edge_swap=m.edge_swap,
-        encoder_time=m.encoder_time,
-        prior_components=m.prior_components,
-        extra_dims=m.extra_latent_dims,
     )
 
 
@@ -181,14 +178,28 @@ def nearest_centroid(mu_ref: np.ndarray, y_ref: np.ndarray, mu: np.ndarray) -> n
 
 def encode_test(
     run_dir: Path | str,
-    out: RunDir | None = None,
+    out: RunDir | Path | str | None = None,
     input_path: Path | None = None,
     n_val: int = 3000,
 ) -> dict[str, Any]:
     """The encoder test of a trained run (see the module docstring); writes encode.{json,md}, a figure
-    and, with `input_path`, the latent of that series as latent.csv."""
+    and, with `input_path`, the latent of that series as latent.csv, into `out` (default: the run).
+
+    The run is checked before `out` is made, and a bad input file leaves no new `out` behind."""
     model, cfg, _ = load_run(run_dir)
-    out = out or RunDir(run_dir)
+    target = Path(out) if out is not None else Path(run_dir)
+    with RunDir.created("vae-demo", run_dir=target, verb="encode") as run:
+        return _encode_sets(model, cfg, run, run_dir, input_path, n_val)
+
+
+def _encode_sets(
+    model: TimeSeriesVAE,
+    cfg: Config,
+    out: RunDir,
+    run_dir: Path | str,
+    input_path: Path | None,
+    n_val: int,
+) -> dict[str, Any]:
     d = cfg.data
     splits = load_splits(d)
     val = subset(splits.val, n_val)

@@ -16,7 +16,7 @@ sends the latent to TensorBoard's projector; at the end the latent PNGs become f
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +33,15 @@ from sigzoo_shared import (
     make_loader,
     setup,
 )
+from sigzoo_shared.checkpoint import find_checkpoint, load_checkpoint
+from sigzoo_shared.config import load_config, read_yaml
 from sigzoo_shared.distributed import unwrap
 from torch import Tensor, nn
 
-from vae_demo.config import Config
+from vae_demo.config import Config, stored_config, stored_config_dict
 from vae_demo.data import Windows, load_splits, to_dataset
 from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
-from vae_demo.model import (
-    content_repulsion,
-    kl_divergence,
-    mean_shift_pull,
-    roll_best,
-    shift_tolerant_mse,
-    spectral_errors,
-)
+from vae_demo.model import kl_divergence, roll_best, shift_tolerant_mse, spectral_errors
 from vae_demo.plots import (
     epoch_frames,
     history_figure,
@@ -58,78 +53,31 @@ from vae_demo.plots import (
 log = logging.getLogger(__name__)
 
 
-class Ramp(Callback):
-    """A value moving linearly from `initial` to `target` between optimizer steps `start` and `end`.
+class KLWarmup(Callback):
+    """KL weight rising linearly from 0 to `beta` over `warmup_steps` optimizer steps (KL annealing,
+    Bowman et al. 2016), so the decoder learns to use z before the KL term can collapse the posterior.
 
-    The value is a function of the Trainer's global step, so a resumed run continues the same ramp;
-    `apply`, when given, receives the model and the new value after every step (e.g. to set an
-    attribute the forward pass reads).
+    The weight is a function of the Trainer's global step, so a resumed run continues the same ramp.
     """
 
-    def __init__(
-        self,
-        target: float,
-        start: int,
-        end: int,
-        apply: Callable[[nn.Module, float], None] | None = None,
-        name: str = "ramp",
-        initial: float = 0.0,
-    ) -> None:
-        self.target, self.start, self.end, self.apply, self.name = target, start, end, apply, name
-        self.initial = initial
+    def __init__(self, beta: float, warmup_steps: int) -> None:
+        self.beta, self.warmup_steps = beta, warmup_steps
         self._update(0)  # sets self.weight
 
-    @classmethod
-    def over_epochs(
-        cls, target: float, window: tuple[float, float], steps_per_epoch: int, **kwargs: Any
-    ) -> Ramp:
-        """The ramp over epochs window[0] .. window[1] (a config's [start, end]), in optimizer steps."""
-        start, end = window
-        return cls(target, round(start * steps_per_epoch), round(end * steps_per_epoch), **kwargs)
-
-    @classmethod
-    def optional(
-        cls, weight: float, window: tuple[float, float], steps_per_epoch: int, name: str
-    ) -> Ramp | None:
-        """The ramp of an optional loss term's weight over `window` epochs; None when it is off (0)."""
-        return cls.over_epochs(weight, window, steps_per_epoch, name=name) if weight > 0 else None
-
-    def _update(self, step: int, model: nn.Module | None = None) -> None:
-        if self.end > self.start:
-            ramp = min(1.0, max(0.0, (step - self.start) / (self.end - self.start)))
-        else:
-            ramp = 1.0 if step >= self.start else 0.0
-        self.weight = self.initial + (self.target - self.initial) * ramp
-        if self.apply is not None and model is not None:
-            self.apply(unwrap(model), self.weight)
+    def _update(self, step: int) -> None:
+        ramp = min(1.0, max(0.0, step / self.warmup_steps)) if self.warmup_steps > 0 else 1.0
+        self.weight = self.beta * ramp
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        self._update(trainer.global_step, model)
+        self._update(trainer.global_step)
 
     def on_train_batch_end(
         self, trainer: Trainer, model: nn.Module, loss: float, parts: dict[str, float]
     ) -> None:
-        self._update(trainer.global_step, model)
+        self._update(trainer.global_step)
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, Any]) -> None:
-        metrics[self.name] = self.weight
-
-
-class KLWarmup(Ramp):
-    """KL weight rising linearly from 0 to `beta` over `warmup_steps` optimizer steps (KL annealing,
-    Bowman et al. 2016), so the decoder learns to use z before the KL term can collapse the posterior.
-    """
-
-    def __init__(self, beta: float, warmup_steps: int) -> None:
-        super().__init__(beta, 0, warmup_steps, name="kl_weight")
-
-
-def set_posterior_floor(model: nn.Module, value: float) -> None:
-    model.min_posterior_std = value
-
-
-def set_extra_scale(model: nn.Module, value: float) -> None:
-    model.extra_scale = value
+        metrics["kl_weight"] = self.weight
 
 
 def make_step(
@@ -138,10 +86,6 @@ def make_step(
     free_bits: float = 0.0,
     shift_tolerant: bool = False,
     keep: float = 1.0,
-    pull: Ramp | None = None,
-    bandwidth: float = 0.1,
-    repulsion: Ramp | None = None,
-    repulsion_bandwidth: float = 0.15,
     spectral: float = 0.0,
 ) -> Callable[[nn.Module, Any], tuple[Tensor, dict[str, Tensor]]]:
     """The step function: loss = MSE(recon, target) + beta * KL (beta from `warmup` when given);
@@ -150,14 +94,9 @@ def make_step(
     With `free_bits` > 0 the penalised KL is sum_d max(KL_d, free_bits), KL_d the batch-mean KL of latent
     dimension d (Kingma et al. 2016, "free bits", eq. 15): the first `free_bits` nats per dimension are
     free, so the KL term cannot push the posterior onto the prior (collapse). The logged `kl` is the true
-    KL per window either way. With a mixture prior (`model.prior_components`) the KL is a one-sample
-    estimate and the free bits apply to its total over the dimensions. With `shift_tolerant` the MSE is
-    that of the best cyclic shift, averaged over the best-fitting `keep` fraction of time steps
-    (model.shift_tolerant_mse). With `pull` (a Ramp) the loss adds
-    pull.weight * model.mean_shift_pull(z_mean, `bandwidth`), logged as `pull`; with `repulsion` (a
-    Ramp), repulsion.weight * model.content_repulsion(z_mean, target, `repulsion_bandwidth`, keep), logged as
-    `repel`; with `spectral` > 0, spectral * model.spectral_errors(recon, target) (batch mean), logged as
-    `spec`."""
+    KL per window either way. With `shift_tolerant` the MSE is that of the best cyclic shift, averaged
+    over the best-fitting `keep` fraction of time steps (model.shift_tolerant_mse); with `spectral` > 0
+    the loss adds spectral * model.spectral_errors(recon, target) (batch mean), logged as `spec`."""
 
     def vae_step(
         model: nn.Module, batch: tuple[Tensor, Tensor]
@@ -168,15 +107,9 @@ def make_step(
             recon, _ = shift_tolerant_mse(out.recon, out.target, keep)
         else:
             recon = F.mse_loss(out.recon, out.target)
-        prior = getattr(unwrap(model), "prior", None)
-        if prior is None:  # N(0, I): closed form, free bits per dimension
-            kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
-            kl = kl_d.sum()
-            penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
-        else:  # a mixture: one-sample estimate, free bits on the total
-            kl = prior.kl(out.mu, out.logvar).mean()
-            floor = free_bits * out.mu.shape[1]
-            penalised = kl.clamp(min=floor) if free_bits > 0 else kl
+        kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
+        kl = kl_d.sum()
+        penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
         weight = warmup.weight if warmup is not None else beta
         loss = recon + weight * penalised
         parts = {"recon": recon.detach(), "kl": kl.detach()}
@@ -184,15 +117,6 @@ def make_step(
             spec = spectral_errors(out.recon, out.target).mean()
             loss = loss + spectral * spec
             parts["spec"] = spec.detach()
-        mu = out.mu[:, : unwrap(model).latent_dim]  # (B, D): without any extra dimensions
-        if pull is not None:  # logged from the first step, also while its weight is still 0
-            pulled = mean_shift_pull(mu, bandwidth)
-            loss = loss + pull.weight * pulled
-            parts["pull"] = pulled.detach()
-        if repulsion is not None:
-            repelled = content_repulsion(mu, out.target, repulsion_bandwidth, keep)
-            loss = loss + repulsion.weight * repelled
-            parts["repel"] = repelled.detach()
         return loss, parts
 
     return vae_step
@@ -287,14 +211,40 @@ class LatentMonitor(Callback):
             log.info("latent animation: %s", gif)
 
 
+def check_resume(resume: Path | str) -> None:
+    """Refuse a run that cannot be resumed before any data is made: no or a bad `last.pt`, or a stored
+    config today's code cannot rebuild (CheckpointError / ConfigError naming the file)."""
+    path = find_checkpoint(resume, "last")
+    state = load_checkpoint(path)
+    if state.get("config") is not None:
+        stored_config(state["config"], source=f"{path} (stored config)")
+
+
+def resume_config(resume: Path | str, overrides: Sequence[str] = ()) -> Config:
+    """The config a run was trained with (its config.yaml, else its last checkpoint's), + overrides."""
+    path = Path(resume) / "config.yaml"
+    if path.is_file():
+        stored, source = read_yaml(path), str(path)
+    else:
+        ckpt = find_checkpoint(resume, "last")
+        stored, source = load_checkpoint(ckpt).get("config") or {}, f"{ckpt} (stored config)"
+    return load_config(Config, None, overrides, base=stored_config_dict(stored, source))
+
+
 def train(
     cfg: Config, run_dir: Path | str | None = None, resume: Path | str | None = None
 ) -> FitResult:
     """`vae-demo train`: fit the VAE on the configured series; returns the core's FitResult."""
+    if resume is not None:
+        check_resume(resume)
     device = setup(cfg.train)
     if resume is not None and run_dir is None:
         run_dir = resume
-    run = RunDir.create("vae-demo", run_dir=run_dir, verb="train")
+    with RunDir.created("vae-demo", run_dir=run_dir, verb="train") as run:
+        return _fit(cfg, run, device, resume)
+
+
+def _fit(cfg: Config, run: RunDir, device: torch.device, resume: Path | str | None) -> FitResult:
     splits = load_splits(cfg.data)
     log.info(
         "%d training / %d validation windows of %d channels x %d samples",
@@ -325,38 +275,6 @@ def train(
     steps_per_epoch = max(1, n_batches // cfg.train.accumulate_grad_batches)
     warmup = KLWarmup(cfg.model.beta, round(cfg.model.kl_warmup_epochs * steps_per_epoch))
     callbacks: list[Callback] = [warmup]
-    # the posterior floor: floor_initial until epoch `start`, min_posterior_std from epoch `end`
-    if cfg.model.floor_warmup[1] > 0:
-        callbacks.append(
-            Ramp.over_epochs(
-                cfg.model.min_posterior_std,
-                cfg.model.floor_warmup,
-                steps_per_epoch,
-                apply=set_posterior_floor,
-                name="posterior_floor",
-                initial=cfg.model.floor_initial,
-            )
-        )
-    # optional loss terms, each weight ramped in over its [start, end] epochs
-    m = cfg.model
-    pull = Ramp.optional(
-        m.mean_shift_weight, m.mean_shift_warmup, steps_per_epoch, "mean_shift_weight"
-    )
-    repulsion = Ramp.optional(
-        m.repulsion_weight, m.repulsion_warmup, steps_per_epoch, "repulsion_weight"
-    )
-    callbacks += [ramp for ramp in (pull, repulsion) if ramp is not None]
-    if m.extra_latent_dims:  # the extra latent dimensions fade out over their [start, end] epochs
-        callbacks.append(
-            Ramp.over_epochs(
-                0.0,
-                m.extra_latent_fade,
-                steps_per_epoch,
-                apply=set_extra_scale,
-                name="extra_latent_scale",
-                initial=1.0,
-            )
-        )
     callbacks += [
         monitor,
         EpochMetrics(monitor.metrics, cfg.plot.metrics_every_n_epochs),
@@ -371,13 +289,9 @@ def train(
         cfg.model.free_bits,
         shift_tolerant=shift,
         keep=keep,
-        pull=pull,
-        bandwidth=cfg.model.mean_shift_bandwidth,
-        repulsion=repulsion,
-        repulsion_bandwidth=cfg.model.repulsion_bandwidth,
         spectral=cfg.model.spectral_weight,
     )
-    # validation at the full KL weight, without the pull, the repulsion or the spectral term (val_loss
-    # stays comparable across runs)
+    # validation at the full KL weight and without the spectral term, so val_loss stays comparable
+    # with runs that leave the term off
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
