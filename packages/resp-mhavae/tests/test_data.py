@@ -1,5 +1,6 @@
 """Loaders read the real formats, keep the original's interval convention, and reject bad input clearly."""
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -137,3 +138,27 @@ def test_nab_timestamps_out_of_order_are_an_error_or_kept_in_file_order(
     rec = load_recording(DataConfig(format="nab", path=path, timestamp_order="file"))
     assert rec.values.shape == (800, 1) and rec.sample_rate_hz == pytest.approx(1 / 300)
     assert "rows kept in file order" in caplog.text
+
+
+def test_overlapping_training_windows_keep_the_models_grid(recording: Path) -> None:
+    """train_stride = l_win gives the non-overlapping windows; a smaller stride adds windows, and every
+    LSTM run is l_win apart and free of labelled rows."""
+    from resp_mhavae.data import load_recording, prepare
+
+    base = DataConfig(path=recording, l_win=24)
+    rec = load_recording(base)
+    plain = prepare(rec, base)
+    same = prepare(rec, dataclasses.replace(base, train_stride=24))
+    assert np.array_equal(plain.train_windows, same.train_windows)
+    dense = prepare(rec, dataclasses.replace(base, train_stride=6))
+    assert len(dense.train_windows) > 3 * len(plain.train_windows)
+    z = ((rec.values - dense.mean) / dense.std).astype(np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(z, 24, axis=0)  # (N - 23, C, 24)
+    start_of = {view[i].tobytes(): i for i in range(len(view))}
+    starts = np.array([start_of[w.tobytes()] for w in dense.train_windows])
+    assert set(np.diff(np.sort(starts)) % 6) == {0}
+    runs = starts[dense.train_sequences]  # (S, k + 1) start rows
+    assert len(runs) > 3 * len(plain.train_sequences)
+    assert (np.diff(runs, axis=1) == 24).all()
+    labelled = np.flatnonzero(rec.labels)
+    assert not np.isin(labelled, (starts[:, None] + np.arange(24)).ravel()).any()

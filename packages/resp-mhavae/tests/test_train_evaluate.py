@@ -143,3 +143,23 @@ def test_five_channels_at_50_hz_train_and_detect(tmp_path: Path, tiny) -> None:
     summary = detect(cfg, run)
     assert {r["method"] for r in summary["results"]} == {"mhavae", "lstm_only"}
     assert all(r["n_test_windows"] > 0 for r in summary["results"])
+
+
+def test_a_test_part_without_anomalies_is_not_scorable_never_zero(
+    recording: Path, tiny, caplog
+) -> None:
+    import logging
+
+    p = load_prepared(tiny(recording).data)
+    test = p.split == 2
+    p.labels[test] = 0
+    L = p.windows.shape[-1]
+    p.row_labels.reshape(-1, L)[test] = 0
+    scores = {"score": np.random.default_rng(0).random(len(p.labels))}
+    with caplog.at_level(logging.WARNING):
+        dec = decide(scores, p, 80.0, "validation", 2.0)
+    assert "not scorable" in caplog.text
+    m = dec.metrics
+    assert m["scorable"] is False
+    assert m["event_detection_rate"] is None and m["window_f2"] is None
+    assert m["window_roc_auc"] is None and m["n_test_windows"] == int(test.sum())

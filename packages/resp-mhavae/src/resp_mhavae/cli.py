@@ -153,6 +153,12 @@ def dispatch(args: argparse.Namespace) -> None:
 
 def _print_summary(summary: dict, path: Path) -> None:
     main = next(r for r in summary["results"] if r["method"] == "mhavae" and r["primary"])
+    if not main.get("scorable", True):
+        print(
+            f"{summary['recording']}: not scorable, the test part holds no labelled anomaly "
+            f"({summary['protocol']} protocol; try data.split=nab); results in {path}/results.md"
+        )
+        return
     auc = main["window_auc_pr"]
     print(
         f"{summary['recording']}: window F2 {main['window_f2']:.3f}, event detection rate "

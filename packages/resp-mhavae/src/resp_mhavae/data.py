@@ -404,6 +404,29 @@ def _cut(values: np.ndarray, l_win: int, center: bool = False) -> np.ndarray:
     return windows - windows.mean(-1, keepdims=True) if center else windows
 
 
+def _overlapping_train(
+    z: np.ndarray, seen: np.ndarray, fit_rows: int, cfg: DataConfig, stride: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training windows every `stride` rows of the fitting part, none touching a seen label, and the
+    (k + 1)-runs of them spaced l_win apart (the LSTM's grid, at every offset): more windows from the
+    same rows, which a model with ~40 non-overlapping training windows is short of."""
+    L, k = cfg.l_win, cfg.look_back_num
+    starts = np.arange(0, fit_rows - L + 1, stride)
+    clean = np.concatenate([[0], np.cumsum(seen)])
+    starts = starts[clean[starts + L] - clean[starts] == 0]
+    view = np.lib.stride_tricks.sliding_window_view(z, L, axis=0)  # (N - L + 1, C, L)
+    windows = np.ascontiguousarray(view[starts], dtype=np.float32)
+    if cfg.center_windows:
+        windows = windows - windows.mean(-1, keepdims=True)
+    index = {int(s): i for i, s in enumerate(starts)}
+    runs = [
+        [index[int(s) - j * L] for j in range(k, -1, -1)]
+        for s in starts
+        if all(int(s) - j * L in index for j in range(1, k + 1))
+    ]
+    return windows, np.asarray(runs, dtype=np.int64).reshape(-1, k + 1)
+
+
 def check_series(rec: Recording, cfg: DataConfig) -> None:
     """Raise DataError for a series no model can use: too short for one window plus its look-back, or a
     channel that never changes (its z-score is undefined and every detector would score noise)."""
@@ -466,6 +489,10 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
         keep = seen[rows_train] == 0
         train_windows = _cut(z[rows_train][keep], L, cfg.center_windows)
         train_sequences = _sequences(np.ones(len(train_windows), bool), k)
+    elif cfg.train_stride is not None and cfg.train_stride < L:
+        train_windows, train_sequences = _overlapping_train(
+            z, seen, fit_w * L, cfg, cfg.train_stride
+        )
     else:
         usable = (split == TRAIN) & (seen_labels == 0)
         train_windows = windows[usable]

@@ -195,6 +195,17 @@ def decide(
         "window_prevalence": float(y.mean()) if y.size else None,
         "point_prevalence": float(rows_y.mean()) if rows_y.size else None,
     }
+    if not rows_y.any():  # nothing to find: recall-based figures are undefined, not 0
+        log.warning(
+            "%s: the test part holds no labelled anomaly; not scorable (recall, F2 and AUCs left "
+            "empty). Use data.split=nab (NAB's protocol) for series whose anomalies come early",
+            prepared.name,
+        )
+        kept = ("threshold", "n_test_windows", "n_anomalous_test_windows", "flagged_fraction")
+        metrics = {
+            k: (v if k in kept or k.startswith("threshold") else None) for k, v in metrics.items()
+        }
+    metrics["scorable"] = bool(rows_y.any())
     return Decision(threshold, flags, metrics)
 
 
