@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from dcase_cae.config import Config, DataConfig, FiguresConfig, ModelConfig
+from dcase_cae.config import Config, DataConfig, DecisionConfig, FiguresConfig, ModelConfig
 from dcase_cae.generator import GeneratorConfig, generate
 from sigzoo_shared import TrainConfig
 
@@ -43,6 +43,7 @@ def make_tiny_config(
     return Config(
         data=DataConfig(data_dir=data_dir, n_mels=64, patch_hop_frames=8, feature_workers=1),
         model=ModelConfig(name=model),
+        decision=DecisionConfig(n_bootstrap=100),
         figures=FiguresConfig(enabled=figures),
         train=replace(train_cfg, **train),
     )
@@ -60,6 +61,7 @@ TINY_OVERRIDES = [
     "train.progress=false",
     "train.save_top_k=1",
     "train.device=cpu",
+    "decision.n_bootstrap=100",
 ]
 
 

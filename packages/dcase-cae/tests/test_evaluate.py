@@ -139,3 +139,47 @@ def test_test_time_overrides_merge_into_the_runs_own_sections(tiny_config) -> No
         apply_test_overrides(stored, {"model": {"z_dim": 8}})
     with pytest.raises(ConfigError, match="decision.quantile"):
         apply_test_overrides(stored, {"decision": {"quantile": 1.5}})
+
+
+def test_the_2021_layout_gives_official_files_and_figures(
+    tmp_path_factory: pytest.TempPathFactory, tiny_config
+) -> None:
+    """Sections, domains and attributes in: official result files and per-domain AUCs out."""
+    from dcase_cae.generator import GeneratorConfig, generate
+    from scipy.stats import hmean
+
+    gen = GeneratorConfig(
+        machine_types=("ToyThing",),
+        machine_ids=("00",),
+        n_train=8,
+        n_train_target=2,
+        n_test_normal=4,
+        n_test_anomaly=4,
+        duration_s=2.5,
+        layout="dcase2021",
+        seed=4,
+    )
+    data = generate(tmp_path_factory.mktemp("d2021") / "data", gen)
+    cfg = tiny_config(data, epochs=3, batch_size=128)
+    cfg.decision.n_bootstrap = 50
+    run = train(cfg, run_dir=tmp_path_factory.mktemp("r2021") / "run")
+    res = run_test(run, device="cpu")["results"][0]
+    scores = _csv(run / "anomaly_score_ToyThing_section_00_test.csv")
+    decisions = _csv(run / "decision_result_ToyThing_section_00_test.csv")
+    assert len(scores) == len(decisions) == 16
+    row = res["ids"][0]
+    by_name = {name: float(v) for name, v in scores}
+    y = np.array([int("_anomaly_" in n) for n in by_name])
+    d = np.array(["target" if "_target_" in n else "source" for n in by_name])
+    s = np.array(list(by_name.values()))
+    src = (d == "source") & (y == 0) | (y == 1)
+    assert row["AUC_source"] == pytest.approx(roc_auc_score(y[src], s[src]))
+    tgt_in = d == "target"
+    assert row["AUC_target_in"] == pytest.approx(roc_auc_score(y[tgt_in], s[tgt_in]))
+    assert row["pAUC"] == pytest.approx(roc_auc_score(y, s, max_fpr=0.1))
+    official = hmean([row["AUC_source"], row["AUC_target"], row["pAUC"]])
+    assert res["average"]["official_score"] == pytest.approx(official)
+    lo, hi = row["ci95"]["AUC_source"]
+    assert lo <= row["AUC_source"] <= hi
+    header = _csv(run / "result.csv")[0]
+    assert {"AUC_source", "AUC_target", "AUC_source_in", "official_score"} <= set(header)

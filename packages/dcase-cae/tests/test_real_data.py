@@ -17,7 +17,7 @@ REAL_DATA = Path(
 )
 
 CASES = [
-    ("dcase2023-toycar", "ToyCar", 12.0, ".flac"),
+    ("dcase2023t2-toycar", "ToyCar", 12.0, ".flac"),
     ("mimii-fan-id00", "mimii-fan-id00", 10.0, ".wav"),
 ]
 
@@ -35,6 +35,11 @@ def test_real_clips_read_in_the_dcase_layout(
     assert list(dirs) == [machine_type]
     test_clips = list_clips(dirs[machine_type], "test", machine_type)
     assert {c.label for c in test_clips} == {0, 1} and {c.machine_id for c in test_clips} == {"00"}
+    if folder.startswith("dcase2023"):  # the 2021+ layout: domains and attributes on every clip
+        assert {c.domain for c in test_clips} == {"source", "target"}
+        assert all(c.attributes.startswith("car_") for c in test_clips)
+        train = list_clips(dirs[machine_type], "train", machine_type)
+        assert sum(c.domain == "target" for c in train) == 10 and len(train) == 410
     picked = [test_clips[0], test_clips[-1]]
     assert all(c.path.suffix == suffix for c in picked)
     feats = extract_features(picked, DataConfig(feature_workers=1))

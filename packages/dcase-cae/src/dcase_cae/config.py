@@ -34,6 +34,8 @@ class DataConfig:
     power: float = 2.0
     frames: int = 5  # dense AE: consecutive frames per input vector
     patch_hop_frames: int = 20  # CAE: a square n_mels x n_mels patch every this many frames
+    crop_frames: int = 64  # embedding model: frames per crop (~2 s at hop 512, 16 kHz)
+    crop_hop_frames: int = 32  # embedding model: a crop every this many frames
     db_offset: float = 90.0  # CAE scaling: clip((X_dB + db_offset) / db_range, 0, 1)
     db_range: float = 114.0
     feature_backend: Literal["numpy", "librosa"] = "numpy"  # numpy equals librosa (tested), no JIT
@@ -45,7 +47,15 @@ class DataConfig:
         problems = []
         if not 0.0 <= self.validation_split < 1.0:
             problems.append(f"data.validation_split must be in [0, 1), got {self.validation_split}")
-        for name in ("n_mels", "n_fft", "hop_length", "frames", "patch_hop_frames"):
+        for name in (
+            "n_mels",
+            "n_fft",
+            "hop_length",
+            "frames",
+            "patch_hop_frames",
+            "crop_frames",
+            "crop_hop_frames",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.power <= 0:
@@ -62,16 +72,37 @@ class DataConfig:
 class ModelConfig:
     """Which autoencoder and its sizes (`model.*`)."""
 
-    name: Literal["cae", "dense_ae"] = "cae"
+    name: Literal["cae", "dense_ae", "embedding"] = "cae"
     z_dim: int = 40  # CAE latent channels
     hidden_dim: int = 128  # dense AE
     bottleneck_dim: int = 8  # dense AE
     n_hidden: int = 4  # dense AE hidden layers on each side of the bottleneck
+    score: Literal["mse", "selective_mahalanobis"] = "mse"  # autoencoders' clip score
+    embedding_dim: int = 128  # embedding model: size of the embedding
+    channels: int = 16  # embedding model: channels of the first conv block (then 2x, 4x, 4x)
+    n_subclusters: int = 1  # embedding model: centres per class (1 = ArcFace)
+    margin: float = 0.2  # embedding model: additive angular margin (radians)
+    scale: float = 16.0  # embedding model: logit scale
+    knn_k: int = 1  # embedding model: score = mean cosine distance to the k nearest training clips
+    classes: Literal["auto", "attributes", "clips"] = "auto"  # embedding model: what it classifies
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "hidden_dim", "bottleneck_dim", "n_hidden"):
+        for name in (
+            "z_dim",
+            "hidden_dim",
+            "bottleneck_dim",
+            "n_hidden",
+            "embedding_dim",
+            "channels",
+            "n_subclusters",
+            "knn_k",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.margin < 0 or self.scale <= 0:
+            raise ConfigError(
+                f"model.margin must be >= 0 and model.scale > 0, got {self.margin}, {self.scale}"
+            )
 
 
 @dataclass
@@ -83,6 +114,7 @@ class DecisionConfig:
     )
     quantile: float = 0.9  # gamma quantile, or percentile / 100
     max_fpr: float = 0.1  # pAUC range (DCASE: 0.1)
+    n_bootstrap: int = 1000  # resamples for the 95 % intervals over test clips; 0 = none
     score_batch_size: int = 64  # patches / vectors per forward pass when scoring
     threshold_clips: int | None = (
         None  # fit on at most this many training clips (evenly spaced); None = all
@@ -95,6 +127,8 @@ class DecisionConfig:
             raise ConfigError(
                 f"decision.threshold_clips must be >= 2 or null, got {self.threshold_clips}"
             )
+        if self.n_bootstrap < 0:
+            raise ConfigError(f"decision.n_bootstrap must be >= 0, got {self.n_bootstrap}")
         if not 0.0 < self.max_fpr <= 1.0:
             raise ConfigError(f"decision.max_fpr must be in (0, 1], got {self.max_fpr}")
 
@@ -130,6 +164,16 @@ class Config:
     train: TrainConfig = field(default_factory=_default_train)
 
     def __post_init__(self) -> None:
+        if self.model.score == "selective_mahalanobis" and self.model.name != "dense_ae":
+            raise ConfigError(
+                f"model.score=selective_mahalanobis needs model.name=dense_ae (a covariance of "
+                f"{self.model.name} errors is too large), got model.name={self.model.name}"
+            )
+        if self.model.name == "embedding" and self.data.n_mels % 16:
+            raise ConfigError(
+                f"model.name=embedding needs data.n_mels divisible by 16 (four pooling steps), "
+                f"got {self.data.n_mels}"
+            )
         if self.model.name == "cae" and self.data.n_mels < 64:
             raise ConfigError(
                 f"model.name=cae needs data.n_mels >= 64 (square n_mels x n_mels patches), "

@@ -1,9 +1,18 @@
 """Finding, reading and validating machine-sound clips; log-mel features; the feature cache; datasets.
 
-Layouts (DCASE 2020 Task 2 and the seed's flat one):
+Layouts, told apart by the file names (one layout per folder):
 
-    <root>/<machine_type>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.<wav|flac>
-    <machine folder>/{train,test}/*.<wav|flac>       (machine type = folder name; IDs optional)
+    DCASE 2021-2025 Task 2: <machine folder>/{train,test}/section_XX_{source,target}_{train,test}_
+                            {normal,anomaly}_NNNN[_<attribute pairs>].<wav|flac>, evaluation test clips
+                            section_XX_NNNN.<wav|flac> (no domain, no label), and attributes_XX.csv
+                            (file_name, then d1p,d1v,d2p,d2v,...: the attribute pairs of each clip)
+    DCASE 2020 Task 2:      <root>/<machine_type>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.<wav|flac>,
+                            evaluation clips id_XX_NNNNNNNN, and the seed's flat normal_NNN / anomaly_NNN
+
+A machine folder is one that holds `train/` or `test/`; the machine type is its name. The grouping key
+of a clip (`machine_id`) is its section in the 2021+ layout and its machine ID in the 2020 one. A name
+that fits neither layout, and an attributes file that disagrees with a name, are `DataError`s naming
+the file.
 
 Features follow the seed and the baseline: power mel spectrogram (librosa conventions: centred frames,
 zero padding, periodic Hann window, Slaney mel filters) in dB as `20 / power * log10(mel + eps)`. The default `numpy` backend computes exactly that with a cached filter
@@ -13,6 +22,7 @@ compilation on first use. Every file problem is a `DataError` naming the file; n
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import os
@@ -21,7 +31,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,29 +46,103 @@ log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 EPS = sys.float_info.epsilon  # the baseline's log offset
-_LABEL = re.compile(r"^(normal|anomaly)(?:_|$)", re.IGNORECASE)
-_ID = re.compile(r"(?:^|_)id_(\d+)(?:_|$)", re.IGNORECASE)
 NO_ID = "all"  # machine ID of files named without `id_XX` (the seed's flat layout)
+LAYOUT_2020, LAYOUT_2021 = "dcase2020", "dcase2021"
+# section_00_source_test_anomaly_0001_car_B1_spd_31V_mic_1 (dev) or section_00_0001 (evaluation)
+_NAME_2021 = re.compile(
+    r"^section_(?P<section>\d+)_(?:(?P<domain>source|target)_(?:train|test)_"
+    r"(?P<label>normal|anomaly)_)?\d+(?:_(?P<attributes>.+))?$",
+    re.IGNORECASE,
+)
+# anomaly_id_04_00000012 (dev), id_04_00000012 (evaluation), normal_00 (the seed's flat names)
+_NAME_2020 = re.compile(r"^(?:(?P<label>normal|anomaly)_)?(?:id_(?P<id>\d+)_)?\d+$", re.IGNORECASE)
 
 # -------------------------------------------------------------------------------------------- layout
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio file: its path, machine type and ID, and label (1 anomaly, 0 normal, None unknown)."""
+    """One audio file: its path, machine type, group (machine ID or section) and label (1 anomaly, 0
+    normal, None unknown); in the 2021+ layout also its domain ('source' / 'target', None in evaluation
+    data) and its attributes (`car_B1_spd_31V_mic_1`, '' when none are known)."""
 
     path: Path
     machine_type: str
     machine_id: str
     label: int | None
+    layout: str = LAYOUT_2020
+    domain: str | None = None
+    attributes: str = ""
 
 
 def parse_name(path: Path, machine_type: str) -> Clip:
+    """The clip a file name describes; a name in neither DCASE layout is a `DataError` naming it."""
     stem = path.stem
-    label_match = _LABEL.match(stem)
-    label = None if label_match is None else int(label_match.group(1).lower() == "anomaly")
-    id_match = _ID.search(stem)
-    return Clip(path, machine_type, id_match.group(1) if id_match else NO_ID, label)
+    m = _NAME_2021.match(stem)
+    if m is not None:
+        label = m.group("label")
+        return Clip(
+            path,
+            machine_type,
+            m.group("section"),
+            None if label is None else int(label.lower() == "anomaly"),
+            LAYOUT_2021,
+            None if m.group("domain") is None else m.group("domain").lower(),
+            m.group("attributes") or "",
+        )
+    m = _NAME_2020.match(stem)
+    if m is not None and (m.group("label") or m.group("id")):
+        label = m.group("label")
+        return Clip(
+            path,
+            machine_type,
+            m.group("id") or NO_ID,
+            None if label is None else int(label.lower() == "anomaly"),
+        )
+    raise DataError(
+        f"{path}: file name fits neither DCASE layout (expected section_XX_<source|target>_"
+        f"<train|test>_<normal|anomaly>_NNNN[_attributes], section_XX_NNNN, "
+        f"<normal|anomaly>_id_XX_NNNNNNNN or id_XX_NNNNNNNN)"
+    )
+
+
+def read_attributes(machine_dir: Path) -> dict[str, str]:
+    """File stem -> attribute string (`car_B1_spd_31V_mic_1`) from every `attributes_XX.csv` there.
+
+    Keys are stems so that a `.flac` copy matches a csv written for the official `.wav` files.
+    """
+    found: dict[str, str] = {}
+    for path in sorted(machine_dir.glob("attributes_*.csv")):
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: cannot read attributes file ({err})") from err
+        if not rows or not rows[0] or rows[0][0].strip() != "file_name":
+            raise DataError(f"{path}: expected a header starting with 'file_name'")
+        for line, row in enumerate(rows[1:], start=2):
+            if not row:
+                continue
+            values = [v.strip() for v in row[1:] if v.strip()]
+            found[Path(row[0].strip()).stem] = "_".join(values)
+            if len(values) % 2:
+                raise DataError(
+                    f"{path}: line {line}: {len(values)} attribute fields, expected "
+                    f"name,value pairs"
+                )
+    return found
+
+
+def _with_attributes(clip: Clip, attributes: dict[str, str], where: Path) -> Clip:
+    listed = attributes.get(clip.path.stem)
+    if listed is None or clip.layout != LAYOUT_2021:
+        return clip
+    if clip.attributes and listed and clip.attributes != listed:
+        raise DataError(
+            f"{where}: {clip.path.stem} has attributes {listed!r} there, but its file name says "
+            f"{clip.attributes!r} ({clip.path})"
+        )
+    return replace(clip, attributes=clip.attributes or listed)
 
 
 def machine_dirs(data_dir: Path | str | None, machine_type: str | None = None) -> dict[str, Path]:
@@ -100,7 +184,20 @@ def list_clips(machine_dir: Path, split: str, machine_type: str) -> list[Clip]:
     )
     if not files:
         raise DataError(f"{folder}: no audio files (*.wav or *.flac)")
-    return [parse_name(p, machine_type) for p in files]
+    clips = [parse_name(p, machine_type) for p in files]
+    layout = Counter(c.layout for c in clips).most_common(1)[0][0]
+    odd = next((c for c in clips if c.layout != layout), None)
+    if odd is not None:
+        example = next(c for c in clips if c.layout == layout)
+        raise DataError(
+            f"{odd.path}: {odd.layout} file name among {layout} files (e.g. "
+            f"{example.path.name}); one layout per folder"
+        )
+    if layout == LAYOUT_2021:
+        attributes = read_attributes(machine_dir)
+        csvs = sorted(machine_dir.glob("attributes_*.csv"))
+        clips = [_with_attributes(c, attributes, csvs[0] if csvs else machine_dir) for c in clips]
+    return clips
 
 
 # ---------------------------------------------------------------------------------------------- audio
@@ -388,12 +485,13 @@ class FrameBank:
 class WindowDataset:
     """Map-style dataset of window indices; `collate` turns a list of them into the model's batch.
 
-    CAE: (B, 1, M, M) patches scaled to [0, 1] (mel on rows, time on columns); dense AE: (B, P * M) dB
+    CAE: (B, 1, M, M) patches scaled to [0, 1] (mel on rows, time on columns); embedding model: (B, 1, M,
+    T) crops in dB with the (B,) class of each crop's clip (from `clip_labels`); dense AE: (B, P * M) dB
     vectors, frame-major like the baseline. Returning indices keeps per-item Python work to nothing.
     """
 
-    def __init__(self, bank: FrameBank, kind: str) -> None:
-        self.bank, self.kind = bank, kind
+    def __init__(self, bank: FrameBank, kind: str, clip_labels: np.ndarray | None = None) -> None:
+        self.bank, self.kind, self.clip_labels = bank, kind, clip_labels
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -405,20 +503,25 @@ class WindowDataset:
         import torch
 
         w = self.bank.windows(np.asarray(idx))  # (B, width, M)
-        if self.kind == "cae":
+        if self.kind in ("cae", "embedding"):
             return torch.from_numpy(
                 np.ascontiguousarray(w.transpose(0, 2, 1))[:, None]
-            )  # (B, 1, M, M)
+            )  # (B, 1, M, width)
         return torch.from_numpy(w.reshape(w.shape[0], -1))  # (B, P * M)
 
     def collate(self, items: list[int]):
-        return self.gather(np.asarray(items))
+        idx = np.asarray(items)
+        if self.clip_labels is None:
+            return self.gather(idx)
+        import torch
+
+        return self.gather(idx), torch.from_numpy(self.clip_labels[self.bank.owner[idx]])
 
 
 def model_view(
     features: Sequence[np.ndarray], cfg: DataConfig, model_name: str
 ) -> list[np.ndarray]:
-    """The per-clip arrays a model sees: [0, 1]-scaled for the CAE, raw dB for the dense AE."""
+    """The per-clip arrays a model sees: [0, 1]-scaled for the CAE, raw dB for the others."""
     if model_name == "cae":
         return [scale_to_unit(f, cfg) for f in features]
     return list(features)
@@ -428,6 +531,8 @@ def window_shape(cfg: DataConfig, model_name: str) -> tuple[int, int]:
     """(width in frames, hop in frames) of the model's windows."""
     if model_name == "cae":
         return cfg.n_mels, cfg.patch_hop_frames
+    if model_name == "embedding":
+        return cfg.crop_frames, cfg.crop_hop_frames
     return cfg.frames, 1
 
 
@@ -451,3 +556,24 @@ def split_train_val(n_clips: int, fraction: float, seed: int) -> tuple[np.ndarra
     else:
         n_val = 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def class_labels(clips: Sequence[Clip], classes: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """(class index per clip, class names) for the embedding model's auxiliary classification task.
+
+    `attributes`: one class per section and attribute string (`00/car_B1_spd_31V_mic_1`), the labels the
+    2021+ data ship with. `clips`: every clip its own class (instance discrimination), the fallback when
+    the clips carry a single label, as MIMII's one machine ID does. `auto` picks `attributes` when that
+    gives at least two classes.
+    """
+    names = [f"{c.machine_id}/{c.attributes}" if c.attributes else c.machine_id for c in clips]
+    if classes == "clips" or (classes == "auto" and len(set(names)) < 2):
+        names = [c.path.stem for c in clips]
+    elif classes == "attributes" and len(set(names)) < 2:
+        raise DataError(
+            f"{clips[0].path.parent}: model.classes=attributes, but every training clip has the "
+            f"label {names[0]!r} (use model.classes=auto or clips)"
+        )
+    vocabulary = sorted(set(names))
+    index = {name: i for i, name in enumerate(vocabulary)}
+    return np.array([index[n] for n in names], dtype=np.int64), vocabulary

@@ -81,7 +81,7 @@ def demo(
         f"`{data_dir}`. Both models trained {cfg.train.epochs} epochs on {cfg.data.n_mels} mel bands "
         f"and tested by the DCASE protocol; {elapsed:.0f} s in total.",
         "",
-        "| model | machine type | id | AUC | pAUC | precision | recall | F1 |",
+        "| method | machine type | id | AUC | pAUC | precision | recall | F1 |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -90,7 +90,9 @@ def demo(
             for k in ("AUC", "pAUC", "precision", "recall", "F1")
         ]
         lines.append(
-            f"| {r['model']} | {r['machine_type']} | {r['machine_id']} | " + " | ".join(vals) + " |"
+            f"| {r['method']} | {r['machine_type']} | {r['machine_id']} | "
+            + " | ".join(vals)
+            + " |"
         )
     lines += [
         "",

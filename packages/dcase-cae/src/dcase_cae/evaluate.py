@@ -30,6 +30,7 @@ from torch import nn
 
 from dcase_cae.config import Config
 from dcase_cae.data import (
+    LAYOUT_2021,
     Clip,
     WindowDataset,
     common_rate,
@@ -38,9 +39,36 @@ from dcase_cae.data import (
     machine_dirs,
     make_bank,
 )
-from dcase_cae.train import cache_dir_for, load_trained
+from dcase_cae.official import (
+    OFFICIAL_KEYS,
+    bootstrap_intervals,
+    official_score,
+    section_metrics,
+    section_official_score,
+)
+from dcase_cae.scores import (
+    clip_embeddings,
+    fit_error_gaussians,
+    knn_cosine_distance,
+    selective_mahalanobis_scores,
+)
+from dcase_cae.train import PACKAGE, cache_dir_for, load_trained
 
 log = logging.getLogger(__name__)
+
+# per-group figures averaged over a machine type's groups (the official score is a harmonic mean instead)
+AVERAGED = (
+    "AUC",
+    "pAUC",
+    "AUC_source",
+    "AUC_target",
+    "AUC_source_in",
+    "AUC_target_in",
+    "official_score",
+    "precision",
+    "recall",
+    "F1",
+)
 
 # --------------------------------------------------------------------------------------------- scores
 
@@ -80,6 +108,139 @@ def clip_scores(
     return scores
 
 
+def ranking_figures(
+    labels: np.ndarray, domains: np.ndarray, scores: np.ndarray, max_fpr: float
+) -> dict[str, float]:
+    """AUC and pAUC of a group of clips; with domains (2021+ layout) also the official per-domain AUCs,
+    the in-domain AUCs and the section's official score (see `official.py`)."""
+    if not any(domains):
+        return {"AUC": M.roc_auc(labels, scores), "pAUC": M.pauc(labels, scores, max_fpr)}
+    figures = section_metrics(labels, domains, scores, max_fpr)
+    figures["AUC"] = figures["AUC_all"]
+    score = section_official_score(figures)
+    if score is not None:
+        figures["official_score"] = score
+    return figures
+
+
+def score_test_and_train(
+    model: nn.Module,
+    cfg: Config,
+    machine_dir: Path,
+    test_clips: Sequence[Clip],
+    test_feats: Sequence[np.ndarray],
+    train_clips: Sequence[Clip],
+    cache_dir: Path,
+    rate: int,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(test clip scores, training clip scores for the threshold or None without training clips).
+
+    MSE scores need only the test clips; selective Mahalanobis and k-NN scores are measured against the
+    training clips, so those are required. `decision.threshold_clips` thins the threshold's clips.
+    """
+    test_names = [str(c.path) for c in test_clips]
+    train_names = [str(c.path) for c in train_clips]
+    keep = np.arange(len(train_clips))
+    if cfg.decision.threshold_clips and len(train_clips) > cfg.decision.threshold_clips:
+        keep = np.linspace(0, len(train_clips) - 1, cfg.decision.threshold_clips)
+        keep = keep.round().astype(int)
+    kind, score = cfg.model.name, cfg.model.score
+    if not train_clips:
+        if kind == "embedding" or score == "selective_mahalanobis":
+            raise DataError(
+                f"{machine_dir / 'train'}: not found; {kind} with {score} scores measures test clips "
+                f"against the training clips"
+            )
+        return clip_scores(model, test_feats, cfg, test_names, device), None
+    if kind == "embedding":
+        train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
+        reference = clip_embeddings(model, train_feats, cfg, train_names, device)
+        queries = clip_embeddings(model, test_feats, cfg, test_names, device)
+        k = cfg.model.knn_k
+        train_scores = knn_cosine_distance(reference, reference, k, exclude_self=True)
+        return knn_cosine_distance(queries, reference, k), train_scores[keep]
+    if score == "selective_mahalanobis":
+        train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
+        domains = [c.domain for c in train_clips]
+        gaussians = fit_error_gaussians(model, train_feats, domains, cfg, train_names, device)
+        scores = selective_mahalanobis_scores(model, test_feats, gaussians, cfg, test_names, device)
+        thinned = [train_feats[i] for i in keep]
+        train_scores = selective_mahalanobis_scores(
+            model, thinned, gaussians, cfg, [train_names[i] for i in keep], device
+        )
+        return scores, train_scores
+    train_feats = extract_features([train_clips[i] for i in keep], cfg.data, cache_dir, rate)
+    train_scores = clip_scores(model, train_feats, cfg, [train_names[i] for i in keep], device)
+    return clip_scores(model, test_feats, cfg, test_names, device), train_scores
+
+
+def _reconstruction_examples(
+    model: nn.Module,
+    cfg: Config,
+    test_clips: Sequence[Clip],
+    test_feats: Sequence[np.ndarray],
+    scores: np.ndarray,
+    out: RunDir,
+    title: str,
+    device: torch.device,
+) -> None:
+    """Figure: the most normal-looking and the most anomalous test clip, one window each."""
+    from dcase_cae.plots import reconstruction_figure
+
+    pick = [int(np.argmin(scores)), int(np.argmax(scores))]
+    bank = make_bank([test_feats[i] for i in pick], cfg.data, cfg.model.name)
+    ds = WindowDataset(bank, cfg.model.name)
+    first = [
+        int(np.flatnonzero(bank.owner == k)[len(np.flatnonzero(bank.owner == k)) // 2])
+        for k in (0, 1)
+    ]
+    with torch.no_grad():
+        x = ds.gather(np.array(first))
+        x_hat = model(x.to(device)).cpu()
+    figure = reconstruction_figure(
+        x.numpy(),
+        x_hat.numpy(),
+        cfg,
+        title=title,
+        labels=[
+            f"lowest score {test_clips[pick[0]].path.name}",
+            f"highest {test_clips[pick[1]].path.name}",
+        ],
+    )
+    out.save_figure(figure, f"reconstruction_{test_clips[0].machine_type}")
+
+
+def method_name(cfg: Config) -> str:
+    """Model and score, e.g. `dense_ae/selective_mahalanobis` or `embedding/knn1`."""
+    if cfg.model.name == "embedding":
+        return f"embedding/knn{cfg.model.knn_k}"
+    return f"{cfg.model.name}/{cfg.model.score}"
+
+
+# settings that do not change what is measured: runs differing only in these are repeats
+_NOT_CONFIGURATION = {
+    "data": ("data_dir", "cache_dir", "feature_workers", "machine_type"),
+    "train": ("seed", "device", "progress", "num_workers"),
+    "figures": None,
+}
+
+
+def config_id(cfg: Config) -> str:
+    """A short fingerprint of every setting except seed, paths, device and figures."""
+    import hashlib
+    import json
+
+    d = to_dict(cfg)
+    for section, keys in _NOT_CONFIGURATION.items():
+        if keys is None:
+            d.pop(section, None)
+        else:
+            for key in keys:
+                d.get(section, {}).pop(key, None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
 def fit_threshold(normal_scores: np.ndarray, cfg: Config) -> float:
     """Decision threshold from normal training scores: gamma quantile (DCASE 2023) or plain percentile."""
     if cfg.decision.method == "gamma":
@@ -94,6 +255,7 @@ TEST_TIME_KEYS: dict[str, tuple[str, ...] | None] = {
     "decision": None,  # every key
     "data": ("resample", "channel", "cache_dir", "min_peak", "feature_workers"),
     "train": ("device",),
+    "model": ("score", "knn_k"),  # how a trained model's outputs become a clip score
 }
 
 
@@ -187,7 +349,7 @@ def test_machine(
     """Score one machine type's test clips; write per-ID CSVs and figures; return per-ID results."""
     from sklearn.metrics import roc_curve
 
-    from dcase_cae.plots import reconstruction_figure, roc_figure, score_histogram_figure
+    from dcase_cae.plots import roc_figure, score_histogram_figure
 
     train_clips = (
         list_clips(machine_dir, "train", machine_type) if (machine_dir / "train").is_dir() else []
@@ -203,37 +365,30 @@ def test_machine(
         )
     dev = labelled if mode == "auto" else mode == "dev"
     test_feats = extract_features(test_clips, cfg.data, cache_dir, rate)
-    scores = clip_scores(model, test_feats, cfg, [str(c.path) for c in test_clips], device)
-
+    scores, train_scores = score_test_and_train(
+        model, cfg, machine_dir, test_clips, test_feats, train_clips, cache_dir, rate, device
+    )
     threshold, threshold_source = None, None
-    if (
-        train_clips
-        and cfg.decision.threshold_clips
-        and len(train_clips) > cfg.decision.threshold_clips
-    ):
-        keep = (
-            np.linspace(0, len(train_clips) - 1, cfg.decision.threshold_clips).round().astype(int)
-        )
-        train_clips = [train_clips[i] for i in keep]
-    if train_clips:
-        train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
-        train_scores = clip_scores(
-            model, train_feats, cfg, [str(c.path) for c in train_clips], device
-        )
+    if train_scores is not None:
         threshold = fit_threshold(train_scores, cfg)
         threshold_source = (
-            f"{cfg.decision.method} q={cfg.decision.quantile:g} on {len(train_clips)} train clips"
+            f"{cfg.decision.method} q={cfg.decision.quantile:g} on {len(train_scores)} train clips"
         )
     else:
         log.warning("%s: no train/ folder, so no decision threshold (scores only)", machine_dir)
 
     rows, per_id_plot, curves = [], {}, {}
+    layout = test_clips[0].layout
     ids = sorted({c.machine_id for c in test_clips})
     for machine_id in ids:
         sel = np.array([c.machine_id == machine_id for c in test_clips])
         clips_id: list[Clip] = [c for c, s in zip(test_clips, sel) if s]
         s = scores[sel]
-        tag = f"{machine_type}_id_{machine_id}"
+        tag = (
+            f"{machine_type}_section_{machine_id}_test"
+            if layout == LAYOUT_2021
+            else f"{machine_type}_id_{machine_id}"
+        )
         out.write_csv(
             f"anomaly_score_{tag}.csv", [[c.path.name, f"{v:.8g}"] for c, v in zip(clips_id, s)]
         )
@@ -250,10 +405,19 @@ def test_machine(
         }
         labels = np.array([c.label for c in clips_id]) if dev else None
         if dev:
+            domains = np.array([c.domain or "" for c in clips_id], dtype=object)
             row.update(n_normal=int((labels == 0).sum()), n_anomaly=int((labels == 1).sum()))
             if row["n_normal"] and row["n_anomaly"]:
-                row["AUC"] = M.roc_auc(labels, s)
-                row["pAUC"] = M.pauc(labels, s, cfg.decision.max_fpr)
+                row.update(ranking_figures(labels, domains, s, cfg.decision.max_fpr))
+                if cfg.decision.n_bootstrap:
+                    row["ci95"] = bootstrap_intervals(
+                        labels,
+                        domains,
+                        s,
+                        lambda y, d, x: ranking_figures(y, d, x, cfg.decision.max_fpr),
+                        n_boot=cfg.decision.n_bootstrap,
+                        seed=cfg.train.seed,
+                    )
                 fpr, tpr, _ = roc_curve(labels, s)
                 curves[machine_id] = (fpr, tpr, row["AUC"])
             else:
@@ -274,39 +438,22 @@ def test_machine(
     )
     if curves:
         out.save_figure(roc_figure(curves, cfg.decision.max_fpr, title=name), f"roc_{machine_type}")
-    # the most normal-looking and most anomalous test clip, one window each
-    pick = [int(np.argmin(scores)), int(np.argmax(scores))]
-    bank = make_bank([test_feats[i] for i in pick], cfg.data, cfg.model.name)
-    ds = WindowDataset(bank, cfg.model.name)
-    first = [
-        int(np.flatnonzero(bank.owner == k)[len(np.flatnonzero(bank.owner == k)) // 2])
-        for k in (0, 1)
-    ]
-    with torch.no_grad():
-        x = ds.gather(np.array(first))
-        x_hat = model(x.to(device)).cpu()
-    out.save_figure(
-        reconstruction_figure(
-            x.numpy(),
-            x_hat.numpy(),
-            cfg,
-            title=name,
-            labels=[
-                f"lowest score {test_clips[pick[0]].path.name}",
-                f"highest {test_clips[pick[1]].path.name}",
-            ],
-        ),
-        f"reconstruction_{machine_type}",
-    )
+    if cfg.model.name != "embedding":
+        _reconstruction_examples(model, cfg, test_clips, test_feats, scores, out, name, device)
 
     averages = {}
-    for key in ("AUC", "pAUC", "precision", "recall", "F1"):
+    for key in AVERAGED:
         vals = [r[key] for r in rows if key in r]
-        if vals:
+        if vals and key != "official_score":
             averages[key] = float(np.mean(vals))
+    official = [r[k] for r in rows for k in OFFICIAL_KEYS if k in r]
+    if official and all(all(k in r for k in OFFICIAL_KEYS) for r in rows):
+        averages["official_score"] = official_score(official)
     return {
         "machine_type": machine_type,
         "model": cfg.model.name,
+        "method": method_name(cfg),
+        "config_id": config_id(cfg),
         "mode": "dev" if dev else "eval",
         "checkpoint": checkpoint,
         "sample_rate_hz": rate,
@@ -317,71 +464,85 @@ def test_machine(
     }
 
 
+MARKDOWN_KEYS = (
+    "official_score",
+    "AUC_source",
+    "AUC_target",
+    "pAUC",
+    "AUC_source_in",
+    "AUC_target_in",
+    "AUC",
+    "precision",
+    "recall",
+    "F1",
+)
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
 
 
+RESULT_COLUMNS = (
+    "AUC",
+    "pAUC",
+    "precision",
+    "recall",
+    "F1",
+    "n_normal",
+    "n_anomaly",
+    "AUC_source",
+    "AUC_target",
+    "AUC_source_in",
+    "AUC_target_in",
+    "official_score",
+)
+
+
 def result_rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """`result.csv`: per machine type, one row per ID then its average (DCASE 2020 evaluator style)."""
-    header = [
-        "machine_type",
-        "machine_id",
-        "AUC",
-        "pAUC",
-        "precision",
-        "recall",
-        "F1",
-        "n_normal",
-        "n_anomaly",
-    ]
+    """`result.csv`: per machine type, one row per ID or section then its average (the 2021+ columns
+    stay empty for the 2020 layout; the average's official_score is the harmonic mean of the sections'
+    AUC_source, AUC_target and pAUC)."""
+    header = ["machine_type", "machine_id", *RESULT_COLUMNS]
     rows = [header]
     for res in results:
         for r in res["ids"]:
             rows.append([_fmt(r.get(k)) for k in header])
         avg = res["average"]
-        rows.append(
-            [res["machine_type"], "average"] + [_fmt(avg.get(k)) for k in header[2:7]] + ["", ""]
-        )
+        rows.append([res["machine_type"], "average"] + [_fmt(avg.get(k)) for k in header[2:]])
     return rows
 
 
+def _with_ci(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return ""
+    lo_hi = (row.get("ci95") or {}).get(key)
+    return f"{value:.3f}" + (f" [{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]" if lo_hi else "")
+
+
 def results_markdown(results: Sequence[dict[str, Any]], title: str = "Test results") -> str:
+    """Per machine type, a table of every figure the groups have, each with its bootstrap 95 % interval
+    over test clips in brackets."""
     lines = [f"# {title}", ""]
     for res in results:
+        keys = [k for k in MARKDOWN_KEYS if any(k in r for r in res["ids"])]
         lines += [
             f"## {res['machine_type']} ({res['model']}, {res['mode']} mode)",
             "",
             f"checkpoint `{res['checkpoint']}`; threshold "
-            f"{_fmt(res['threshold'])} ({res['threshold_source'] or 'none'})",
+            f"{_fmt(res['threshold'])} ({res['threshold_source'] or 'none'}); chance level 0.5 "
+            f"for every AUC and pAUC; [95 % bootstrap interval over test clips]",
             "",
-            "| id | AUC | pAUC | precision | recall | F1 | normal score mean | anomaly score mean |",
-            "|---|---|---|---|---|---|---|---|",
+            "| group | " + " | ".join(keys) + " | normal score mean | anomaly score mean |",
+            "|---|" + "---|" * (len(keys) + 2),
         ]
         for r in res["ids"]:
             n, a = r.get("score_normal") or {}, r.get("score_anomaly") or {}
-            lines.append(
-                "| "
-                + " | ".join(
-                    _fmt(x)
-                    for x in (
-                        r["machine_id"],
-                        r.get("AUC"),
-                        r.get("pAUC"),
-                        r.get("precision"),
-                        r.get("recall"),
-                        r.get("F1"),
-                        n.get("mean"),
-                        a.get("mean"),
-                    )
-                )
-                + " |"
-            )
+            cells = [r["machine_id"], *(_with_ci(r, k) for k in keys)]
+            cells += [_fmt(n.get("mean")), _fmt(a.get("mean"))]
+            lines.append("| " + " | ".join(cells) + " |")
         avg = res["average"]
-        lines.append(
-            "| **average** | "
-            + " | ".join(_fmt(avg.get(k)) for k in ("AUC", "pAUC", "precision", "recall", "F1"))
-            + " | | |"
-        )
+        lines.append("| **average** | " + " | ".join(_fmt(avg.get(k)) for k in keys) + " | | |")
         lines.append("")
         t = res["machine_type"]
         lines += [f"![ROC](figures/roc_{t}.png) ![scores](figures/hist_{t}.png)", ""]
@@ -419,39 +580,47 @@ def test(
                     f"name one with --machine-type"
                 )
             subs = {k: Path(checkpoint) for k in subs}
-    out = RunDir(out_dir if out_dir is not None else run_dir, tensorboard=False)
-    results = []
-    for mtype, source in subs.items():
-        model, cfg, state = load_trained(source, dev)
-        cfg = apply_test_overrides(cfg, overrides)
-        root = data_dir if data_dir is not None else cfg.data.data_dir
-        mtype = mtype or cfg.data.machine_type
-        dirs = machine_dirs(root, mtype or None)
-        if len(dirs) > 1:
-            raise DataError(
-                f"{root}: several machine types ({', '.join(dirs)}); name one with --machine-type"
+    # every checkpoint is loaded (and a bad one refused) before anything is written; an input error
+    # during testing removes an output folder that this call created
+    loaded = [(mtype, *load_trained(source, dev)) for mtype, source in subs.items()]
+    with RunDir.created(
+        PACKAGE,
+        run_dir=out_dir if out_dir is not None else run_dir,
+        verb="test",
+        tensorboard=False,
+    ) as out:
+        results = []
+        for mtype, model, cfg, state in loaded:
+            cfg = apply_test_overrides(cfg, overrides)
+            root = data_dir if data_dir is not None else cfg.data.data_dir
+            mtype = mtype or cfg.data.machine_type
+            dirs = machine_dirs(root, mtype or None)
+            if len(dirs) > 1:
+                raise DataError(
+                    f"{root}: several machine types ({', '.join(dirs)}); name one with "
+                    f"--machine-type"
+                )
+            ((mtype, mdir),) = dirs.items()
+            log.info(
+                "%s: testing %s (epoch %d) on %s",
+                mtype,
+                state["path"],
+                state["epoch"] + 1,
+                mdir / "test",
             )
-        ((mtype, mdir),) = dirs.items()
-        log.info(
-            "%s: testing %s (epoch %d) on %s",
-            mtype,
-            state["path"],
-            state["epoch"] + 1,
-            mdir / "test",
-        )
-        res = test_machine(
-            model,
-            cfg,
-            mtype,
-            mdir,
-            out,
-            cache_dir_for(cfg, run_dir),
-            dev,
-            mode,
-            checkpoint=f"{state['path']} (epoch {state['epoch'] + 1})",
-        )
-        results.append(res)
-    out.write_csv("result.csv", result_rows(results)[1:], header=result_rows(results)[0])
-    out.write_json("results.json", {"results": results})
-    out.write_text("results.md", results_markdown(results))
+            res = test_machine(
+                model,
+                cfg,
+                mtype,
+                mdir,
+                out,
+                cache_dir_for(cfg, run_dir),
+                dev,
+                mode,
+                checkpoint=f"{state['path']} (epoch {state['epoch'] + 1})",
+            )
+            results.append(res)
+        out.write_csv("result.csv", result_rows(results)[1:], header=result_rows(results)[0])
+        out.write_json("results.json", {"results": results, "data_dir": str(root)})
+        out.write_text("results.md", results_markdown(results))
     return {"results": results, "out_dir": out.path}

@@ -8,8 +8,12 @@ and a slowly drifting gain. Anomalies are three things operators actually hear:
 - `shift`: a shifted harmonic, the hum's fundamental moved by several percent (load or speed change);
 - `am`: amplitude modulation of the whole sound at a few Hz (imbalance, loose mounting).
 
-Files are 16-bit PCM WAV named `{normal,anomaly}_id_XX_NNNNNNNN.wav` under
-`<root>/<machine_type>/{train,test}/`, exactly what `data.py` reads for the real recordings.
+Layout `dcase2020`: 16-bit PCM WAV named `{normal,anomaly}_id_XX_NNNNNNNN.wav` under
+`<root>/<machine_type>/{train,test}/`. Layout `dcase2021` (the 2021-2025 challenges): machine IDs become
+sections, `section_XX_{source,target}_{train,test}_{normal,anomaly}_NNNN_spd_<S>.wav` plus
+`attributes_XX.csv`; the attribute `spd` scales the hum's fundamental (each source clip takes one of two
+speeds, target clips a third one: the domain shift), so an attribute classifier has something to learn.
+Both are exactly what `data.py` reads for the real recordings.
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ class GeneratorConfig:
     sample_rate_hz: int = 16000
     anomaly_strength: float = 1.0  # 1 = clearly audible; smaller is subtler
     seed: int = 0
+    layout: str = "dcase2020"  # or "dcase2021": sections, domains, attributes
+    n_train_target: int = 3  # dcase2021: target-domain training clips per section
+
+
+# dcase2021 layout: attribute value -> factor on the hum's fundamental
+SOURCE_SPEEDS = {"A": 1.0, "B": 1.12}
+TARGET_SPEEDS = {"C": 0.9}
 
 
 def _machine_params(machine_type: str, machine_id: str) -> dict[str, float]:
@@ -66,12 +77,13 @@ def machine_sound(
     sample_rate_hz: int,
     anomaly: str | None = None,
     strength: float = 1.0,
+    f0_scale: float = 1.0,
 ) -> np.ndarray:
     """One clip in [-1, 1], float32; `anomaly` is None or one of ANOMALY_KINDS."""
     p = _machine_params(machine_type, machine_id)
     n = int(round(duration_s * sample_rate_hz))
     t = np.arange(n) / sample_rate_hz
-    f0 = p["f0"] * (1 + rng.normal(0, 0.004))  # small clip-to-clip speed variation
+    f0 = p["f0"] * f0_scale * (1 + rng.normal(0, 0.004))  # small clip-to-clip speed variation
     if anomaly == "shift":
         f0 *= 1 + 0.08 * strength * rng.choice([-1, 1])
     wobble = 1 + 0.002 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t + rng.uniform(0, 2 * np.pi))
@@ -103,22 +115,63 @@ def machine_sound(
     return x.astype(np.float32)
 
 
+def _plan_2020(cfg: GeneratorConfig, machine_id: str) -> list[tuple[str, str | None, float]]:
+    """(file name relative to the machine folder, anomaly kind, f0 scale) of every clip of one ID."""
+    plan = [(f"train/normal_id_{machine_id}_{i:08d}.wav", None, 1.0) for i in range(cfg.n_train)]
+    plan += [
+        (f"test/normal_id_{machine_id}_{i:08d}.wav", None, 1.0) for i in range(cfg.n_test_normal)
+    ]
+    plan += [
+        (f"test/anomaly_id_{machine_id}_{i:08d}.wav", ANOMALY_KINDS[i % len(ANOMALY_KINDS)], 1.0)
+        for i in range(cfg.n_test_anomaly)
+    ]
+    return plan
+
+
+def _plan_2021(cfg: GeneratorConfig, section: str) -> list[tuple[str, str | None, float]]:
+    """As `_plan_2020`, in the 2021+ layout: source and target training clips, both domains tested."""
+    plan = []
+    counts = {
+        ("source", "train", "normal"): cfg.n_train,
+        ("target", "train", "normal"): cfg.n_train_target,
+        ("source", "test", "normal"): cfg.n_test_normal,
+        ("target", "test", "normal"): cfg.n_test_normal,
+        ("source", "test", "anomaly"): cfg.n_test_anomaly,
+        ("target", "test", "anomaly"): cfg.n_test_anomaly,
+    }
+    for (domain, split, label), n in counts.items():
+        speeds = SOURCE_SPEEDS if domain == "source" else TARGET_SPEEDS
+        for i in range(n):
+            speed = sorted(speeds)[i % len(speeds)]
+            kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)] if label == "anomaly" else None
+            name = f"{split}/section_{section}_{domain}_{split}_{label}_{i:04d}_spd_{speed}.wav"
+            plan.append((name, kind, speeds[speed]))
+    return plan
+
+
+def _write_attributes(machine_dir: Path, section: str, names: list[str]) -> None:
+    """`attributes_XX.csv` as the challenge ships it: file_name (machine/split/file), then the pairs."""
+    lines = ["file_name,d1p,d1v"]
+    for name in names:
+        attributes = Path(name).stem.split("_")[-2:]
+        lines.append(f"{machine_dir.name}/{name},{attributes[0]},{attributes[1]}")
+    (machine_dir / f"attributes_{section}.csv").write_text("\n".join(lines) + "\n")
+
+
 def generate(root: Path | str, cfg: GeneratorConfig | None = None) -> Path:
     """Write a dataset under `root` and return it; re-running with the same config rewrites the same files."""
     import soundfile as sf
 
     cfg = cfg or GeneratorConfig()
+    if cfg.layout not in ("dcase2020", "dcase2021"):
+        raise ValueError(f"layout must be 'dcase2020' or 'dcase2021', got {cfg.layout!r}")
     root = Path(root)
     rng = np.random.default_rng(cfg.seed)
     for machine_type in cfg.machine_types:
         for machine_id in cfg.machine_ids:
-            plan = [("train", "normal", None, i) for i in range(cfg.n_train)]
-            plan += [("test", "normal", None, i) for i in range(cfg.n_test_normal)]
-            plan += [
-                ("test", "anomaly", ANOMALY_KINDS[i % len(ANOMALY_KINDS)], i)
-                for i in range(cfg.n_test_anomaly)
-            ]
-            for split, label, kind, i in plan:
+            sections = cfg.layout == "dcase2021"
+            plan = _plan_2021(cfg, machine_id) if sections else _plan_2020(cfg, machine_id)
+            for name, kind, f0_scale in plan:
                 x = machine_sound(
                     machine_type,
                     machine_id,
@@ -127,8 +180,11 @@ def generate(root: Path | str, cfg: GeneratorConfig | None = None) -> Path:
                     sample_rate_hz=cfg.sample_rate_hz,
                     anomaly=kind,
                     strength=cfg.anomaly_strength,
+                    f0_scale=f0_scale,
                 )
-                path = root / machine_type / split / f"{label}_id_{machine_id}_{i:08d}.wav"
+                path = root / machine_type / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(str(path), x, cfg.sample_rate_hz, subtype="PCM_16")
+            if sections:
+                _write_attributes(root / machine_type, machine_id, [n for n, _, _ in plan])
     return root

@@ -1,5 +1,6 @@
-"""The two autoencoders of the package: the seed's convolutional `CNNAutoEncoder` and the DCASE 2020
-baseline's dense autoencoder.
+"""The models of the package: the seed's convolutional `CNNAutoEncoder`, the DCASE 2020 baseline's dense
+autoencoder, and `AttributeEmbedder`, the attribute-classification embedding of the DCASE 2022-2024
+top systems.
 
 Seed system: a 3-layer CNN autoencoder for DCASE 2020 Challenge Task 2 (unsupervised anomalous sound
 detection), itself adapted from the convolutional autoencoder of the dl-kento blog (2018). Baseline: Koizumi
@@ -11,7 +12,8 @@ error over its patches (CAE) or frame vectors (dense AE). Where we differ from t
 exactly (the seed hard-codes 64 and 128). Where we differ from the baseline: BatchNorm uses torch's
 defaults (momentum 0.1, eps 1e-5) instead of Keras' (0.99 / 1e-3).
 
-Shapes: B batch, F patch side (= n_mels), M mel bands, P frames per vector, z latent channels.
+Shapes: B batch, F patch side (= n_mels), M mel bands, P frames per vector, z latent channels, T frames
+per crop, D embedding size, C classes, K sub-clusters per class.
 """
 
 from __future__ import annotations
@@ -150,6 +152,102 @@ class DenseAE(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+# ---------------------------------------------------------------------------------- embedding model
+
+
+class SubclusterArcMargin(nn.Module):
+    """Additive angular margin softmax head (ArcFace, Deng et al., CVPR 2019, Eq. 3) with `K`
+    sub-cluster centres per class as in sub-cluster AdaCos (Wilkinghoff, IJCNN 2021).
+
+    logits (B, C) = s * cos(theta_c), where cos(theta_c) is the largest cosine between the embedding
+    and the K centres of class c, and the true class's angle is widened by the margin m before the
+    scale. K = 1 is plain ArcFace. We keep a fixed scale s instead of AdaCos's adaptive one: with a few
+    dozen classes the adaptive scale settles near a constant anyway, and a fixed one is easier to read.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        n_classes: int,
+        n_subclusters: int = 1,
+        scale: float = 16.0,
+        margin: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.n_classes, self.n_subclusters = n_classes, n_subclusters
+        self.scale, self.margin = scale, margin
+        self.centres = nn.Parameter(torch.randn(n_classes * n_subclusters, dim) / dim**0.5)
+
+    def cosines(self, z: Tensor) -> Tensor:
+        cos = nn.functional.normalize(z, dim=1) @ nn.functional.normalize(self.centres, dim=1).T
+        return cos.view(z.shape[0], self.n_classes, self.n_subclusters).amax(dim=2)  # (B, C)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        cos = self.cosines(z)  # (B, C)
+        if labels is not None and self.margin > 0:
+            theta = torch.acos(cos.clamp(-1 + 1e-6, 1 - 1e-6))
+            target = torch.cos(theta + self.margin)
+            one_hot = nn.functional.one_hot(labels, self.n_classes).bool()
+            cos = torch.where(one_hot, target, cos)
+        return self.scale * cos  # (B, C)
+
+
+def _conv_block(n_in: int, n_out: int, pool: tuple[int, int]) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(n_in, n_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(n_out),
+        nn.ReLU(),
+        nn.MaxPool2d(pool),
+    )
+
+
+class AttributeEmbedder(nn.Module):
+    """A small CNN that embeds a log-mel crop so that clips of one attribute class (and section) lie
+    together on the unit sphere; the anomaly score is then a k-NN cosine distance to the training
+    clips' embeddings (Wilkinghoff, ICASSP 2023; the DCASE 2023 and 2024 top systems share the scheme).
+
+    Input (B, 1, M, T) log-mel crops in dB, standardised per mel band by the training statistics held in
+    buffers; four conv blocks halve M and T (the last keeps T), time is averaged out but frequency kept
+    (machine sounds differ in where their tones sit), then a linear layer gives the (B, D) embedding.
+    ~0.3 M parameters for M = 128, small enough for CPU training in minutes.
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 128,
+        n_classes: int = 2,
+        embedding_dim: int = 128,
+        channels: int = 16,
+        n_subclusters: int = 1,
+        scale: float = 16.0,
+        margin: float = 0.2,
+    ) -> None:
+        super().__init__()
+        c = channels
+        self.register_buffer("band_mean", torch.zeros(n_mels))
+        self.register_buffer("band_std", torch.ones(n_mels))
+        self.features = nn.Sequential(
+            _conv_block(1, c, (2, 2)),  # (B, c, M/2, T/2)
+            _conv_block(c, 2 * c, (2, 2)),  # (B, 2c, M/4, T/4)
+            _conv_block(2 * c, 4 * c, (2, 2)),  # (B, 4c, M/8, T/8)
+            _conv_block(4 * c, 4 * c, (2, 1)),  # (B, 4c, M/16, T/8)
+        )
+        self.project = nn.Linear(4 * c * (n_mels // 16), embedding_dim)
+        self.head = SubclusterArcMargin(embedding_dim, n_classes, n_subclusters, scale, margin)
+
+    def set_normalisation(self, band_mean: Tensor, band_std: Tensor) -> None:
+        self.band_mean.copy_(band_mean)
+        self.band_std.copy_(band_std.clamp_min(1e-3))
+
+    def embed(self, x: Tensor) -> Tensor:
+        x = (x - self.band_mean[:, None]) / self.band_std[:, None]  # (B, 1, M, T)
+        h = self.features(x).mean(dim=3)  # (B, 4c, M/16)
+        return self.project(h.flatten(1))  # (B, D)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.embed(x), labels)  # (B, C) scaled logits
+
+
 # ------------------------------------------------------------------------------------------ scoring
 
 
@@ -164,7 +262,9 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = [
+    "AttributeEmbedder",
     "CNNAutoEncoder",
+    "SubclusterArcMargin",
     "Crop2d",
     "DenseAE",
     "count_parameters",

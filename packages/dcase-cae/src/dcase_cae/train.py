@@ -1,4 +1,8 @@
-"""Training: one autoencoder per machine type (IDs pooled), through the core Trainer.
+"""Training: one model per machine type (IDs or sections pooled), through the core Trainer.
+
+Autoencoders learn to reconstruct the normal training windows (MSE); the embedding model learns to
+classify each training crop's attribute class (section + attributes, or the clip itself when there is only
+one such class) with a margin loss.
 
 A training run directory holds one sub-run per machine type, each a complete core run directory:
 
@@ -26,6 +30,7 @@ from torch import Tensor, nn
 from dcase_cae.config import Config
 from dcase_cae.data import (
     WindowDataset,
+    class_labels,
     common_rate,
     extract_features,
     list_clips,
@@ -33,13 +38,25 @@ from dcase_cae.data import (
     make_bank,
     split_train_val,
 )
-from dcase_cae.model import CNNAutoEncoder, DenseAE
+from dcase_cae.model import AttributeEmbedder, CNNAutoEncoder, DenseAE
 
 log = logging.getLogger(__name__)
 PACKAGE = "dcase-cae"
 
 
-def build_model(cfg: Config) -> nn.Module:
+def build_model(cfg: Config, n_classes: int = 2) -> nn.Module:
+    """The configured model; `n_classes` sizes the embedding model's classification head."""
+    if cfg.model.name == "embedding":
+        m = cfg.model
+        return AttributeEmbedder(
+            cfg.data.n_mels,
+            n_classes,
+            m.embedding_dim,
+            m.channels,
+            m.n_subclusters,
+            m.scale,
+            m.margin,
+        )
     if cfg.model.name == "cae":
         return CNNAutoEncoder(side=cfg.data.n_mels, z_dim=cfg.model.z_dim)
     return DenseAE(
@@ -54,6 +71,17 @@ def reconstruction_step(model: nn.Module, batch: Tensor) -> tuple[Tensor, dict[s
     """MSE between the input windows and their reconstruction (both models, as in seed and baseline)."""
     loss = F.mse_loss(model(batch), batch)
     return loss, {}
+
+
+def margin_step(
+    model: AttributeEmbedder, batch: tuple[Tensor, Tensor]
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cross-entropy of the margin logits against each crop's class, and the crops' accuracy."""
+    x, labels = batch
+    z = model.embed(x)  # (B, D)
+    loss = F.cross_entropy(model.head(z, labels), labels)
+    accuracy = (model.head.cosines(z).argmax(1) == labels).float().mean()
+    return loss, {"accuracy": accuracy.detach()}
 
 
 def cache_dir_for(cfg: Config, run_path: Path) -> Path:
@@ -97,25 +125,29 @@ def train_machine(
     names = [str(c.path) for c in clips]
     train_idx, val_idx = split_train_val(len(clips), cfg.data.validation_split, cfg.train.seed)
     kind = cfg.model.name
-    train_bank = make_bank(
-        [features[i] for i in train_idx], cfg.data, kind, [names[i] for i in train_idx]
-    )
-    train_ds = WindowDataset(train_bank, kind)
-    val_ds = None
-    if len(val_idx):
-        val_ds = WindowDataset(
-            make_bank([features[i] for i in val_idx], cfg.data, kind, [names[i] for i in val_idx]),
-            kind,
-        )
+    labels, classes = class_labels(clips, cfg.model.classes) if kind == "embedding" else (None, [])
+
+    def dataset(idx: np.ndarray) -> WindowDataset:
+        bank = make_bank([features[i] for i in idx], cfg.data, kind, [names[i] for i in idx])
+        return WindowDataset(bank, kind, None if labels is None else labels[idx])
+
+    train_ds = dataset(train_idx)
+    val_ds = dataset(val_idx) if len(val_idx) else None
     log.info(
-        "%s: %d training / %d validation windows (%s)",
+        "%s: %d training / %d validation windows (%s)%s",
         machine_type,
         len(train_ds),
         len(val_ds) if val_ds else 0,
         kind,
+        f", {len(classes)} classes" if classes else "",
     )
     seed_everything(cfg.train.seed, cfg.train.deterministic, cfg.train.cudnn_benchmark)
-    model = build_model(cfg)
+    model = build_model(cfg, len(classes))
+    if isinstance(model, AttributeEmbedder):
+        frames = np.concatenate([features[i] for i in train_idx], axis=1)  # (M, all frames)
+        model.set_normalisation(
+            torch.from_numpy(frames.mean(axis=1)), torch.from_numpy(frames.std(axis=1))
+        )
     loader = make_loader(
         train_ds,
         cfg.train.batch_size,
@@ -137,7 +169,7 @@ def train_machine(
             collate_fn=val_ds.collate,
         )
     callbacks = []
-    if cfg.figures.enabled:
+    if cfg.figures.enabled and kind != "embedding":
         every = cfg.figures.every_n_epochs or max(1, cfg.train.epochs // 3)
         callbacks.append(
             EpochFigures(
@@ -156,12 +188,13 @@ def train_machine(
             "n_val_clips": int(len(val_idx)),
             "n_train_windows": len(train_ds),
             "model": kind,
+            "classes": classes,
         },
     )
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     result = trainer.fit(
         model,
-        reconstruction_step,
+        margin_step if kind == "embedding" else reconstruction_step,
         loader,
         val_loader,
         resume=run.path if resume and (run.checkpoints / LAST).is_file() else None,
@@ -215,7 +248,9 @@ def load_trained(
     if not state.get("config"):
         raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
     cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
-    model = build_model(cfg)
+    centres = state.get("model_state", {}).get("head.centres")
+    n_classes = 2 if centres is None else int(centres.shape[0]) // cfg.model.n_subclusters
+    model = build_model(cfg, n_classes)
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as err:
@@ -228,4 +263,11 @@ def load_trained(
     return model, cfg, state
 
 
-__all__ = ["build_model", "load_trained", "reconstruction_step", "train", "train_machine"]
+__all__ = [
+    "build_model",
+    "load_trained",
+    "margin_step",
+    "reconstruction_step",
+    "train",
+    "train_machine",
+]
