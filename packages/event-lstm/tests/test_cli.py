@@ -155,6 +155,35 @@ def test_user_errors_are_one_line_naming_the_problem(tmp_path, capsys) -> None:
     assert "no checkpoint found" in capsys.readouterr().err
 
 
+def test_the_dataclasses_are_the_cli_defaults() -> None:
+    """One source of defaults: `Config()` in Python trains what `event-lstm train` does."""
+    from sigzoo_shared.cli import packaged_config
+
+    assert Config() == load_config(Config, None, [], base=packaged_config("event_lstm"))
+    assert (Config().model.hidden_size, Config().train.lr) == (64, 3e-3)
+
+
+def test_resume_of_a_missing_run_is_refused_before_any_data_is_made(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    def no_data(*args: object, **kwargs: object) -> None:
+        raise AssertionError("data was generated before the resume dir was checked")
+
+    monkeypatch.setattr("event_lstm.train.generate_windows", no_data)
+    for verb in (["train"], ["pretrain", "ae"]):
+        assert main([*verb, "--resume", str(tmp_path / "gone"), *TINY]) == 2
+        assert "no checkpoint found" in capsys.readouterr().err
+    assert not (tmp_path / "gone").exists()
+
+
+def test_an_input_error_leaves_no_half_made_run(tmp_path, dataset, capsys) -> None:
+    run = tmp_path / "t"
+    bad = [f"data.train_path={dataset['train']}", f"data.val_path={tmp_path / 'missing.npz'}"]
+    assert main(["train", "--run-dir", str(run), *TINY, *bad]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_generate_writes_every_split(tmp_path) -> None:
     run_cli(
         "generate", "--out", str(tmp_path / "g"), *[t for t in TINY if t.startswith("generator.")]

@@ -184,8 +184,14 @@ def evaluate(
             detect=cfg_overrides.detect,
             train=cfg.train,
         )
-    run = RunDir.create("event-lstm", run_dir=run_dir, verb="evaluate", tensorboard=False)
-    data = Path(data)
+    # a missing or bad data file removes the run directory this call made
+    with RunDir.created("event-lstm", run_dir=run_dir, verb="evaluate", tensorboard=False) as run:
+        return _evaluate_into(run, model, cfg, checkpoint, Path(data), device)
+
+
+def _evaluate_into(
+    run: RunDir, model: nn.Module, cfg: Config, checkpoint: Path | str, data: Path, device: str
+) -> dict[str, Any]:
     with np.load(data) if data.is_file() else _missing(data) as z:
         continuous = "signal" in z.files
     if continuous:

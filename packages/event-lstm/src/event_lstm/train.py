@@ -130,6 +130,12 @@ def load_unlabelled(cfg: Config) -> WindowSet:
 # ---------------------------------------------------------------------------------------- verbs
 
 
+def check_resume(resume: Path | str) -> None:
+    """Refuse a run without a readable `last.pt` before any data is generated or loaded
+    (CheckpointError naming the file)."""
+    load_checkpoint(find_checkpoint(resume, "last"))
+
+
 class FreezeBackbone(Callback):
     """Fine-tuning: keep the transferred encoder frozen for the first `epochs` epochs."""
 
@@ -186,8 +192,21 @@ def train(
     verb: str = "train",
 ) -> FitResult:
     """Supervised training (or fine-tuning when `pretrained` names a pre-training run or checkpoint)."""
+    if resume is not None:
+        check_resume(resume)
     device = setup(cfg.train)
-    run = RunDir.create(PACKAGE, run_dir=run_dir if resume is None else resume, verb=verb)
+    # an input error while the data and model are prepared removes the run directory this call made
+    with RunDir.created(PACKAGE, run_dir=run_dir if resume is None else resume, verb=verb) as run:
+        return _fit_supervised(cfg, run, device, resume, pretrained)
+
+
+def _fit_supervised(
+    cfg: Config,
+    run: RunDir,
+    device: torch.device,
+    resume: Path | str | None,
+    pretrained: Path | str | None,
+) -> FitResult:
     train_ws, val_ws = load_labelled(cfg, run)
     model = build_model(cfg.model)
     callbacks = _supervised_callbacks(cfg, val_ws)
@@ -255,10 +274,20 @@ def pretrain(
     from sigzoo_shared.config import replace
 
     cfg = replace(cfg, pretrain=replace(cfg.pretrain, method=method))
+    if resume is not None:
+        check_resume(resume)
     device = setup(cfg.train)
-    run = RunDir.create(
+    with RunDir.created(
         PACKAGE, run_dir=run_dir if resume is None else resume, verb=f"pretrain-{method}"
-    )
+    ) as run:
+        return _fit_pretraining(cfg, method, run, device, resume)
+
+
+def _fit_pretraining(
+    cfg: Config, method: str, run: RunDir, device: torch.device, resume: Path | str | None
+) -> FitResult:
+    from sigzoo_shared.config import replace
+
     ws = load_unlabelled(cfg)
     n_val = max(1, len(ws.signals) // 10)
     train_ws, val_ws = WindowSet(ws.signals[n_val:]), WindowSet(ws.signals[:n_val])
