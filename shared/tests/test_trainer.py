@@ -268,3 +268,20 @@ def test_precise_bn_gives_the_final_weights_statistics_and_leaves_training_uncha
 def test_precise_bn_batches_must_not_be_negative() -> None:
     with pytest.raises(Exception, match="train.precise_bn_batches"):
         TrainConfig(precise_bn_batches=-1)
+
+
+def test_heartbeat_logs_where_a_silent_epoch_is(caplog, monkeypatch) -> None:
+    import logging
+
+    from sigzoo_shared import log as log_module
+    from sigzoo_shared.log import Heartbeat
+
+    clock = iter([0.0, 10.0, 31.0, 40.0, 62.0, 70.0, 80.0])
+    monkeypatch.setattr(log_module.time, "monotonic", lambda: next(clock))
+    beat = Heartbeat("epoch 1/3", 100, every_s=30, bar_visible=False)
+    with caplog.at_level(logging.INFO, logger="sigzoo_shared.trainer"):
+        fired = [beat.tick(i, loss=0.5) for i in (10, 31, 40, 62)]
+    assert fired == [False, True, False, True]
+    assert caplog.messages[0] == "epoch 1/3: batch 31/100, loss 0.5, 31 s"
+    assert not Heartbeat("e", 5, every_s=30, bar_visible=True).enabled
+    assert not Heartbeat("e", 5, every_s=0, bar_visible=False).enabled

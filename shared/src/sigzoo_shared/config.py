@@ -69,6 +69,8 @@ class TrainConfig:
     precise_bn_batches: int = 0
     log_every_n_steps: int = 50
     progress: bool = True
+    # without a terminal (no progress bar) log where the epoch is at most this often; 0 = never
+    progress_every_s: float = 30.0
 
     def __post_init__(self) -> None:
         problems = []

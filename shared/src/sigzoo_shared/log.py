@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -49,3 +50,35 @@ def progress(
         dynamic_ncols=True,
         disable=not progress_enabled(enabled),
     )
+
+
+class Heartbeat:
+    """A log line at most every `every_s` seconds while a loop runs without a visible progress bar.
+
+    Off a terminal (CI, a pipe, `nohup`) tqdm draws nothing, and a long first epoch would look like a
+    hang; this says where the loop is instead. With a bar on screen, or `every_s <= 0`, it is silent.
+    """
+
+    def __init__(self, desc: str, total: int | None, every_s: float, bar_visible: bool) -> None:
+        self.desc, self.total, self.every_s = desc, total, every_s
+        self.enabled = every_s > 0 and not bar_visible and is_rank_zero()
+        self.start = self.last = time.monotonic()
+
+    def tick(self, done: int, **values: float) -> bool:
+        """Log `done` of `total` batches and `values` if `every_s` passed since the last line."""
+        if not self.enabled:
+            return False
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return False
+        self.last = now
+        where = f"{done}/{self.total}" if self.total else str(done)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+        logging.getLogger("sigzoo_shared.trainer").info(
+            "%s: batch %s%s, %.0f s",
+            self.desc,
+            where,
+            f", {shown}" if shown else "",
+            now - self.start,
+        )
+        return True

@@ -37,6 +37,7 @@ RESUMABLE_KEYS: tuple[str, ...] = (
     "*.device",
     "*.num_workers",
     "*.progress",
+    "*.progress_every_s",
     "*.log_every_n_steps",
     "*.checkpoint_every_n_epochs",
     "*.checkpoint_every_n_steps",

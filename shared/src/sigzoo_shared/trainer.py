@@ -45,7 +45,7 @@ from sigzoo_shared.distributed import (
 )
 from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
 from sigzoo_shared.loader import set_epoch
-from sigzoo_shared.log import progress
+from sigzoo_shared.log import Heartbeat, progress, progress_enabled
 from sigzoo_shared.precise_bn import recompute_batchnorm
 from sigzoo_shared.rundir import RunDir
 
@@ -365,12 +365,9 @@ class Trainer:
         self._resume_batches, self._resume_means = 0, None
         every = cfg.checkpoint_every_n_steps
         optimizer.zero_grad(set_to_none=True)
-        bar = progress(
-            loader,
-            desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-            total=n_batches,
-            enabled=cfg.progress,
-        )
+        desc = f"epoch {self.epoch + 1}/{cfg.epochs}"
+        bar = progress(loader, desc=desc, total=n_batches, enabled=cfg.progress)
+        beat = Heartbeat(desc, n_batches, cfg.progress_every_s, progress_enabled(cfg.progress))
         for i, batch in enumerate(bar):
             if n_batches is not None and i >= n_batches:
                 break
@@ -404,6 +401,7 @@ class Trainer:
                         {f"step/{k}": v for k, v in values.items()}, self.global_step
                     )
             bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+            beat.tick(i + 1, loss=loss_value)
             for cb in self.callbacks:
                 cb.on_train_batch_end(self, model, loss_value, values)
             if cfg.max_steps is not None and self.global_step >= cfg.max_steps and is_update:
