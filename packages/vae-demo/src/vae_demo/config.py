@@ -1,7 +1,8 @@
 """Settings of vae-demo: the generated series (`data.*`), the VAE (`model.*`), training (`train.*`, core).
 
-Every global of the original notebook is a field here; `configs/seed.yaml` sets them to the notebook's
-values, `configs/default.yaml` to ours. Cross-field checks raise `ConfigError` naming the field.
+Every global of the original notebook is a field here; the defaults below are ours (the CLI's too:
+`configs/default.yaml` adds nothing), `configs/seed.yaml` sets the notebook's values. Cross-field
+checks raise `ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def _train_defaults() -> TrainConfig:
         batch_size=256,
         optimizer="adamw",
         lr=1e-3,
-        weight_decay=0.004,
+        weight_decay=0.004,  # Keras AdamW's default, as the original
         monitor="val_loss",
         # after each epoch, BatchNorm statistics from 32 batches with the epoch's final weights: the
         # moving averages lag the weights, and eval-mode outputs jumped at some epochs

@@ -90,8 +90,8 @@ def latent_metrics(
         "noise_auc": float("nan"),
     }
     if len(mu) > n_clusters and np.isfinite(mu).all():
-        # 16 restarts: with 4, k-means on 31 perfectly separated blobs still merged two of them in
-        # 1 of 5 seeds (scripts/latent_ceiling.py); restarts are cheap on 2-D points
+        # 16 restarts: with few, k-means can merge two of 31 perfectly separated blobs (a test checks
+        # that it does not); restarts are cheap on 2-D points
         pred = KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit_predict(
             mu.astype(np.float64)
         )
