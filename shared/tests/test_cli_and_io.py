@@ -241,3 +241,25 @@ def test_an_input_error_removes_only_what_the_run_created(tmp_path: Path) -> Non
     with RunDir.created("pkg", run_dir=tmp_path / "ok") as run:  # no error: the run stays
         pass
     assert run.path.is_dir()
+
+
+def test_config_verb_prints_every_key_after_overrides(tmp_path: Path, capsys) -> None:
+    import yaml
+    from sigzoo_shared.cli import add_config_verb, dispatch_config
+    from sigzoo_shared.config import save_config
+
+    p, sub = base_parser("toy", "a toy CLI")
+    add_config_verb(sub)
+
+    def dispatch(args):
+        assert dispatch_config(args, _Toy, "sigzoo_shared")
+
+    assert run_main(dispatch, p, ["config", "--show", "train.lr=0.01"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["train"]["lr"] == 0.01
+    assert set(shown["train"]) == set(TrainConfig.__dataclass_fields__)
+    save_config(_Toy(train=TrainConfig(epochs=7)), tmp_path / "config.yaml")
+    assert run_main(dispatch, p, ["config", "--run-dir", str(tmp_path)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["train"]["epochs"] == 7
+    assert run_main(dispatch, p, ["config", "--run-dir", str(tmp_path / "nope")]) == 2
+    assert "config.yaml: not found" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sigzoo_shared.config import load_config
-from sigzoo_shared.errors import SigzooError
+from sigzoo_shared.errors import ConfigError, SigzooError
 from sigzoo_shared.log import setup_logging
 
 T = TypeVar("T")
@@ -204,6 +204,39 @@ def describe_os_error(err: OSError) -> str:
     what = _OS_ADVICE.get(err.errno or -1) or err.strerror or str(err)
     where = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
     return f"{where}: {what}" if where else what
+
+
+def add_config_verb(sub: Any) -> None:
+    """`<pkg> config [--config F] [KEY=VALUE ...] [--run-dir R]`: print the full effective config.
+
+    Every key with its value, after defaults, the shipped default.yaml, the user's file and overrides,
+    so a user sees what can be set before training; with --run-dir, the config a run was made with.
+    """
+    p = sub.add_parser("config", help="print the full effective config (every key that can be set)")
+    add_config_args(p, run_dir=False)
+    p.add_argument(
+        "--show", action="store_true", help="print the config (the default; kept for scripts)"
+    )
+    p.add_argument(
+        "--run-dir", type=Path, default=None, help="print the config stored in this run instead"
+    )
+
+
+def dispatch_config(args: argparse.Namespace, cls: type[T], package: str) -> bool:
+    """Handle the `config` verb for `package`'s `cls`; False when `args.command` is another verb."""
+    if args.command != "config":
+        return False
+    from sigzoo_shared.config import config_yaml
+
+    if args.run_dir is not None:
+        stored = Path(args.run_dir) / "config.yaml"
+        if not stored.is_file():
+            raise ConfigError(f"{stored}: not found; --run-dir must name a run directory")
+        cfg = load_config(cls, stored, user_overrides(args))
+    else:
+        cfg = config_from_args(cls, args, package)
+    print(config_yaml(cfg), end="")
+    return True
 
 
 def base_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:

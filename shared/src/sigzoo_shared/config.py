@@ -358,6 +358,11 @@ def save_config(cfg: Any, path: Path | str) -> Path:
     return atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
+def config_yaml(cfg: Any) -> str:
+    """Every key of a config as YAML, in declaration order (what `<pkg> config` prints)."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
 def replace(cfg: T, **changes: Any) -> T:
     """`dataclasses.replace` re-exported for packages that derive a config from another."""
     return dataclasses.replace(cfg, **changes)
@@ -365,6 +370,7 @@ def replace(cfg: T, **changes: Any) -> T:
 
 __all__ = [
     "TrainConfig",
+    "config_yaml",
     "field",
     "from_dict",
     "load_config",
