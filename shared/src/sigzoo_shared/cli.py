@@ -239,6 +239,21 @@ def dispatch_config(args: argparse.Namespace, cls: type[T], package: str) -> boo
     return True
 
 
+def add_common_verbs(sub: Any) -> None:
+    """The verbs every package has beside its own: `config`, `sweep` and `summarize`."""
+    from sigzoo_shared.sweep import add_sweep_verbs
+
+    add_config_verb(sub)
+    add_sweep_verbs(sub)
+
+
+def dispatch_common(args: argparse.Namespace, cls: type, package: str) -> bool:
+    """Run a common verb for `package` (its module name) and `cls` (its Config); False otherwise."""
+    from sigzoo_shared.sweep import dispatch_sweep
+
+    return dispatch_config(args, cls, package) or dispatch_sweep(args, package)
+
+
 def base_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:
     """The top-level parser with -v and a `command` subparser group."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
