@@ -56,6 +56,8 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
         else:
             assert np.isclose(r["crps_mv"], r["mae_mv"])
         assert 0 <= r["timing_error_s"] <= 0.5 and r["beat_aligned_mae_mv"] > 0
+        sampled = r["method"] in ("vqvae_forecaster", "rr_ensemble")
+        assert (r["sample_timing_error_s"] is not None) == sampled
     flat = [r for r in pooled if r["method"] in ("context_median", "context_mean", "persistence")]
     assert all(r["timing_error_s"] == 0.5 for r in flat)  # no peaks: every beat costs the cap
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}
@@ -82,6 +84,7 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
         for r in results["forecast"]["per_record"]
         if r["record"] == "s005" and r["method"] == "repeat_last_beat" and r["horizon_s"] == 1.0
     )
+    assert "| rr_ensemble | 1 |" in table and "forecaster / best naive" in table
     assert "Forecast MAE [mV] per record at 1 s" in table and f"{mae:.4f} ± 0.0000" in table
 
 

@@ -13,6 +13,9 @@ a flat line scores close to it. These scores do not:
 - Beat-aligned error: MAE over the QRS region (-0.1 s .. +0.15 s) of each annotated beat in the horizon,
   after shifting the forecast so its nearest peak (within the cap) lands on the beat: the beat's shape,
   with timing scored separately above.
+- For sampled forecasts, the timing error is also averaged over the K draws (`sample_timing_error_s`):
+  the timing error a user meets who takes one sampled future, where the point forecast's hedge may
+  have damped its peaks away.
 
 All errors are returned as (sum, count) so records stream one at a time and pool exactly.
 """
@@ -111,6 +114,8 @@ class ErrorSums:
     timing_terms: int = 0
     beat: float = 0.0
     beat_points: int = 0
+    sample_timing: float = 0.0
+    sample_timing_terms: int = 0
     examples: int = 0
 
     def add(self, other: ErrorSums) -> None:
@@ -129,6 +134,7 @@ class ErrorSums:
             "crps_mv": ratio(self.crps, self.crps_points),
             "timing_error_s": ratio(self.timing, self.timing_terms),
             "beat_aligned_mae_mv": ratio(self.beat, self.beat_points),
+            "sample_timing_error_s": ratio(self.sample_timing, self.sample_timing_terms),
         }
 
 
@@ -163,4 +169,8 @@ def score_examples(
             sums.timing, sums.timing_terms = sums.timing + s, sums.timing_terms + n
             s, n = beat_aligned_error(truth[i], point[i], peaks, beats[i], horizon, fs, cap_s)
             sums.beat, sums.beat_points = sums.beat + s, sums.beat_points + n
+            for draw in samples if samples is not None else ():
+                s, n = timing_error(forecast_peaks(draw[i], fs), beats[i], horizon, fs, cap_s)
+                sums.sample_timing += s
+                sums.sample_timing_terms += n
     return sums

@@ -51,25 +51,35 @@ def summarize(run_dirs: Sequence[Path | str]) -> str:
         f"| codes used (of {cb[0]['n_embed']}) | {_ms([c['codes_used'] for c in cb], 1)} | |"
     )
     lines.append(f"| perplexity | {_ms([c['perplexity'] for c in cb], 1)} | |")
+    columns = (
+        ("mae_mv", "MAE [mV]", 4),
+        ("rmse_mv", "RMSE [mV]", 4),
+        ("crps_mv", "CRPS [mV]", 4),
+        ("timing_error_s", "R-peak timing [s]", 3),
+        ("sample_timing_error_s", "timing of samples [s]", 3),
+        ("beat_aligned_mae_mv", "beat-aligned MAE [mV]", 4),
+    )
     lines += [
         "",
-        "| method | horizon [s] | MAE [mV] | RMSE [mV] | PRD [%] |",
-        "|---|---|---|---|---|",
+        "| method | horizon [s] | " + " | ".join(c[1] for c in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
     ]
     keys = list(
         dict.fromkeys((p["method"], p["horizon_s"]) for p in results[0]["forecast"]["pooled"])
     )
-    for method, h in sorted(keys, key=lambda k: (k[1], k[0])):
+    for method, h in sorted(keys, key=lambda k: k[1]):
         rows = [
             p
             for r in results
             for p in r["forecast"]["pooled"]
             if p["method"] == method and p["horizon_s"] == h
         ]
-        lines.append(
-            f"| {method} | {h:g} | {_ms([p['mae_mv'] for p in rows], 4)} | "
-            f"{_ms([p['rmse_mv'] for p in rows], 4)} | {_ms([p['prd_pct'] for p in rows], 1)} |"
-        )
+        cells = [
+            _ms([p[key] for p in rows], digits) if rows[0].get(key) is not None else "n/a"
+            for key, _, digits in columns
+        ]
+        lines.append(f"| {method} | {h:g} | " + " | ".join(cells) + " |")
+    lines += ["", *ratio_lines(results)]
     gains = [r["forecast"].get("mae_gain_vs_repeat_last_beat") for r in results]
     if all(gains):
         lines.append("")
@@ -81,6 +91,24 @@ def summarize(run_dirs: Sequence[Path | str]) -> str:
             )
     lines += ["", *per_record_tables(results)]
     return "\n".join(lines) + "\n"
+
+
+def ratio_lines(results: Sequence[dict]) -> list[str]:
+    """Forecaster / best naive method per metric and horizon, mean ± std over runs (best chosen per
+    run; the method named is run 0's)."""
+    lines = []
+    first = results[0]["forecast"].get("best_naive", {})
+    for h, entries in first.items():
+        for key, entry in entries.items():
+            ratios = [r["forecast"]["best_naive"][h][key].get("ratio") for r in results]
+            if any(x is None for x in ratios):
+                continue
+            lines.append(
+                f"- {key} at {float(h):g} s: forecaster / best naive ({entry['method']}, "
+                f"{entry['value']:.4f}) = {_ms(ratios, 3)} (per run: "
+                f"{', '.join(f'{x:.3f}' for x in ratios)})"
+            )
+    return lines
 
 
 def per_record_tables(results: Sequence[dict]) -> list[str]:
