@@ -74,6 +74,8 @@ def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:
     args = [*TINY, *data_args(dataset)]
     full, part = tmp_path / "full", tmp_path / "part"
     run_cli("train", "--run-dir", str(full), *args)
+    # a progress line per epoch between the batches and the epoch summary (issue 33)
+    assert capsys.readouterr().err.count("scoring events on 16 validation windows") == 2
     assert (full / "checkpoints" / "best.pt").is_file() and (full / "config.yaml").is_file()
     run_cli("train", "--run-dir", str(part), *args, "train.epochs=1")
     run_cli("train", "--resume", str(part), *args)

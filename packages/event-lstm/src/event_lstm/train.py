@@ -165,6 +165,9 @@ def _supervised_callbacks(cfg: Config, val: WindowSet) -> list[Callback]:
     subset = WindowSet(val.signals[:n], val.event_labels[:n], val.event_timings[:n])
 
     def metrics(trainer: Trainer, model: nn.Module, epoch: int) -> dict[str, float]:
+        # a line between the training batches' heartbeat and the epoch summary: scoring and the
+        # figures take a while on a CPU, and off a terminal nothing else shows the run is alive
+        log.info("epoch %d: scoring events on %d validation windows", epoch + 1, n)
         res = window_metrics(model, subset, cfg, device=trainer.device, tolerances_ms=[5.0])
         o = res["by_tolerance"]["5ms"]["overall"]
         return {"val_f1_5ms": o["f1"], "val_onset_median_ms": res["onset_error_ms"]["median"]}
