@@ -111,10 +111,12 @@ def bench(session: nox.Session) -> None:
     """Every package's speed and memory table under runs/bench/<package>/bench.md."""
     _all_packages(session)
     out = ROOT / "runs" / "bench"
-    for name in session.posargs or PACKAGES:
+    names = session.posargs or PACKAGES
+    for name in names:
         session.run(name, "bench", "--run-dir", str(out / name), env={"MPLBACKEND": "Agg"})
-    _index(out, "sigzoo benchmarks", "bench.md", session.posargs or PACKAGES)
-    session.log(f"benchmark tables: {out / 'README.md'}")
+    _index(out, "sigzoo benchmarks", "bench.md", names)
+    session.run("python", "-m", "sigzoo_shared.bench", "--zoo", str(out), *names)
+    session.log(f"benchmark tables: {out / 'README.md'}, one zoo table: {out / 'zoo.md'}")
 
 
 @nox.session

@@ -263,3 +263,19 @@ def test_config_verb_prints_every_key_after_overrides(tmp_path: Path, capsys) ->
     assert yaml.safe_load(capsys.readouterr().out)["train"]["epochs"] == 7
     assert run_main(dispatch, p, ["config", "--run-dir", str(tmp_path / "nope")]) == 2
     assert "config.yaml: not found" in capsys.readouterr().err
+
+
+def test_zoo_table_gathers_every_package_and_names_the_missing(tmp_path: Path) -> None:
+    from sigzoo_shared.bench import zoo_row, zoo_table
+
+    write_bench(
+        tmp_path / "a",
+        "a",
+        [{"case": "x"}],
+        zoo=[zoo_row("a", "train step", 0.5, 5.0, "measured in this run")],
+    )
+    write_bench(tmp_path / "b", "b", [{"case": "x"}])
+    table = zoo_table(tmp_path, ["a", "b"])
+    assert "| a | train step | 0.5 | 5 | 10 | measured in this run |" in table
+    assert "No zoo rows from: b." in table
+    assert zoo_row("c", "epoch", 2.0, None, "no original")["speed-up"] is None

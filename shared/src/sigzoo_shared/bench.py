@@ -5,6 +5,7 @@ Speed targets live in `<pkg> bench` (run by `nox -s bench`), never in unit tests
 
 from __future__ import annotations
 
+import json
 import platform
 import statistics
 import time
@@ -90,10 +91,61 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None
     return "\n".join(lines) + "\n"
 
 
+def zoo_row(
+    package: str,
+    case: str,
+    ours_s: float,
+    original_s: float | None,
+    original_source: str,
+) -> dict[str, Any]:
+    """One line of the zoo table: a case's time here against the original implementation's.
+
+    `original_source` says where the original's figure comes from: "measured in this run" when the
+    bench ran it side by side, else the recorded figure's origin (e.g. "recorded: seed README, 1 core"),
+    so a reader never mistakes a remembered number for a measured one.
+    """
+    return {
+        "package": package,
+        "case": case,
+        "ours_s": ours_s,
+        "original_s": original_s,
+        "speed-up": (original_s / ours_s) if original_s and ours_s > 0 else None,
+        "original_source": original_source,
+    }
+
+
+ZOO_COLUMNS = ("package", "case", "ours_s", "original_s", "speed-up", "original_source")
+
+
+def zoo_table(bench_root: Path | str, packages: Sequence[str]) -> str:
+    """Every package's `zoo` rows (from `<root>/<pkg>/bench.json`) in one markdown table."""
+    rows: list[dict[str, Any]] = []
+    missing = []
+    for name in packages:
+        path = Path(bench_root) / name / "bench.json"
+        found = (
+            json.loads(path.read_text(encoding="utf-8")).get("zoo", []) if path.is_file() else []
+        )
+        rows += found
+        if not found:
+            missing.append(name)
+    text = markdown_table(rows, ZOO_COLUMNS) if rows else "(no zoo rows)\n"
+    if missing:
+        text += f"\nNo zoo rows from: {', '.join(missing)}.\n"
+    return text
+
+
 def write_bench(
-    out_dir: Path | str, title: str, rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()
+    out_dir: Path | str,
+    title: str,
+    rows: Sequence[dict[str, Any]],
+    notes: Sequence[str] = (),
+    zoo: Sequence[dict[str, Any]] = (),
 ) -> tuple[Path, Path]:
-    """Write `bench.md` (title, machine, table, notes) and `bench.json` into `out_dir`."""
+    """Write `bench.md` (title, machine, table, notes) and `bench.json` into `out_dir`.
+
+    `zoo` rows (see `zoo_row`) go into bench.json for the workspace's one-table summary.
+    """
     out = Path(out_dir)
     info = machine_info()
     md = [
@@ -107,6 +159,31 @@ def write_bench(
     md_path = atomic_write_text(out / "bench.md", "\n".join(md) + "\n")
     json_path = atomic_write_json(
         out / "bench.json",
-        {"title": title, "machine": info, "rows": list(rows), "notes": list(notes)},
+        {
+            "title": title,
+            "machine": info,
+            "rows": list(rows),
+            "notes": list(notes),
+            "zoo": list(zoo),
+        },
     )
     return md_path, json_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m sigzoo_shared.bench --zoo ROOT PKG...`: write ROOT/zoo.md from the packages' benches."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sigzoo_shared.bench")
+    parser.add_argument("--zoo", type=Path, required=True, help="folder holding <pkg>/bench.json")
+    parser.add_argument("packages", nargs="+")
+    args = parser.parse_args(argv)
+    text = "# sigzoo: ours against the original implementations\n\n" + zoo_table(
+        args.zoo, args.packages
+    )
+    print(atomic_write_text(args.zoo / "zoo.md", text))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
