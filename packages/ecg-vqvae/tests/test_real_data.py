@@ -6,7 +6,7 @@ import numpy as np
 import wfdb
 from ecg_vqvae.baselines import detect_r_peaks
 from ecg_vqvae.config import DS1, DataConfig
-from ecg_vqvae.data import find_records, record_segment, split_records
+from ecg_vqvae.data import find_records, read_record, record_segment, split_records
 
 
 def test_mitdb_records_read_and_split_patient_wise(mitdb_dir: Path) -> None:
@@ -26,3 +26,18 @@ def test_r_peak_detector_finds_annotated_beats_on_record_101(mitdb_dir: Path) ->
     beats = ann.sample[np.isin(ann.symbol, list("NLRVAejE/fFQ"))]
     hits = sum(np.min(np.abs(found - b)) <= 36 for b in beats)  # 100 ms
     assert hits / len(beats) > 0.9
+
+
+def test_the_truth_itself_scores_near_zero_timing_error_on_record_220(mitdb_dir: Path) -> None:
+    """A perfect forecast must score ~0 s against the .atr beats (on 207, whose wide ectopic beats
+    the detector splits in two, the truth itself scores 0.16 s: see docs/ecg-vqvae.md)."""
+    from ecg_vqvae.data import read_beats
+    from ecg_vqvae.scores import forecast_peaks, timing_error
+
+    x = read_record(mitdb_dir, "220", 360)[: 60 * 360].T  # (2, 60 s)
+    beats = read_beats(mitdb_dir, "220", 360)
+    beats = beats[beats < x.shape[1]]
+    total, n = timing_error(forecast_peaks(x, 360), beats, x.shape[1], 360, 0.5)
+    assert n >= 2 * 60 and total / n < 0.01
+    flat_total, flat_n = timing_error(np.zeros(0, int), beats, x.shape[1], 360, 0.5)
+    assert flat_total / flat_n == 0.5
