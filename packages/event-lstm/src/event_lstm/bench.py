@@ -108,9 +108,13 @@ def run_bench(
     repeat: int = 5,
     stream_s: float = 30.0,
 ) -> Path:
+    with RunDir.created("event-lstm", run_dir=run_dir, verb="bench", tensorboard=False) as run:
+        return _bench_into(run, cfg, batch_size, repeat, stream_s)
+
+
+def _bench_into(run: RunDir, cfg: Config, batch_size: int, repeat: int, stream_s: float) -> Path:
     from sigzoo_shared.config import replace
 
-    run = RunDir.create("event-lstm", run_dir=run_dir, verb="bench", tensorboard=False)
     rows = []
     lstm = replace(cfg, model=replace(cfg.model, arch="lstm"))
     r = streaming_rtf(lstm, stream_s, repeat=3)

@@ -52,6 +52,11 @@ def run_demo(cfg: Config, run_dir: Path | str | None = None, pretrain_epochs: in
 
 
 def _run_demo(cfg: Config, run_dir: Path | str | None, pretrain_epochs: int) -> Path:
+    with RunDir.created("event-lstm", run_dir=run_dir, verb="demo", tensorboard=False) as run:
+        return _demo_into(run, cfg, pretrain_epochs)
+
+
+def _demo_into(run: RunDir, cfg: Config, pretrain_epochs: int) -> Path:
     from event_lstm.data import load_recording
     from event_lstm.detect import detect_array
     from event_lstm.evaluate import evaluate, load_model, summary
@@ -59,7 +64,6 @@ def _run_demo(cfg: Config, run_dir: Path | str | None, pretrain_epochs: int) -> 
     from event_lstm.plots import stream_figure, template_grid
     from event_lstm.train import pretrain, train
 
-    run = RunDir.create("event-lstm", run_dir=run_dir, verb="demo", tensorboard=False)
     paths = generate_dataset(run / "data", cfg.generator, cfg.data)
     cfg = replace(
         cfg,
