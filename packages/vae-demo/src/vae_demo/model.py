@@ -15,7 +15,7 @@ collapse. With `time_bypass` the encoder sees only the signal channels and the d
 [z, time value of the last step]. Options of ours (off in this class, which defaults to the
 original; on in the package's default config): `encoder_pool="stats"` feeds the encoder's dense layer
 the mean and std over time of its last feature map instead of the flattened map; `min_posterior_std`
-puts a floor under the posterior's standard deviation (`TimeSeriesVAE.posterior`); `center_input` feeds
+puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`); `center_input` feeds
 the encoder x - 0.5.
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
