@@ -7,6 +7,8 @@ import pytest
 from dcase_cae.official import (
     bootstrap_intervals,
     official_score,
+    partial_auc,
+    roc_auc,
     section_metrics,
     section_official_score,
 )
@@ -35,6 +37,18 @@ def test_section_figures_equal_a_hand_computation() -> None:
     assert m["pAUC"] == pytest.approx(0.5 * (1 + 0.045 / 0.095))
     # the section's official score: harmonic mean of 0.875, 0.625 and 0.7368 = 3 / 4.1
     assert section_official_score(m) == pytest.approx(3 / 4.1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_auc_and_pauc_equal_sklearn_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 120))
+    y = rng.permutation(np.r_[np.zeros(n // 2), np.ones(n - n // 2)]).astype(int)
+    s = np.round(rng.normal(size=n) + 0.7 * y, 1)  # rounding makes ties
+    assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    for max_fpr in (0.05, 0.1, 0.3, 1.0):
+        expected = roc_auc_score(y, s, max_fpr=max_fpr) if max_fpr < 1 else roc_auc_score(y, s)
+        assert partial_auc(y, s, max_fpr) == pytest.approx(expected, abs=1e-12)
 
 
 def test_official_score_is_the_harmonic_mean_over_sections_floored_at_eps() -> None:

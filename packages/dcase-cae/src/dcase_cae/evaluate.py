@@ -43,6 +43,8 @@ from dcase_cae.official import (
     OFFICIAL_KEYS,
     bootstrap_intervals,
     official_score,
+    partial_auc,
+    roc_auc,
     section_metrics,
     section_official_score,
 )
@@ -114,7 +116,7 @@ def ranking_figures(
     """AUC and pAUC of a group of clips; with domains (2021+ layout) also the official per-domain AUCs,
     the in-domain AUCs and the section's official score (see `official.py`)."""
     if not any(domains):
-        return {"AUC": M.roc_auc(labels, scores), "pAUC": M.pauc(labels, scores, max_fpr)}
+        return {"AUC": roc_auc(labels, scores), "pAUC": partial_auc(labels, scores, max_fpr)}
     figures = section_metrics(labels, domains, scores, max_fpr)
     figures["AUC"] = figures["AUC_all"]
     score = section_official_score(figures)

@@ -23,17 +23,43 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 MAX_FPR = 0.1
 DOMAINS = ("source", "target")
 OFFICIAL_KEYS = ("AUC_source", "AUC_target", "pAUC")
 
 
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half): equal to sklearn's `roc_auc_score`
+    (tested), ~50x faster on 100 clips, which the bootstrap's thousands of resamples need."""
+    ranks = stats.rankdata(scores)
+    n_pos = int(labels.sum())
+    n_neg = labels.size - n_pos
+    return float((ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def partial_auc(labels: np.ndarray, scores: np.ndarray, max_fpr: float = MAX_FPR) -> float:
+    """McClish-standardised partial AUC over FPR in [0, max_fpr], as sklearn's
+    `roc_auc_score(y, s, max_fpr=...)` computes it (tested equal): the ROC's area up to max_fpr
+    (interpolated linearly at max_fpr), mapped so that chance is 0.5 and a perfect ranking 1."""
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]  # last index of each distinct score
+    tps = np.r_[0, np.cumsum(y)[last]]
+    fps = np.r_[0, (1 + last) - tps[1:]]
+    tpr, fpr = tps / tps[-1], fps / fps[-1]
+    stop = int(np.searchsorted(fpr, max_fpr, side="right"))
+    tpr_at = np.interp(max_fpr, fpr[stop - 1 : stop + 1], tpr[stop - 1 : stop + 1])
+    x, t = np.r_[fpr[:stop], max_fpr], np.r_[tpr[:stop], tpr_at]
+    area = float(np.sum(np.diff(x) * (t[1:] + t[:-1]) / 2))  # trapezoids
+    min_area, max_area = 0.5 * max_fpr**2, max_fpr
+    return float(0.5 * (1 + (area - min_area) / (max_area - min_area)))
+
+
 def domain_auc(labels: np.ndarray, domains: np.ndarray, scores: np.ndarray, domain: str) -> float:
     """Official AUC of `domain`: its normal clips against the anomalies of every domain."""
     keep = ((domains == domain) & (labels == 0)) | (labels == 1)
-    return float(roc_auc_score(labels[keep], scores[keep]))
+    return roc_auc(labels[keep], scores[keep])
 
 
 def in_domain_auc(
@@ -41,7 +67,7 @@ def in_domain_auc(
 ) -> float:
     """AUC of one domain alone: its normal clips against its own anomalous clips."""
     keep = domains == domain
-    return float(roc_auc_score(labels[keep], scores[keep]))
+    return roc_auc(labels[keep], scores[keep])
 
 
 def section_metrics(
@@ -59,8 +85,8 @@ def section_metrics(
     d = np.asarray(domains, dtype=object)
     s = np.asarray(scores, dtype=float)
     out = {
-        "AUC_all": float(roc_auc_score(y, s)),
-        "pAUC": float(roc_auc_score(y, s, max_fpr=max_fpr)),
+        "AUC_all": roc_auc(y, s),
+        "pAUC": partial_auc(y, s, max_fpr),
     }
     for domain in DOMAINS:
         here = d == domain
@@ -126,6 +152,8 @@ __all__ = [
     "domain_auc",
     "in_domain_auc",
     "official_score",
+    "partial_auc",
+    "roc_auc",
     "section_metrics",
     "section_official_score",
 ]
