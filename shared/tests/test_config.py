@@ -153,3 +153,17 @@ def test_partial_section_keeps_the_owners_defaults(tmp_path: Path) -> None:
     assert cfg.train.lr == pytest.approx(5e-4) and cfg.train.epochs == 7
     assert cfg.train.batch_size == 8 and cfg.train.seed == 3
     assert cfg.model.latent_dim == 4 and cfg.model.dropout == 0.0 and cfg.model.kind == "dense_ae"
+
+
+def test_a_mapping_base_is_named_in_errors() -> None:
+    from sigzoo_shared.config import TrainConfig, load_config
+    from sigzoo_shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^run/best.pt \(stored config\): .*epochs"):
+        load_config(
+            TrainConfig,
+            None,
+            [],
+            base={"epochs": "many"},
+            base_source="run/best.pt (stored config)",
+        )

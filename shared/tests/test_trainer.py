@@ -285,3 +285,32 @@ def test_heartbeat_logs_where_a_silent_epoch_is(caplog, monkeypatch) -> None:
     assert caplog.messages[0] == "epoch 1/3: batch 31/100, loss 0.5, 31 s"
     assert not Heartbeat("e", 5, every_s=30, bar_visible=True).enabled
     assert not Heartbeat("e", 5, every_s=0, bar_visible=False).enabled
+
+
+def test_validation_and_callbacks_are_announced_when_slow(tmp_path, caplog, monkeypatch) -> None:
+    """Off a terminal, a long validation logs heartbeats and the end-of-epoch work is announced."""
+    import logging
+
+    import torch
+    from sigzoo_shared import Callback, RunDir, Trainer
+    from sigzoo_shared.config import TrainConfig
+
+    class Nothing(Callback):
+        pass
+
+    data = torch.utils.data.TensorDataset(torch.randn(16, 3), torch.randn(16, 1))
+    loader = torch.utils.data.DataLoader(data, batch_size=4)
+    model = torch.nn.Linear(3, 1)
+
+    def step(m, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(m(x), y), {}
+
+    # every heartbeat and announcement fires: a 0-second interval would disable them, so use a tiny one
+    cfg = TrainConfig(epochs=1, progress=False, progress_every_s=1e-9, device="cpu")
+    trainer = Trainer(cfg, RunDir(tmp_path, tensorboard=False), callbacks=[Nothing()])
+    with caplog.at_level(logging.INFO, logger="sigzoo_shared.trainer"):
+        trainer.fit(model, step, loader, loader)
+    text = "\n".join(caplog.messages)
+    assert "epoch 1/1 validation: batch 1/4" in text
+    assert "epoch 1/1: end-of-epoch callbacks (Nothing)" in text

@@ -331,15 +331,18 @@ def load_config(
     path: Path | str | None = None,
     overrides: Sequence[str] = (),
     base: Mapping[str, Any] | Path | str | None = None,
+    base_source: str | None = None,
 ) -> T:
     """Defaults <- `base` (a package's shipped YAML) <- `path` (the user's YAML) <- `overrides`.
 
-    Errors name the layer they came from: the file, or 'overrides'.
+    Errors name the layer they came from: the file, 'overrides', or for a mapping `base` its
+    `base_source` (e.g. "runs/x/checkpoints/best.pt (stored config)"; "defaults" if not given).
     """
     data: dict[str, Any] = {}
     if base is not None:
         base_data = base if isinstance(base, Mapping) else read_yaml(base)
-        from_dict(cls, base_data, source=str(base) if not isinstance(base, Mapping) else "defaults")
+        where = str(base) if not isinstance(base, Mapping) else (base_source or "defaults")
+        from_dict(cls, base_data, source=where)
         data = merge(data, base_data)
     if path is not None:
         user = read_yaml(path)

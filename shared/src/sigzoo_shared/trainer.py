@@ -317,6 +317,7 @@ class Trainer:
                 ),
             }
             metrics["lr"] = optimizer.param_groups[0]["lr"]
+            self._announce_callbacks(t0)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, model, metrics)
             if scheduler is not None and scheduler_interval == "epoch":
@@ -434,9 +435,32 @@ class Trainer:
 
         recompute_batchnorm(model, forward, loader, self.cfg.precise_bn_batches)
 
+    def _announce_callbacks(self, epoch_start: float) -> None:
+        """Say that end-of-epoch work (figures, custom metrics) starts, when nothing else would.
+
+        Without a progress bar the only other sign of life is the epoch line that follows them, and
+        figure or scoring callbacks can take as long as the epoch itself.
+        """
+        slow_epoch = time.perf_counter() - epoch_start >= self.cfg.progress_every_s
+        if self.callbacks and slow_epoch and not progress_enabled(self.cfg.progress):
+            names = ", ".join(type(cb).__name__ for cb in self.callbacks)
+            if self.cfg.progress_every_s > 0 and self.run_dir.write_enabled:
+                log.info(
+                    "epoch %d/%d: end-of-epoch callbacks (%s)",
+                    self.epoch + 1,
+                    self.cfg.epochs,
+                    names,
+                )
+
     def _validate(self, ddp_model: nn.Module, step: StepFn, loader: Any) -> dict[str, float]:
         n_batches = self._n_batches(loader, self.cfg.limit_val_batches)
         means = _Means()
+        beat = Heartbeat(
+            f"epoch {self.epoch + 1}/{self.cfg.epochs} validation",
+            n_batches,
+            self.cfg.progress_every_s,
+            bar_visible=False,
+        )
         with self.eval_mode(ddp_model):
             for i, batch in enumerate(loader):
                 if n_batches is not None and i >= n_batches:
@@ -444,9 +468,9 @@ class Trainer:
                 batch = move_to(batch, self.device)
                 with self.autocast():
                     loss, parts = step(ddp_model, batch)
-                means.add(
-                    {"loss": float(loss.float().item()), **_scalars(parts)}, batch_size_of(batch)
-                )
+                loss_value = float(loss.float().item())
+                means.add({"loss": loss_value, **_scalars(parts)}, batch_size_of(batch))
+                beat.tick(i + 1, loss=loss_value)
         return means.result("val")
 
     @staticmethod
