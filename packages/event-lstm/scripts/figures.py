@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from event_lstm.data import load_recording
 from event_lstm.detect import detect_array
-from event_lstm.evaluate import load_model
+from event_lstm.evaluate import load_classifier
 from event_lstm.plots import stream_figure, template_grid
 
 
@@ -25,7 +25,8 @@ def main(compare: Path, out: Path) -> None:
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     run = compare / "es-s0"
-    model, cfg = load_model(run)
+    loaded = load_classifier(run)
+    model, cfg = loaded.model, loaded.config
     template_grid(model).savefig(out / "templates.png", dpi=110, bbox_inches="tight")
     shutil.copy(run / "eval-windows" / "figures" / "confusion_5ms.png", out / "confusion_5ms.png")
     last_window = sorted((run / "figures").glob("window_epoch*.png"))[-1]  # logged by EpochFigures

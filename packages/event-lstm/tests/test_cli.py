@@ -26,6 +26,12 @@ def run_cli(*args: str) -> None:
     assert main([*args]) == 0
 
 
+def one_error_line(stderr: str) -> bool:
+    """One `event-lstm: error: ...` line (log lines aside) and no traceback."""
+    errors = [line for line in stderr.splitlines() if line.startswith("event-lstm: error:")]
+    return len(errors) == 1 and "Traceback" not in stderr
+
+
 def data_args(dataset: dict[str, Path]) -> list[str]:
     return [
         f"data.train_path={dataset['train']}",
@@ -78,7 +84,11 @@ def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:
     assert capsys.readouterr().err.count("scoring events on 16 validation windows") == 2
     assert (full / "checkpoints" / "best.pt").is_file() and (full / "config.yaml").is_file()
     run_cli("train", "--run-dir", str(part), *args, "train.epochs=1")
-    run_cli("train", "--resume", str(part), *args)
+    # the stored config wins: a key that changes what was trained is refused, naming it
+    assert main(["train", "--resume", str(part), "train.lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "cannot change" in err and one_error_line(err)
+    run_cli("train", "--resume", str(part), *args)  # train.epochs=2 (stored 1) may change
     a = torch.load(full / "checkpoints" / "last.pt", weights_only=True)["model_state"]
     b = torch.load(part / "checkpoints" / "last.pt", weights_only=True)["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -174,8 +184,87 @@ def test_resume_of_a_missing_run_is_refused_before_any_data_is_made(
     monkeypatch.setattr("event_lstm.train.generate_windows", no_data)
     for verb in (["train"], ["pretrain", "ae"]):
         assert main([*verb, "--resume", str(tmp_path / "gone"), *TINY]) == 2
-        assert "no checkpoint found" in capsys.readouterr().err
+        assert "gone: run directory not found" in capsys.readouterr().err
     assert not (tmp_path / "gone").exists()
+
+
+def test_resume_of_a_corrupt_checkpoint_is_refused_before_any_data_is_made(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    def no_data(*args: object, **kwargs: object) -> None:
+        raise AssertionError("data was generated before the checkpoint was checked")
+
+    monkeypatch.setattr("event_lstm.train.generate_windows", no_data)
+    run = tmp_path / "run"
+    assert main(["config", *TINY]) == 0
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(capsys.readouterr().out)
+    (run / "checkpoints" / "last.pt").write_bytes(b"\x00not a checkpoint" * 10)
+    for verb in (["train"], ["pretrain", "ae"], ["finetune", "--pretrained", str(run)]):
+        assert main([*verb, "--resume", str(run), *TINY]) == 2
+        err = capsys.readouterr().err
+        assert "last.pt" in err and one_error_line(err), err
+
+
+def test_resume_refuses_another_config_file_and_another_method(tmp_path, capsys) -> None:
+    run = tmp_path / "ae"
+    run_cli("pretrain", "ae", "--run-dir", str(run), *TINY, "train.epochs=1")
+    assert main(["pretrain", "vae", "--resume", str(run)]) == 2
+    assert "'ae' pre-training run" in capsys.readouterr().err
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text("train:\n  lr: 0.1\n")
+    assert main(["pretrain", "ae", "--resume", str(run), "--config", str(cfg)]) == 2
+    assert "a resumed run keeps its own" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x93NUMPY garbage"])
+def test_a_corrupt_npz_is_one_line_naming_the_file_in_every_verb(
+    tmp_path, dataset, capsys, content
+) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(content)
+    run = tmp_path / "r"
+    run_cli("train", "--run-dir", str(run), *TINY, *data_args(dataset), "train.epochs=1")
+    capsys.readouterr()
+    lines = [
+        ["train", "--run-dir", str(tmp_path / "t"), *TINY, f"data.train_path={bad}"],
+        ["pretrain", "ae", "--run-dir", str(tmp_path / "p"), *TINY, f"data.unlabelled_path={bad}"],
+        [
+            "evaluate",
+            "--checkpoint",
+            str(run),
+            "--data",
+            str(bad),
+            "--run-dir",
+            str(tmp_path / "e"),
+        ],
+        ["detect", "--checkpoint", str(run), "--input", str(bad), "--run-dir", str(tmp_path / "d")],
+    ]
+    for argv in lines:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"{bad}: not a readable .npz file" in err and one_error_line(err), err
+    assert not any((tmp_path / name).exists() for name in "tped")
+
+
+def test_config_verb_prints_every_key(capsys) -> None:
+    """`event-lstm config` shows every setting a user can change, with the value a run would use."""
+    import yaml
+    from sigzoo_shared.runs import config_dict
+
+    assert main(["config", "model.hidden_size=32"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    printed = {
+        f"{section}.{key}": value for section, keys in shown.items() for key, value in keys.items()
+    }
+    expected = config_dict(load_config(Config, None, ["model.hidden_size=32"]))
+    assert set(printed) == set(expected) and printed["model.hidden_size"] == 32
+
+
+def test_the_package_has_the_promised_layout() -> None:
+    from sigzoo_shared.layout import layout_problems
+
+    assert layout_problems("event_lstm") == []
 
 
 def test_an_input_error_leaves_no_half_made_run(tmp_path, dataset, capsys) -> None:

@@ -79,3 +79,13 @@ def build_pretrain_model(cfg: Config, method: str) -> nn.Module:
             projection_size=p.projection_size, temperature=p.temperature, **common
         )
     raise ConfigError(f"pretrain method {method!r}: expected one of ae, vae, contrastive")
+
+
+def classifier_model(cfg: Config) -> nn.Module:
+    """The classifier a training or fine-tuning run holds (`load_run`'s `build_model`)."""
+    return build_model(cfg.model)
+
+
+def pretraining_model(cfg: Config) -> nn.Module:
+    """The encoder model a pre-training run holds: `pretrain` stores its method in `pretrain.method`."""
+    return build_pretrain_model(cfg, cfg.pretrain.method)

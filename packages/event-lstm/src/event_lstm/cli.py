@@ -6,10 +6,23 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sigzoo_shared.cli import add_config_args, base_parser, config_from_args, run_main
+from sigzoo_shared.cli import (
+    add_common_verbs,
+    add_config_args,
+    base_parser,
+    config_from_args,
+    dispatch_common,
+    quick_list,
+    run_main,
+    user_overrides,
+)
 
 from event_lstm import __version__
+
+if TYPE_CHECKING:
+    from event_lstm.config import Config
 
 MODULE = "event_lstm"
 
@@ -75,18 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate, pre-train, fine-tune, evaluate, stream-detect, report"
     )
     add_config_args(p)
+    add_common_verbs(sub)
     return parser
 
 
-def dispatch(args: argparse.Namespace) -> None:
-    from event_lstm.config import Config
+# data files may move between a run and its resumption; every other stored key stays
+CHANGEABLE_ON_RESUME = ("data.*_path",)
 
+
+def config_of(args: argparse.Namespace, cls: type[Config]) -> Config:
+    """The config a verb runs with: a resumed run's stored one (`resume_config`), else the layers
+    defaults <- default.yaml <- --config <- --quick <- KEY=VALUE."""
+    if getattr(args, "resume", None) is not None:
+        from sigzoo_shared.runs import resume_config
+
+        return resume_config(
+            cls,
+            args.resume,
+            quick_list(cls, args) + user_overrides(args),
+            config_file=args.config,
+            changeable=CHANGEABLE_ON_RESUME,
+        )
     extra: tuple[str, ...] = ()
     if args.command == "demo":
         from event_lstm.demo import DEMO_OVERRIDES
 
         extra = DEMO_OVERRIDES
-    cfg = config_from_args(Config, args, MODULE, extra_overrides=extra)
+    return config_from_args(cls, args, MODULE, extra_overrides=extra)
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    from event_lstm.config import Config
+
+    if dispatch_common(args, Config, MODULE):
+        return
+    cfg = config_of(args, Config)
     device = getattr(args, "device", None) or "cpu"
     if args.command == "generate":
         from event_lstm.generator import generate_dataset
@@ -104,7 +140,15 @@ def dispatch(args: argparse.Namespace) -> None:
             f"run dir {res.run_dir}"
         )
     elif args.command == "pretrain":
+        from sigzoo_shared import ConfigError
+
         from event_lstm.train import pretrain
+
+        if args.resume is not None and cfg.pretrain.method != args.method:
+            raise ConfigError(
+                f"{args.resume}: a '{cfg.pretrain.method}' pre-training run; resume it with "
+                f"`event-lstm pretrain {cfg.pretrain.method} --resume {args.resume}`"
+            )
 
         res = pretrain(cfg, args.method, args.run_dir, args.resume)
         print(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,14 +86,36 @@ def validate_windows(
     return ws
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+# what numpy raises for a 0-byte (EOFError), truncated or foreign (BadZipFile, ValueError) file
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+    except _NPZ_ERRORS as err:
+        raise DataError(f"{path}: not a readable .npz file ({err or type(err).__name__})") from err
+    if not isinstance(z, np.lib.npyio.NpzFile):  # a .npy saved under an .npz name
+        raise DataError(f"{path}: a single .npy array, expected an .npz archive of named arrays")
+    return z
+
+
+def npz_names(path: Path | str) -> list[str]:
+    """The array names in an `.npz` (DataError naming the file when it is empty, corrupt or truncated)."""
+    with _open_npz(Path(path)) as z:
+        return list(z.files)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with _open_npz(path) as z:
+        try:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable .npz file ({err})") from err
+        except _NPZ_ERRORS as err:
+            raise DataError(
+                f"{path}: not a readable .npz file ({err or type(err).__name__})"
+            ) from err
 
 
 def load_windows(

@@ -59,7 +59,7 @@ def _run_demo(cfg: Config, run_dir: Path | str | None, pretrain_epochs: int) -> 
 def _demo_into(run: RunDir, cfg: Config, pretrain_epochs: int) -> Path:
     from event_lstm.data import load_recording
     from event_lstm.detect import detect_array
-    from event_lstm.evaluate import evaluate, load_model, summary
+    from event_lstm.evaluate import evaluate, load_classifier, summary
     from event_lstm.generator import generate_dataset
     from event_lstm.plots import stream_figure, template_grid
     from event_lstm.train import pretrain, train
@@ -80,7 +80,8 @@ def _demo_into(run: RunDir, cfg: Config, pretrain_epochs: int) -> Path:
     win = evaluate(fit.run_dir, paths["test"], run / "evaluate-windows", cfg)
     stream = evaluate(fit.run_dir, paths["stream"], run / "evaluate-stream", cfg)
 
-    model, mcfg = load_model(fit.run_dir)
+    loaded = load_classifier(fit.run_dir)
+    model, mcfg = loaded.model, loaded.config
     rec = load_recording(paths["stream"])
     dets, _ = detect_array(
         model,

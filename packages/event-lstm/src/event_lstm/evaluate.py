@@ -16,39 +16,31 @@ from typing import Any
 
 import numpy as np
 import torch
-from sigzoo_shared import RunDir, load_checkpoint
-from sigzoo_shared.checkpoint import find_checkpoint
-from sigzoo_shared.config import from_dict
+from sigzoo_shared import DataError, RunDir
 from sigzoo_shared.errors import CheckpointError
 from sigzoo_shared.metrics import event_confusion, match_events_by_type
+from sigzoo_shared.runs import LoadedRun, load_run
 from torch import nn
 
-from event_lstm.builders import build_model
+from event_lstm.builders import classifier_model
 from event_lstm.config import Config
-from event_lstm.data import WindowSet, load_recording, load_windows
+from event_lstm.data import WindowSet, load_recording, load_windows, npz_names
 from event_lstm.detect import count_refractory_violations, detect_array, write_events_csv
 
 log = logging.getLogger(__name__)
 
 
-def load_model(
-    checkpoint: Path | str, device: torch.device | str = "cpu"
-) -> tuple[nn.Module, Config]:
-    """The classifier of a training run (dir or file), rebuilt from the config stored in its checkpoint."""
-    path = find_checkpoint(checkpoint)
-    state = load_checkpoint(path, map_location=device)
-    if state.get("config") is None:
-        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
-    cfg = from_dict(Config, state["config"], source=str(path))
-    model = build_model(cfg.model)
+def load_classifier(checkpoint: Path | str, device: torch.device | str = "cpu") -> LoadedRun:
+    """A training run's classifier (`load_run`: checkpoint -> stored config -> model), on `device`.
+
+    A pre-training run's weights do not fit a classifier: CheckpointError naming the file.
+    """
     try:
-        model.load_state_dict(state["model_state"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: not an event classifier checkpoint (a pre-training run?): "
-            f"{str(err).splitlines()[0]}"
-        ) from err
-    return model.to(device).eval(), cfg
+        run = load_run(Config, checkpoint, classifier_model, map_location=str(device))
+    except CheckpointError as err:
+        raise CheckpointError(f"{err} (a pre-training run? evaluate a train/finetune run)") from err
+    run.model.to(device)
+    return run
 
 
 @torch.no_grad()
@@ -173,7 +165,8 @@ def evaluate(
 
     Writes results.json, results.md, per_type.csv and a confusion figure into the run directory.
     """
-    model, cfg = load_model(checkpoint, device)
+    loaded = load_classifier(checkpoint, device)
+    model, cfg = loaded.model, loaded.config
     if cfg_overrides is not None:
         cfg = Config(
             data=cfg.data,
@@ -192,13 +185,10 @@ def evaluate(
 def _evaluate_into(
     run: RunDir, model: nn.Module, cfg: Config, checkpoint: Path | str, data: Path, device: str
 ) -> dict[str, Any]:
-    with np.load(data) if data.is_file() else _missing(data) as z:
-        continuous = "signal" in z.files
+    continuous = "signal" in npz_names(data)
     if continuous:
         rec = load_recording(data, n_channels=cfg.data.n_channels, fs_hz=cfg.data.fs_hz)
         if rec.events is None:
-            from sigzoo_shared import DataError
-
             raise DataError(
                 f"{data}: no events CSV beside the recording ({data.with_suffix('.csv')}); "
                 "evaluation needs true events"
@@ -265,12 +255,6 @@ def _evaluate_into(
     return res
 
 
-def _missing(path: Path) -> Any:
-    from sigzoo_shared import DataError
-
-    raise DataError(f"{path}: file not found")
-
-
 def summary(res: dict[str, Any]) -> dict[str, float]:
     out = {f"f1_{k}": v["overall"]["f1"] for k, v in res["by_tolerance"].items()}
     out.update(
@@ -321,7 +305,8 @@ def detect_file(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Stream a recording through a trained classifier; write `sample,time_s,event,probability` CSV."""
-    model, cfg = load_model(checkpoint, device)
+    loaded = load_classifier(checkpoint, device)
+    model, cfg = loaded.model, loaded.config
     d = detect_cfg or cfg.detect
     rec = load_recording(input_path, n_channels=cfg.data.n_channels, fs_hz=cfg.data.fs_hz)
     dets, timing = detect_array(
@@ -335,10 +320,22 @@ def detect_file(
         device,
         d.threads,
     )
-    run = RunDir.create("event-lstm", run_dir=run_dir, verb="detect", tensorboard=False)
+    with RunDir.created("event-lstm", run_dir=run_dir, verb="detect", tensorboard=False) as run:
+        return _write_detections(run, dets, timing, cfg, input_path, out, len(rec.signal))
+
+
+def _write_detections(
+    run: RunDir,
+    dets: list[Any],
+    timing: dict[str, Any],
+    cfg: Config,
+    input_path: Path | str,
+    out: Path | str | None,
+    n_samples: int,
+) -> dict[str, Any]:
     out_path = Path(out) if out is not None else run / "events.csv"
     write_events_csv(out_path, dets, cfg.data.fs_hz)
-    duration_s = len(rec.signal) / cfg.data.fs_hz
+    duration_s = n_samples / cfg.data.fs_hz
     info = {
         "input": str(input_path),
         "events_csv": str(out_path),
@@ -362,7 +359,8 @@ def write_templates(
     """The 4x4 template grid of an event-specific run (error for an LSTMEventClassifier run)."""
     from event_lstm.plots import visualize_learned_templates
 
-    model, cfg = load_model(checkpoint)
+    loaded = load_classifier(checkpoint)
+    model, cfg = loaded.model, loaded.config
     if cfg.model.arch != "event_specific":
         from sigzoo_shared import ConfigError
 
@@ -370,7 +368,7 @@ def write_templates(
             f"{checkpoint}: model.arch is {cfg.model.arch!r}; templates exist only for "
             "model.arch=event_specific"
         )
-    if out is None:
-        run = RunDir.create("event-lstm", run_dir=run_dir, verb="templates", tensorboard=False)
-        out = run.figures / "templates.png"
-    return visualize_learned_templates(model, out)
+    if out is not None:
+        return visualize_learned_templates(model, out)
+    with RunDir.created("event-lstm", run_dir=run_dir, verb="templates", tensorboard=False) as run:
+        return visualize_learned_templates(model, run.figures / "templates.png")

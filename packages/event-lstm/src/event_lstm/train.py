@@ -22,17 +22,15 @@ from sigzoo_shared import (
     FitResult,
     RunDir,
     Trainer,
-    load_checkpoint,
-    make_loader,
     setup,
 )
-from sigzoo_shared.checkpoint import find_checkpoint
-from sigzoo_shared.config import from_dict
 from sigzoo_shared.distributed import unwrap
+from sigzoo_shared.errors import CheckpointError
+from sigzoo_shared.runs import check_resumable, load_run, make_loaders
 from torch import Tensor, nn
 
 from event_lstm.augment import TemporalAugmentation
-from event_lstm.builders import build_loss, build_model, build_pretrain_model
+from event_lstm.builders import build_loss, build_model, build_pretrain_model, pretraining_model
 from event_lstm.config import Config
 from event_lstm.data import WindowDataset, WindowSet, load_windows
 from event_lstm.evaluate import window_metrics
@@ -130,12 +128,6 @@ def load_unlabelled(cfg: Config) -> WindowSet:
 # ---------------------------------------------------------------------------------------- verbs
 
 
-def check_resume(resume: Path | str) -> None:
-    """Refuse a run without a readable `last.pt` before any data is generated or loaded
-    (CheckpointError naming the file)."""
-    load_checkpoint(find_checkpoint(resume, "last"))
-
-
 class FreezeBackbone(Callback):
     """Fine-tuning: keep the transferred encoder frozen for the first `epochs` epochs."""
 
@@ -196,7 +188,7 @@ def train(
 ) -> FitResult:
     """Supervised training (or fine-tuning when `pretrained` names a pre-training run or checkpoint)."""
     if resume is not None:
-        check_resume(resume)
+        check_resumable(resume)  # a bad last.pt is refused before any data is generated or loaded
     device = setup(cfg.train)
     # an input error while the data and model are prepared removes the run directory this call made
     with RunDir.created(PACKAGE, run_dir=run_dir if resume is None else resume, verb=verb) as run:
@@ -217,19 +209,8 @@ def _fit_supervised(
         copied = transfer_pretrained(model, pretrained)
         log.info("transferred %d encoder tensors from %s", len(copied), pretrained)
         callbacks.insert(0, FreezeBackbone(cfg.pretrain.freeze_backbone_epochs))
-    loader = make_loader(
-        WindowDataset(train_ws),
-        cfg.train.batch_size,
-        shuffle=True,
-        seed=cfg.train.seed,
-        device=device,
-        num_workers=cfg.train.num_workers,
-    )
-    val_loader = make_loader(
-        WindowDataset(val_ws),
-        cfg.train.batch_size,
-        device=device,
-        num_workers=cfg.train.num_workers,
+    loader, val_loader = make_loaders(
+        WindowDataset(train_ws), WindowDataset(val_ws), cfg.train, device
     )
     step = supervised_step(
         build_loss(cfg).to(device), teacher_mask=cfg.model.arch == "event_specific"
@@ -246,22 +227,20 @@ def _fit_supervised(
 
 
 def transfer_pretrained(model: nn.Module, pretrained: Path | str) -> list[str]:
-    """Rebuild the pre-training model from its checkpoint's config and copy its encoder into `model`."""
-    path = find_checkpoint(pretrained)
-    state = load_checkpoint(path)
-    pcfg = from_dict(Config, state["config"], source=str(path))
-    method = state.get("pretrain_method") or pcfg.pretrain.method
-    source = build_pretrain_model(pcfg, method)
+    """Rebuild the pre-training model from its run (`load_run`) and copy its encoder into `model`.
+
+    The pre-training method is the stored `pretrain.method` (`pretrain` sets it to the verb's method).
+    """
     try:
-        source.load_state_dict(state["model_state"])
-    except RuntimeError as err:
-        raise ConfigError(
-            f"{path}: not a '{method}' pre-training checkpoint ({str(err).splitlines()[0]})"
+        run = load_run(Config, pretrained, pretraining_model)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"{err} (--pretrained needs a `pretrain ae|vae|contrastive` run)"
         ) from err
-    copied = transfer_encoder_to_classifier(source, model)
+    copied = transfer_encoder_to_classifier(run.model, model)
     if not copied:
         raise ConfigError(
-            f"{path}: no encoder tensor fits this classifier; use the same model.hidden_size, "
+            f"{run.checkpoint}: no encoder tensor fits this classifier; use the same model.hidden_size, "
             f"model.num_layers, model.downsample and model.frontend_channels as the "
             f"pre-training run"
         )
@@ -278,7 +257,7 @@ def pretrain(
 
     cfg = replace(cfg, pretrain=replace(cfg.pretrain, method=method))
     if resume is not None:
-        check_resume(resume)
+        check_resumable(resume)
     device = setup(cfg.train)
     with RunDir.created(
         PACKAGE, run_dir=run_dir if resume is None else resume, verb=f"pretrain-{method}"
@@ -295,20 +274,13 @@ def _fit_pretraining(
     n_val = max(1, len(ws.signals) // 10)
     train_ws, val_ws = WindowSet(ws.signals[n_val:]), WindowSet(ws.signals[:n_val])
     model = build_pretrain_model(cfg, method)
-    loader = make_loader(
+    # contrastive batches need >= 2 windows (NT-Xent pairs each window with the rest of its batch)
+    loader, val_loader = make_loaders(
         WindowDataset(train_ws),
-        cfg.train.batch_size,
-        shuffle=True,
-        seed=cfg.train.seed,
-        device=device,
-        num_workers=cfg.train.num_workers,
-        drop_last=method == "contrastive",
-    )
-    val_loader = make_loader(
         WindowDataset(val_ws),
-        cfg.train.batch_size,
-        device=device,
-        num_workers=cfg.train.num_workers,
+        cfg.train,
+        device,
+        drop_last=method == "contrastive",
     )
     tcfg = cfg.train
     if tcfg.monitor.startswith("val_f1") or tcfg.monitor.startswith("val_onset"):
