@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from vae_demo.data import load_splits
-from vae_demo.evaluate import load_run
+from vae_demo.evaluate import load_trained
 
 
 @torch.no_grad()
 def spread(run: Path, batch: int = 1024) -> dict[str, float]:
-    model, cfg, state = load_run(run / "checkpoints" / "last.pt")  # eval mode
+    loaded = load_trained(run / "checkpoints" / "last.pt")  # eval mode
+    model, cfg, state = loaded.model, loaded.config, loaded.state
     val = load_splits(cfg.data).val
     parts = [
         model.encode(torch.from_numpy(val.x[i : i + batch])) for i in range(0, len(val.y), batch)

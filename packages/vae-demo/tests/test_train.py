@@ -96,11 +96,19 @@ def test_encode_scores_the_three_test_sets_and_an_input_file(
     assert (out / "latent.csv").read_text().startswith("start,label,z0,z1")
 
 
-def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str]) -> None:
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny: list[str], capsys) -> None:
     full, part = tmp_path / "full", tmp_path / "part"
     assert main(["train", "--run-dir", str(full), *tiny, "train.epochs=2"]) == 0
     assert main(["train", "--run-dir", str(part), *tiny, "train.epochs=1"]) == 0
-    assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0
+    # the stored config wins: what would change the trained model is refused, naming the key
+    assert main(["train", "--resume", str(part), "train.epochs=2", "train.lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot change train.lr" in err and "Traceback" not in err
+    spare = tmp_path / "other.yaml"
+    spare.write_text("train:\n  epochs: 2\n")
+    assert main(["train", "--resume", str(part), "--config", str(spare)]) == 2
+    assert "a resumed run keeps its own" in capsys.readouterr().err
+    assert main(["train", "--resume", str(part), "train.epochs=2"]) == 0  # more epochs: allowed
     a = load_checkpoint(full / "checkpoints" / "last.pt")["model_state"]
     b = load_checkpoint(part / "checkpoints" / "last.pt")["model_state"]
     for key in a:
@@ -137,7 +145,7 @@ def test_resume_refuses_what_it_cannot_rebuild_before_making_data(
     err = capsys.readouterr().err
     assert "last.pt" in err and "Traceback" not in err
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
-    assert "no checkpoint found" in capsys.readouterr().err
+    assert "nothing: run directory not found" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()
 
 
@@ -166,3 +174,41 @@ def test_bench_writes_the_table(tmp_path: Path, tiny: list[str]) -> None:
     ]
     assert all(r["peak_rss_mb"] > 0 for r in rows)
     assert (tmp_path / "bench.md").read_text().startswith("# vae-demo")
+
+
+def test_score_writes_the_seed_table_numbers_and_summarize_reads_them(
+    trained: Path, tmp_path: Path, capsys
+) -> None:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    from vae_demo.data import load_splits
+    from vae_demo.evaluate import encode_windows, load_trained
+
+    assert main(["score", "--run-dir", str(trained)]) == 0
+    result = json.loads((trained / "results.json").read_text())
+    loaded = load_trained(trained / "checkpoints" / "last.pt")
+    val = load_splits(loaded.config.data).val
+    mu = encode_windows(loaded.model, val.x).astype("float64")
+    k = loaded.config.data.n_patterns + 1
+    pred = KMeans(n_clusters=k, n_init=16, random_state=loaded.config.train.seed).fit_predict(mu)
+    assert result["ari"] == pytest.approx(adjusted_rand_score(val.y, pred))
+    assert result["epoch"] == 3 and result["n_val"] == len(val.y)
+    assert 0 < result["nmi_chance"] < 0.2  # a random partition shares little information
+    capsys.readouterr()
+    assert main(["summarize", str(trained), "--keys", "ari", "explained"]) == 0
+    table = capsys.readouterr().out
+    assert "| all runs | ari | 1 |" in table and "explained" in table
+
+
+def test_sweep_trains_and_scores_each_seed_then_summarizes(tmp_path: Path, tiny: list[str]) -> None:
+    root = tmp_path / "sweep"
+    argv = ["sweep", "--root", str(root), "--seeds", "1", "2", "--keys", "ari", "nmi"]
+    argv += ["--then", "score --run-dir {run_dir}", "--", "train", *tiny, "train.epochs=1"]
+    assert main(argv) == 0
+    rows = json.loads((root / "summary.json").read_text())["rows"]
+    ari = next(r for r in rows if r["metric"] == "ari")
+    per_seed = [
+        json.loads((root / f"seed-{s}" / "results.json").read_text())["ari"] for s in (1, 2)
+    ]
+    assert ari["n"] == 2 and ari["mean"] == pytest.approx(sum(per_seed) / 2)
+    assert yaml.safe_load((root / "seed-2" / "config.yaml").read_text())["train"]["seed"] == 2

@@ -4,6 +4,8 @@ vae-demo generate --run-dir data/              write series.npz + series.csv
 vae-demo train [--config my.yaml] [k=v ...]    train, figures and metrics every epoch
 vae-demo watch RUN                             follow a run from its files (or: tensorboard --logdir RUN)
 vae-demo encode --run-dir RUN [--input F]      the encoder test (+ the latent of a series file)
+vae-demo score --run-dir RUN                   ARI/NMI/... of a run -> RUN/results.json
+vae-demo sweep --root R --seeds 85 86 87 -- train ...   one run per seed + summary.md
 vae-demo bench --run-dir DIR                   epoch time and peak memory on the default data
 vae-demo demo --run-dir DIR                    a short run + report.md
 """
@@ -16,12 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sigzoo_shared.cli import (
+    add_common_verbs,
     add_config_args,
     base_parser,
     config_from_args,
-    overrides_from,
+    dispatch_common,
     packaged_config,
+    quick_list,
     run_main,
+    user_overrides,
 )
 
 from vae_demo import __version__
@@ -70,13 +75,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--out-dir", type=Path, default=None, help="where to write (default: the run dir)"
     )
 
+    p = sub.add_parser(
+        "score",
+        help="score a run's last checkpoint on its validation windows -> RUN/results.json",
+        description="ARI, NMI, silhouette, noise AUC, losses and chance levels of a run, the "
+        "numbers behind the seed tables (`vae-demo summarize RUN... --keys ari nmi`).",
+    )
+    p.add_argument("--run-dir", type=Path, required=True, help="a train run directory")
+    p.add_argument(
+        "--precise-bn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="recompute BatchNorm statistics from N training batches first",
+    )
+
     p = sub.add_parser("bench", help="epoch time and peak memory on the default data")
     add_config_args(p)
     p.add_argument("--repeat", type=int, default=5, help="timed steps per case (default 5)")
 
     p = sub.add_parser("demo", help="short training on generated data + report.md (a few minutes)")
     add_config_args(p)
+    add_common_verbs(sub)
     return parser
+
+
+# a series file may move between a run and its resumption; every other stored key stays
+CHANGEABLE_ON_RESUME = ("data.series_path",)
 
 
 def dispatch(args: argparse.Namespace) -> None:
@@ -84,6 +109,8 @@ def dispatch(args: argparse.Namespace) -> None:
 
     from vae_demo.config import Config
 
+    if dispatch_common(args, Config, PACKAGE):
+        return
     if args.command == "generate":
         from vae_demo.generator import generate
 
@@ -92,12 +119,21 @@ def dispatch(args: argparse.Namespace) -> None:
         paths = generate(cfg.data, out)
         print(f"wrote {paths['npz']} and {paths['csv']}")
     elif args.command == "train":
-        from vae_demo.train import check_resume, resume_config, train
+        from vae_demo.train import train
 
         if args.resume is not None:
-            check_resume(args.resume)  # before any data is made
-        if args.resume is not None and args.config is None:
-            cfg = resume_config(args.resume, overrides_from(args))  # the run's own config
+            from sigzoo_shared.runs import resume_config
+
+            from vae_demo.config import check_run
+
+            check_run(args.resume)  # a run today's code would rebuild differently: one line
+            cfg = resume_config(  # the run's own config; its last.pt is checked before any data
+                Config,
+                args.resume,
+                quick_list(Config, args) + user_overrides(args),
+                config_file=args.config,
+                changeable=CHANGEABLE_ON_RESUME,
+            )
         else:
             cfg = config_from_args(Config, args, PACKAGE)
         result = train(cfg, run_dir=args.run_dir, resume=args.resume)
@@ -125,6 +161,15 @@ def dispatch(args: argparse.Namespace) -> None:
             if "nearest_centroid_accuracy" in r
         )
         print(f"encoded {len(result['sets'])} sets ({summary}) -> {result['figure']}")
+    elif args.command == "score":
+        from vae_demo.train import score_run
+
+        r = score_run(args.run_dir, args.precise_bn)
+        print(
+            f"{args.run_dir}: epoch {r['epoch']} ARI {r['ari']:.3f} NMI {r['nmi']:.3f} "
+            f"(chance 0 / {r['nmi_chance']:.3f}) noise AUC {r['noise_auc']:.3f} "
+            f"explained {r['explained']:.3f} -> {Path(args.run_dir) / 'results.json'}"
+        )
     elif args.command == "bench":
         from vae_demo.bench import bench
 

@@ -18,16 +18,17 @@ import argparse
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from sigzoo_shared import RunDir, find_checkpoint, load_checkpoint, recompute_batchnorm
+from sigzoo_shared import RunDir, recompute_batchnorm
 from sigzoo_shared.metrics import roc_auc
+from sigzoo_shared.runs import LoadedRun, load_run
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from vae_demo.config import Config, stored_config
+from vae_demo.config import Config, check_run
 from vae_demo.data import Splits, Windows, load_series, load_splits, make_windows
 from vae_demo.generator import make_series
 from vae_demo.model import Layers, TimeSeriesVAE
@@ -115,16 +116,13 @@ def subset(w: Windows, n: int) -> Windows:
     return Windows(w.x[:n], w.y[:n], w.start[:n], w.scaling)
 
 
-def load_run(
-    run_dir: Path | str, device: str = "cpu"
-) -> tuple[TimeSeriesVAE, Config, dict[str, Any]]:
-    """The best checkpoint of a run, its config and the model rebuilt from that config."""
-    path = find_checkpoint(run_dir)
-    state = load_checkpoint(path)
-    cfg = stored_config(state["config"], source=f"{path} (stored config)")
-    model = build_model(cfg)
-    model.load_state_dict(state["model_state"])
-    return model.to(device).eval(), cfg, state
+def load_trained(
+    run_or_checkpoint: Path | str, which: Literal["best", "last"] = "best"
+) -> LoadedRun:
+    """A run's model (eval mode) and config through the core's `load_run`, after `check_run` has
+    refused a run that today's code would rebuild differently."""
+    check_run(run_or_checkpoint)
+    return load_run(Config, run_or_checkpoint, build_model, which=which)
 
 
 def recompute_bn(
@@ -150,7 +148,8 @@ def load_run_for_scoring(
 ) -> tuple[TimeSeriesVAE, Config, dict[str, Any], Splits]:
     """A run's checkpoint, config and data splits for the diagnosis scripts; with `precise_bn` > 0 the
     BatchNorm statistics are first recomputed from that many training batches (`recompute_bn`)."""
-    model, cfg, state = load_run(run_dir)
+    loaded = load_trained(run_dir)
+    model, cfg, state = loaded.model, loaded.config, loaded.state
     splits = load_splits(cfg.data)
     if precise_bn > 0:
         recompute_bn(model, splits.train.x, precise_bn, cfg.train.batch_size)
@@ -186,7 +185,8 @@ def encode_test(
     and, with `input_path`, the latent of that series as latent.csv, into `out` (default: the run).
 
     The run is checked before `out` is made, and a bad input file leaves no new `out` behind."""
-    model, cfg, _ = load_run(run_dir)
+    loaded = load_trained(run_dir)
+    model, cfg = loaded.model, loaded.config
     target = Path(out) if out is not None else Path(run_dir)
     with RunDir.created("vae-demo", run_dir=target, verb="encode") as run:
         return _encode_sets(model, cfg, run, run_dir, input_path, n_val)

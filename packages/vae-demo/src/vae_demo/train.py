@@ -15,8 +15,9 @@ sends the latent to TensorBoard's projector; at the end the latent PNGs become f
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,27 @@ import torch
 import torch.nn.functional as F
 from sigzoo_shared import (
     Callback,
+    DataError,
     EpochFigures,
     EpochMetrics,
     FitResult,
     RunDir,
     Trainer,
-    make_loader,
     setup,
 )
-from sigzoo_shared.checkpoint import find_checkpoint, load_checkpoint
-from sigzoo_shared.config import load_config, read_yaml
 from sigzoo_shared.distributed import unwrap
+from sigzoo_shared.runs import check_resumable, make_loaders
 from torch import Tensor, nn
 
-from vae_demo.config import Config, stored_config, stored_config_dict
+from vae_demo.config import Config, check_run
 from vae_demo.data import Windows, load_splits, to_dataset
-from vae_demo.evaluate import build_model, encode_windows, latent_metrics, subset
+from vae_demo.evaluate import (
+    build_model,
+    encode_windows,
+    latent_metrics,
+    load_run_for_scoring,
+    subset,
+)
 from vae_demo.model import kl_divergence, roll_best, shift_tolerant_mse, spectral_errors
 from vae_demo.plots import (
     epoch_frames,
@@ -120,6 +126,22 @@ def make_step(
         return loss, parts
 
     return vae_step
+
+
+@torch.no_grad()
+def validation_losses(model: nn.Module, cfg: Config, x: np.ndarray) -> dict[str, float]:
+    """Reconstruction and KL per window of windows x (N, C, T) under the run's validation step,
+    with the model as it is now (e.g. after its BatchNorm statistics were recomputed)."""
+    m = cfg.model
+    step = make_step(m.beta, shift_tolerant=m.shift_tolerant, keep=m.keep_fraction)
+    sums, n = {"recon": 0.0, "kl": 0.0}, 0
+    for i in range(0, len(x), 1024):
+        batch = torch.from_numpy(x[i : i + 1024])
+        _, parts = step(model, (batch, None))
+        for k in sums:
+            sums[k] += float(parts[k]) * len(batch)
+        n += len(batch)
+    return {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
 
 
 class LatentMonitor(Callback):
@@ -211,32 +233,13 @@ class LatentMonitor(Callback):
             log.info("latent animation: %s", gif)
 
 
-def check_resume(resume: Path | str) -> None:
-    """Refuse a run that cannot be resumed before any data is made: no or a bad `last.pt`, or a stored
-    config today's code cannot rebuild (CheckpointError / ConfigError naming the file)."""
-    path = find_checkpoint(resume, "last")
-    state = load_checkpoint(path)
-    if state.get("config") is not None:
-        stored_config(state["config"], source=f"{path} (stored config)")
-
-
-def resume_config(resume: Path | str, overrides: Sequence[str] = ()) -> Config:
-    """The config a run was trained with (its config.yaml, else its last checkpoint's), + overrides."""
-    path = Path(resume) / "config.yaml"
-    if path.is_file():
-        stored, source = read_yaml(path), str(path)
-    else:
-        ckpt = find_checkpoint(resume, "last")
-        stored, source = load_checkpoint(ckpt).get("config") or {}, f"{ckpt} (stored config)"
-    return load_config(Config, None, overrides, base=stored_config_dict(stored, source))
-
-
 def train(
     cfg: Config, run_dir: Path | str | None = None, resume: Path | str | None = None
 ) -> FitResult:
     """`vae-demo train`: fit the VAE on the configured series; returns the core's FitResult."""
     if resume is not None:
-        check_resume(resume)
+        check_run(resume)  # a run today's code would rebuild differently, or a bad last.pt, is
+        check_resumable(resume)  # refused before any data is made
     device = setup(cfg.train)
     if resume is not None and run_dir is None:
         run_dir = resume
@@ -253,19 +256,8 @@ def _fit(cfg: Config, run: RunDir, device: torch.device, resume: Path | str | No
         splits.train.x.shape[1],
         splits.train.x.shape[2],
     )
-    train_loader = make_loader(
-        to_dataset(splits.train),
-        cfg.train.batch_size,
-        shuffle=True,
-        seed=cfg.train.seed,
-        device=device,
-        num_workers=cfg.train.num_workers,
-    )
-    val_loader = make_loader(
-        to_dataset(splits.val),
-        cfg.train.batch_size,
-        device=device,
-        num_workers=cfg.train.num_workers,
+    train_loader, val_loader = make_loaders(
+        to_dataset(splits.train), to_dataset(splits.val), cfg.train, device
     )
     model = build_model(cfg)
     monitor = LatentMonitor(cfg, splits.val)
@@ -295,3 +287,59 @@ def _fit(cfg: Config, run: RunDir, device: torch.device, resume: Path | str | No
     # with runs that leave the term off
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
     return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
+
+
+def score_run(run_dir: Path | str, precise_bn: int = 0) -> dict[str, Any]:
+    """The run's last checkpoint scored on all its validation windows -> `RUN/results.json`.
+
+    `latent_metrics` of z_mean (k-means k = n_patterns + 1, seeded by train.seed), the last epoch's
+    validation losses (recomputed when `precise_bn` > 0, since the logged ones used the old BatchNorm
+    statistics), "explained" = 1 - val recon MSE / the MSE of the mean validation window (0 = a
+    collapsed VAE), and chance levels: ARI 0, noise AUC 0.5 and `nmi_chance`, the NMI of a uniformly
+    random (n_patterns + 1)-way partition (mean of 20 draws; NMI is not chance-corrected). Every run
+    is scored by this code, so `vae-demo summarize RUN... --keys ari nmi` gives the seed table.
+    It lives beside the step function because the recomputed losses are the run's own.
+    """
+    from sigzoo_shared.io import atomic_write_json
+    from sklearn.metrics import normalized_mutual_info_score
+
+    run = Path(run_dir)
+    model, cfg, _, splits = load_run_for_scoring(run / "checkpoints" / "last.pt", precise_bn)
+    val = splits.val
+    epochs = [r for r in _metric_lines(run) if "val_recon" in r]
+    if not epochs:
+        raise DataError(f"{run / 'metrics.jsonl'}: no finished epoch with validation losses")
+    last = epochs[-1]
+    if precise_bn:
+        last = {**last, **validation_losses(model, cfg, val.x)}
+    mu = encode_windows(model, val.x)
+    result: dict[str, Any] = latent_metrics(mu, val.y, cfg.data.n_patterns + 1, seed=cfg.train.seed)
+    target = val.x if cfg.model.reconstruct_time else val.x[:, : cfg.data.n_features]
+    mean_window_mse = float(target.var(axis=0).mean())  # the error of a collapsed VAE
+    rng = np.random.default_rng(0)
+    k = cfg.data.n_patterns + 1
+    chance = [
+        normalized_mutual_info_score(val.y, rng.integers(0, k, len(val.y))) for _ in range(20)
+    ]
+    result.update(
+        val_recon=last["val_recon"],
+        val_kl=last["val_kl"],
+        explained=1 - last["val_recon"] / mean_window_mse,
+        epoch=int(last["epoch"]) + 1,
+        n_val=len(val.y),
+        nmi_chance=float(np.mean(chance)),
+        precise_bn=precise_bn,
+    )
+    atomic_write_json(run / "results.json", result)
+    return result
+
+
+def _metric_lines(run: Path) -> list[dict[str, Any]]:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; {run} is not a finished train run")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        return [json.loads(line) for line in lines if line.strip()]
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not JSON lines ({err})") from err
