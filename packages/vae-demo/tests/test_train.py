@@ -200,11 +200,19 @@ def test_score_writes_the_seed_table_numbers_and_summarize_reads_them(
     assert "| all runs | ari | 1 |" in table and "explained" in table
 
 
-def test_sweep_trains_and_scores_each_seed_then_summarizes(tmp_path: Path, tiny: list[str]) -> None:
+def test_sweep_trains_and_scores_each_seed_then_summarizes(
+    tmp_path: Path, tiny: list[str], monkeypatch
+) -> None:
+    """The sweep verb's lines, run in this process (the core's tests cover the fresh processes)."""
+
+    def in_process(module: str, argv: list[str]) -> None:
+        assert module == "vae_demo" and main(argv) == 0
+
+    monkeypatch.setattr("sigzoo_shared.sweep._run_cli", in_process)
     root = tmp_path / "sweep"
     argv = ["sweep", "--root", str(root), "--seeds", "1", "2", "--keys", "ari", "nmi"]
     argv += ["--then", "score --run-dir {run_dir}", "--", "train", *tiny, "train.epochs=1"]
-    assert main(argv) == 0
+    assert main([*argv, "train.limit_train_batches=2", "plot.gif=false"]) == 0
     rows = json.loads((root / "summary.json").read_text())["rows"]
     ari = next(r for r in rows if r["metric"] == "ari")
     per_seed = [
