@@ -141,16 +141,16 @@ def test_nab_timestamps_out_of_order_are_an_error_or_kept_in_file_order(
 
 
 def test_overlapping_training_windows_keep_the_models_grid(recording: Path) -> None:
-    """train_stride = l_win gives the non-overlapping windows; a smaller stride adds windows, and every
+    """train_overlap = 1 gives the non-overlapping windows; a smaller stride adds windows, and every
     LSTM run is l_win apart and free of labelled rows."""
     from resp_mhavae.data import load_recording, prepare
 
     base = DataConfig(path=recording, l_win=24)
     rec = load_recording(base)
     plain = prepare(rec, base)
-    same = prepare(rec, dataclasses.replace(base, train_stride=24))
+    same = prepare(rec, dataclasses.replace(base, train_overlap=1))
     assert np.array_equal(plain.train_windows, same.train_windows)
-    dense = prepare(rec, dataclasses.replace(base, train_stride=6))
+    dense = prepare(rec, dataclasses.replace(base, train_overlap=4))
     assert len(dense.train_windows) > 3 * len(plain.train_windows)
     z = ((rec.values - dense.mean) / dense.std).astype(np.float32)
     view = np.lib.stride_tricks.sliding_window_view(z, 24, axis=0)  # (N - 23, C, 24)

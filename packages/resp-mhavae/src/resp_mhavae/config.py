@@ -49,8 +49,9 @@ class DataConfig:
     train_fraction: float = 0.7  # chronological: first 70 % is the training part
     val_fraction: float = 0.2  # last 20 % of the training part is validation
     train_anomalies: Literal["drop_windows", "drop_rows"] = "drop_windows"  # original: drop_rows
-    # rows between training windows; None = l_win (non-overlapping, the seed's). With drop_windows only
-    train_stride: int | None = None
+    # training windows per l_win: 1 = non-overlapping (the seed's); 8 = a window every l_win // 8 rows
+    # (drop_windows only; the LSTM's runs stay l_win apart)
+    train_overlap: int = 1
     protocol: Protocol = "honest"  # honest: train-only statistics, threshold on validation scores
     # chronological: train/validation/test by train_fraction; nab: NAB's own protocol, the models fit the
     # first probation_fraction of rows with no label used, and every later row is scored
@@ -66,8 +67,8 @@ class DataConfig:
             problems.append(f"data.look_back_num must be >= 1, got {self.look_back_num}")
         if not 0 < self.train_fraction < 1:
             problems.append(f"data.train_fraction must be in (0, 1), got {self.train_fraction}")
-        if self.train_stride is not None and self.train_stride < 1:
-            problems.append(f"data.train_stride must be >= 1 row, got {self.train_stride}")
+        if self.train_overlap < 1:
+            problems.append(f"data.train_overlap must be >= 1, got {self.train_overlap}")
         if not 0 < self.probation_fraction < 1:
             problems.append(
                 f"data.probation_fraction must be in (0, 1), got {self.probation_fraction}"

@@ -489,10 +489,9 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
         keep = seen[rows_train] == 0
         train_windows = _cut(z[rows_train][keep], L, cfg.center_windows)
         train_sequences = _sequences(np.ones(len(train_windows), bool), k)
-    elif cfg.train_stride is not None and cfg.train_stride < L:
-        train_windows, train_sequences = _overlapping_train(
-            z, seen, fit_w * L, cfg, cfg.train_stride
-        )
+    elif cfg.train_overlap > 1:
+        stride = max(1, L // cfg.train_overlap)
+        train_windows, train_sequences = _overlapping_train(z, seen, fit_w * L, cfg, stride)
     else:
         usable = (split == TRAIN) & (seen_labels == 0)
         train_windows = windows[usable]

@@ -310,13 +310,47 @@ def leaderboard_markdown(summary: dict[str, Any], metric: str = "vus_pr") -> str
     return "\n".join(lines)
 
 
+SECONDARY = ["vus_roc", "range_auc_pr", "point_auc_pr", "affiliation_f1", "window_roc_auc"]
+
+
+def secondary_markdown(rows: list[dict[str, Any]]) -> str:
+    """Per split: each method's median over scorable series of the other metrics (mean ± std over seeds)."""
+    from resp_mhavae.range_metrics import METRIC_NAMES
+
+    names = {**METRIC_NAMES, "window_roc_auc": "window ROC-AUC (paper)"}
+    by_metric = {m: summarise(rows, m) for m in SECONDARY}
+    lines = []
+    for split in by_metric[SECONDARY[0]]:
+        part = by_metric[SECONDARY[0]][split]
+        lines += [
+            f"### Other metrics, {split} split (median over the {len(part['scorable'])} scorable "
+            "series, mean ± std over seeds)",
+            "",
+            "| method | " + " | ".join(names[m] for m in SECONDARY) + " |",
+            "|---|" + "---|" * len(SECONDARY),
+        ]
+        for method in part["methods"]:
+            cells = []
+            for m in SECONDARY:
+                v = by_metric[m][split]["methods"][method]
+                cell = "n/a" if v["median"] is None else f"{v['median']:.3f}"
+                if v["median"] is not None and v["n_seeds"] > 1:
+                    cell += f" ± {v['median_std']:.3f}"
+                cells.append(cell)
+            lines.append(f"| {METHOD_NAMES.get(method, method)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def leaderboard_figure(summary: dict[str, Any], path: Path, metric: str = "vus_pr") -> Path:
     """One panel per split: each method's per-series mean (dots, seed spread as bars) and median (bar)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     splits = list(summary)
-    fig = Figure(figsize=(11, 3.8 * len(splits)), layout="constrained")
+    fig = Figure(figsize=(11, 3.8 * len(splits) + 0.8), layout="constrained")
     axes = fig.subplots(len(splits), 1, squeeze=False)[:, 0]
+    colour = {s: f"C{i % 10}" for i, s in enumerate(summary[splits[0]]["series"])}
     for ax, split in zip(axes, splits):
         part = summary[split]
         series = part["scorable"]
@@ -329,21 +363,15 @@ def leaderboard_figure(summary: dict[str, Any], path: Path, metric: str = "vus_p
                 v = m["per_series"][s]
                 if v is not None:
                     x = i - 0.3 + 0.6 * j / max(len(series) - 1, 1)
-                    ax.errorbar(
-                        x,
-                        v[0],
-                        yerr=v[1],
-                        fmt="o",
-                        ms=4,
-                        color=f"C{j % 10}",
-                        label=s if i == 0 else None,
-                    )
+                    ax.errorbar(x, v[0], yerr=v[1], fmt="o", ms=4, color=colour.get(s, "k"))
         ax.set_xticks(range(len(methods)), [METHOD_NAMES.get(m, m) for m in methods], rotation=15)
+        ax.set_ylim(0, 1.02)
         ax.set_ylabel(metric.upper().replace("_", "-"))
         ax.set_title(
             f"{split} split: bars = median over scorable series, dots = per series (± seeds)"
         )
-        ax.legend(fontsize=7, ncol=3, loc="upper right")
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=s) for s, c in colour.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
     fig.savefig(path, dpi=110)
     return path
 
@@ -367,7 +395,9 @@ def leaderboard(cfg: Config, run_dir: Path | None = None) -> Path:
         run.write_csv(
             "leaderboard.csv", [[r.get(c) for c in columns] for r in rows], header=columns
         )
-        run.write_text("leaderboard.md", leaderboard_markdown(summary))
+        run.write_text(
+            "leaderboard.md", leaderboard_markdown(summary) + "\n" + secondary_markdown(rows)
+        )
         run.figures.mkdir(parents=True, exist_ok=True)
         leaderboard_figure(summary, run.figures / "leaderboard_vus_pr.png")
         run.close()
