@@ -241,6 +241,11 @@ def test_an_input_error_removes_only_what_the_run_created(tmp_path: Path) -> Non
     with RunDir.created("pkg", run_dir=tmp_path / "ok") as run:  # no error: the run stays
         pass
     assert run.path.is_dir()
+    from sigzoo_shared.errors import CheckpointError
+
+    with pytest.raises(CheckpointError), RunDir.created("pkg", run_dir=tmp_path / "c"):
+        raise CheckpointError("best.pt: corrupt")  # a refused checkpoint leaves no empty out-dir
+    assert not (tmp_path / "c").exists()
 
 
 def test_config_verb_prints_every_key_after_overrides(tmp_path: Path, capsys) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sigzoo_shared.config import save_config, to_dict
 from sigzoo_shared.distributed import broadcast_object, is_rank_zero
-from sigzoo_shared.errors import ConfigError, DataError
+from sigzoo_shared.errors import CheckpointError, ConfigError, DataError
 from sigzoo_shared.io import atomic_write_csv, atomic_write_json, atomic_write_text, dumps_json
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,8 @@ class RunDir:
     def created(
         cls, package: str, *, run_dir: Path | str | None = None, verb: str = "train", **kwargs: Any
     ) -> Iterator[RunDir]:
-        """`create`, but a ConfigError/DataError inside the block removes what the creation added.
+        """`create`, but a ConfigError/DataError/CheckpointError inside the block removes what the
+        creation added.
 
         A bad input then leaves no half-made run behind; a folder that existed before is never removed.
         """
@@ -104,11 +105,11 @@ class RunDir:
             added = run.path  # a fresh <root>/<package>/<verb>-<time> folder
         try:
             yield run
-        except (ConfigError, DataError):
+        except (ConfigError, DataError, CheckpointError):
             run.close()
             if added is not None and run.write_enabled:
                 shutil.rmtree(added, ignore_errors=True)
-                log.info("removed %s (the run stopped on an input error)", added)
+                log.debug("removed %s (the run stopped on an input error)", added)
             raise
 
     # ------------------------------------------------------------------------------------- layout

@@ -239,6 +239,11 @@ def add_sweep_verbs(sub: Any) -> None:
     )
     _summary_args(p)
     p.add_argument(
+        "--no-summary",
+        action="store_true",
+        help="only run the seeds (e.g. pre-training runs that write no results file)",
+    )
+    p.add_argument(
         "repeat", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command to repeat"
     )
     s = sub.add_parser(
@@ -269,6 +274,9 @@ def dispatch_sweep(args: argparse.Namespace, module: str) -> bool:
             seed_keys=args.seed_key or ["train.seed"],
             then=args.then,
         )
+        if args.no_summary:
+            print(f"sweep: {len(runs)} run(s) under {args.root}")
+            return True
         md, _ = write_summary(summarize(runs, args.results, args.keys), args.root)
         print(md.read_text(encoding="utf-8"), end="")
         print(f"summary: {md}")
