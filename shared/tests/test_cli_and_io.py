@@ -284,3 +284,24 @@ def test_zoo_table_gathers_every_package_and_names_the_missing(tmp_path: Path) -
     assert "| a | train step | 0.5 | 5 | 10 | measured in this run |" in table
     assert "No zoo rows from: b." in table
     assert zoo_row("c", "epoch", 2.0, None, "no original")["speed-up"] is None
+
+
+def test_log_lines_follow_the_current_stderr(capsys) -> None:
+    import io
+    import logging
+    import sys
+
+    from sigzoo_shared.log import setup_logging
+
+    setup_logging()
+    first = io.StringIO()
+    old = sys.stderr
+    try:
+        sys.stderr = first
+        logging.getLogger("sigzoo_shared.test").info("to the first")
+        first.close()  # a harness closes its capture stream
+        sys.stderr = io.StringIO()
+        logging.getLogger("sigzoo_shared.test").info("to the second")
+        assert "to the second" in sys.stderr.getvalue()
+    finally:
+        sys.stderr = old

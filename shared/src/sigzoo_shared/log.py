@@ -28,9 +28,28 @@ def setup_logging(verbosity: int = 0) -> None:
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
-        stream=sys.stderr,
+        handlers=[_CurrentStderr()],
         force=True,
     )
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at each record, not the one current at setup.
+
+    A CLI called in-process (tests, notebooks, the sweep's in-process use) would otherwise keep
+    writing to a stream that a test harness has since closed or replaced.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
 
 
 def progress_enabled(enabled: bool = True) -> bool:
