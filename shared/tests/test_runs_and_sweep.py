@@ -78,6 +78,13 @@ def test_load_run_rebuilds_the_model_from_its_stored_config(tmp_path: Path) -> N
     loaded = load_run(Config, run, build)
     assert loaded.config.model.width == 7 and loaded.model.weight.shape == (1, 7)
     assert not loaded.model.training and loaded.checkpoint.name == "best.pt"
+    sized = load_run(
+        Config,
+        run,
+        lambda cfg, state: torch.nn.Linear(state["model_state"]["weight"].shape[1], 1),
+        needs_state=True,
+    )
+    assert sized.model.weight.shape == (1, 7)
     other = make_run(tmp_path / "o", Config(model=ModelConfig(width=3)))
     with pytest.raises(CheckpointError, match="do not fit"):
         load_run(Config, other / "checkpoints" / "best.pt", lambda cfg: torch.nn.Linear(5, 1))

@@ -139,13 +139,16 @@ def config_of_checkpoint(cls: type[T], state: Mapping[str, Any], path: Path) -> 
 def load_run(
     cls: type[T],
     run_or_checkpoint: Path | str,
-    build_model: Callable[[T], Any],
+    build_model: Callable[..., Any],
     *,
     which: Literal["best", "last"] = "best",
     map_location: str = "cpu",
+    needs_state: bool = False,
 ) -> LoadedRun:
     """Checkpoint -> stored config -> `build_model(cfg)` -> weights (strict), eval mode.
 
+    With `needs_state`, `build_model(cfg, state)` also gets the checkpoint dict, for models whose
+    size follows the data rather than the config (e.g. the number of classes seen in training).
     A checkpoint of another package or another model variant fails with a CheckpointError naming
     the file, before any data is touched.
     """
@@ -154,7 +157,7 @@ def load_run(
     path = find_checkpoint(run_or_checkpoint, which=which)
     state = load_checkpoint(path, map_location=map_location)
     cfg = config_of_checkpoint(cls, state, path)
-    model = build_model(cfg)
+    model = build_model(cfg, state) if needs_state else build_model(cfg)
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as err:
