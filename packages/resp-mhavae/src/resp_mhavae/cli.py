@@ -8,11 +8,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sigzoo_shared.cli import add_config_args, base_parser, run_main
+from sigzoo_shared.cli import (
+    add_common_verbs,
+    add_config_args,
+    base_parser,
+    dispatch_common,
+    run_main,
+)
 
 from resp_mhavae import __version__
 
-log = logging.getLogger("resp_mhavae")
+MODULE = "resp_mhavae"
+log = logging.getLogger(MODULE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("demo", help="generate a recording, train briefly, detect, write report.md")
     add_config_args(p)
+    add_common_verbs(sub)
     return parser
 
 
@@ -102,6 +110,10 @@ def _stored_config(args: argparse.Namespace):  # -> Config
 
 
 def dispatch(args: argparse.Namespace) -> None:
+    from resp_mhavae.config import Config
+
+    if dispatch_common(args, Config, MODULE):
+        return
     if args.command == "preprocess":
         from resp_mhavae.train import preprocess
 
@@ -113,8 +125,6 @@ def dispatch(args: argparse.Namespace) -> None:
         if args.resume is not None and (args.resume / "config.yaml").is_file():
             from sigzoo_shared.cli import overrides_from
             from sigzoo_shared.config import load_config
-
-            from resp_mhavae.config import Config
 
             cfg = load_config(Config, args.resume / "config.yaml", overrides_from(args))
         path = train(cfg, args.run_dir, args.resume, args.force)
