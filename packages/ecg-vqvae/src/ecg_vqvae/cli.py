@@ -1,7 +1,7 @@
 """`ecg-vqvae` console script: one subcommand per verb, each calling one function.
 
-prepare | train | train-forecaster | evaluate | forecast | bench | demo. Heavy imports happen inside
-`dispatch`, so `--help` is instant.
+prepare | train | train-forecaster | evaluate | forecast | bench | demo, plus the core's config |
+sweep | summarize. Heavy imports happen inside `dispatch`, so `--help` is instant.
 """
 
 from __future__ import annotations
@@ -11,9 +11,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sigzoo_shared.cli import add_config_args, base_parser, config_from_args, run_main
+from sigzoo_shared.cli import (
+    add_common_verbs,
+    add_config_args,
+    base_parser,
+    config_from_args,
+    dispatch_common,
+    run_main,
+)
 
 from ecg_vqvae import __version__
+
+MODULE = "ecg_vqvae"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,33 +124,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="synthetic ECG -> short training -> evaluation -> report.md")
     add_config_args(p)
+    add_common_verbs(sub)
     return parser
 
 
 def dispatch(args: argparse.Namespace) -> None:
     from ecg_vqvae.config import Config
 
+    if dispatch_common(args, Config, MODULE):
+        return
     if args.command == "prepare":
         from ecg_vqvae.prepare import prepare
 
         extra = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
-        cfg = config_from_args(Config, args, "ecg_vqvae", extra)
+        cfg = config_from_args(Config, args, MODULE, extra)
         out = prepare(cfg, args.run_dir, download=args.download)
         print(f"prepared: {out}")
     elif args.command == "train":
         from ecg_vqvae.train import train_vqvae
 
-        cfg = (
-            _config_for_resume(args) if args.resume else config_from_args(Config, args, "ecg_vqvae")
-        )
+        cfg = _config_for_resume(args) if args.resume else config_from_args(Config, args, MODULE)
         result = train_vqvae(cfg, args.run_dir, resume=args.resume)
         print(f"trained: {result.run_dir} (best {result.monitor}={result.best_metric:.4g})")
     elif args.command == "train-forecaster":
         from ecg_vqvae.train import train_forecaster
 
-        cfg = (
-            _config_for_resume(args) if args.resume else config_from_args(Config, args, "ecg_vqvae")
-        )
+        cfg = _config_for_resume(args) if args.resume else config_from_args(Config, args, MODULE)
         result = train_forecaster(cfg, args.vqvae, args.run_dir, resume=args.resume)
         print(
             f"trained forecaster: {result.run_dir} (best {result.monitor}={result.best_metric:.4g})"
@@ -180,7 +188,7 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command == "demo":
         from ecg_vqvae.demo import DEMO_OVERRIDES, run_demo
 
-        cfg = config_from_args(Config, args, "ecg_vqvae", DEMO_OVERRIDES)
+        cfg = config_from_args(Config, args, MODULE, DEMO_OVERRIDES)
         report = run_demo(cfg, args.run_dir)
         print(f"demo: {report}")
     else:  # pragma: no cover - argparse rejects unknown verbs
