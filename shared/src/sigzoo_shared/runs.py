@@ -176,28 +176,36 @@ def make_loaders(
     device: Any = None,
     *,
     collate_fn: Callable[[list[Any]], Any] | None = None,
+    val_collate_fn: Callable[[list[Any]], Any] | None = None,
     drop_last: bool = False,
     val_batch_size: int | None = None,
 ) -> tuple[Any, Any | None]:
     """The train/val loader pair from a TrainConfig: shuffled by (seed, epoch) / in order.
 
     `val_set=None` (or an empty one) gives no validation loader, so the Trainer monitors the
-    training loss instead.
+    training loss instead. `val_collate_fn` defaults to `collate_fn` (a dataset that batches
+    itself passes its own method for each).
     """
     from sigzoo_shared.loader import make_loader
 
-    common = {
-        "seed": cfg.seed,
-        "device": device,
-        "num_workers": cfg.num_workers,
-        "collate_fn": collate_fn,
-    }
+    common = {"seed": cfg.seed, "device": device, "num_workers": cfg.num_workers}
     train_loader = make_loader(
-        train_set, cfg.batch_size, shuffle=True, drop_last=drop_last, **common
+        train_set,
+        cfg.batch_size,
+        shuffle=True,
+        drop_last=drop_last,
+        collate_fn=collate_fn,
+        **common,
     )
     if val_set is None or len(val_set) == 0:
         return train_loader, None
-    val_loader = make_loader(val_set, val_batch_size or cfg.batch_size, shuffle=False, **common)
+    val_loader = make_loader(
+        val_set,
+        val_batch_size or cfg.batch_size,
+        shuffle=False,
+        collate_fn=val_collate_fn or collate_fn,
+        **common,
+    )
     return train_loader, val_loader
 
 
