@@ -33,20 +33,39 @@ def test_vqvae_training_lowers_the_loss_and_logs_codebook_health(tiny_cfg, tmp_p
 def test_resume_keeps_the_stored_config_and_names_a_refused_key(
     tiny_overrides, tmp_path: Path, capsys
 ) -> None:
-    """On --resume the stored config wins: a key that would change the model is one clear error (the run
-    is left as it was); a key that cannot (the device) is accepted. Exact continuation after a real
-    interruption is tested below."""
+    """On --resume the stored config wins: a key that would change the model or what was trained is
+    one clear error naming it (the run is left as it was); more epochs, the device and a moved data
+    folder are accepted. Exact continuation after a real interruption is tested below."""
     run = tmp_path / "run"
     assert main(["train", "--run-dir", str(run), *tiny_overrides, "train.epochs=1"]) == 0
     before = (run / "metrics.jsonl").read_text()
-    assert main(["train", "--resume", str(run), "train.epochs=2", "model.n_embed=64"]) == 2
-    err = capsys.readouterr().err
-    assert "train.epochs=2" in err and "model.n_embed=64" in err and "stored config wins" in err
-    assert (run / "metrics.jsonl").read_text() == before
-    assert main(["train", "--resume", str(run), "--config", str(run / "config.yaml")]) == 0
+    for refused in ("train.lr=0.01", "model.n_embed=64"):
+        assert main(["train", "--resume", str(run), "train.epochs=2", refused]) == 2
+        err = capsys.readouterr().err
+        assert refused.split("=")[0] in err and "train.epochs" not in err.split("keys that may")[0]
+        assert (run / "metrics.jsonl").read_text() == before
+    assert main(["train", "--resume", str(run), "--config", str(run / "config.yaml")]) == 2
+    assert "--config" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--device", "cpu"]) == 0
+    assert (run / "metrics.jsonl").read_text() == before  # the stored 1 epoch are done already
+    assert main(["train", "--resume", str(run), "train.epochs=2"]) == 0
     lines = (run / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [0]
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1]
+
+
+def test_resume_refuses_a_corrupt_checkpoint_before_reading_data(
+    tiny_overrides, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *tiny_overrides, "train.epochs=1"]) == 0
+    last = run / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    capsys.readouterr()
+    gone = tmp_path / "no-such-records"  # reading data first would fail on this folder instead
+    argv = ["train", "--resume", str(run), "train.epochs=2", f"data.data_dir={gone}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "last.pt" in err and str(gone) not in err and len(err.splitlines()) == 1
 
 
 def test_model_checkpoint_weights_initialise_a_new_run(tiny_overrides, tmp_path: Path) -> None:

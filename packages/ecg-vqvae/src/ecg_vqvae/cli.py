@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sigzoo_shared.cli import (
     add_common_verbs,
@@ -17,10 +18,15 @@ from sigzoo_shared.cli import (
     base_parser,
     config_from_args,
     dispatch_common,
+    quick_list,
     run_main,
+    user_overrides,
 )
 
 from ecg_vqvae import __version__
+
+if TYPE_CHECKING:
+    from ecg_vqvae.config import Config
 
 MODULE = "ecg_vqvae"
 
@@ -195,23 +201,21 @@ def dispatch(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown command {args.command}")
 
 
-def _config_for_resume(args: argparse.Namespace):
-    """On --resume the run's stored config.yaml wins; --config/overrides may change only keys that
-    cannot change the model (`config.RESUME_SAFE_KEYS`), else a ConfigError names the key."""
-    from sigzoo_shared.cli import overrides_from
-    from sigzoo_shared.config import load_config
+def _config_for_resume(args: argparse.Namespace) -> Config:
+    """On --resume the run's stored config.yaml wins (the core's `resume_config`): overrides may change
+    only resumable keys (epochs, device, ...) and `config.CHANGEABLE_ON_RESUME`, else a ConfigError
+    names the key; its last.pt is checked before any record is read."""
+    from sigzoo_shared.runs import resume_config
 
-    from ecg_vqvae.config import RESUME_SAFE_KEYS, Config, override_stored
+    from ecg_vqvae.config import CHANGEABLE_ON_RESUME, Config
 
-    path = Path(args.resume) / "config.yaml"
-    if not path.is_file():
-        from sigzoo_shared import CheckpointError
-
-        raise CheckpointError(
-            f"{path}: not found; --resume expects the run directory of an earlier run"
-        )
-    stored = load_config(Config, path)
-    return override_stored(stored, args.config, overrides_from(args), RESUME_SAFE_KEYS, "--resume")
+    return resume_config(
+        Config,
+        args.resume,
+        quick_list(Config, args) + user_overrides(args),
+        config_file=args.config,
+        changeable=CHANGEABLE_ON_RESUME,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

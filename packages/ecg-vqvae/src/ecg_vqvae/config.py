@@ -268,71 +268,7 @@ class Config:
     )
 
 
-# Keys that cannot change a trained model: an override of these is accepted on `--resume` and by
-# `evaluate`, where the stored config otherwise wins (a prefix ending in "." covers a whole section).
-RESUME_SAFE_KEYS = (
-    "data.data_dir",
-    "data.cache_dir",
-    "train.device",
-    "train.num_workers",
-    "train.progress",
-    "forecast.train.device",
-    "forecast.train.num_workers",
-    "forecast.train.progress",
-    "evaluate.",
-)
-EVALUATE_SAFE_KEYS = (
-    *RESUME_SAFE_KEYS,
-    "data.records",
-    "data.leads",
-    "data.signals_per_patient",
-    "data.forecast_stride_s",
-    "train.batch_size",
-    "forecast.train.batch_size",
-)
-
-
-def is_safe_key(key: str, safe: tuple[str, ...]) -> bool:
-    return any(key == s or (s.endswith(".") and key.startswith(s)) for s in safe)
-
-
-def override_stored(
-    stored: Config, path: Path | None, overrides: list[str], safe: tuple[str, ...], verb: str
-) -> Config:
-    """The run's stored config with the user's `--config`/overrides applied to `safe` keys only.
-
-    The stored config wins because it built the model: a value that differs from it on any other key is
-    a ConfigError naming the key (an unknown key or a wrong type is the loader's usual error). A `--config`
-    file that repeats the stored values (e.g. the run's own config.yaml) is accepted.
-    """
-    from sigzoo_shared.config import from_dict, merge, parse_overrides, read_yaml, to_dict
-
-    user: dict = {}
-    if path is not None:
-        user = merge(user, read_yaml(path))
-    if overrides:
-        user = merge(user, parse_overrides(overrides))
-    if not user:
-        return stored
-    before = to_dict(stored)
-    candidate = from_dict(Config, merge(before, user), source=str(path or "overrides"))
-    old, new = _flatten(before), _flatten(to_dict(candidate))
-    bad = [k for k in new if new[k] != old.get(k) and not is_safe_key(k, safe)]
-    if bad:
-        allowed = ", ".join(s + "*" if s.endswith(".") else s for s in safe)
-        raise ConfigError(
-            f"{verb}: {', '.join(f'{k}={new[k]!r}' for k in bad)} would change the trained model "
-            f"(stored {', '.join(f'{k}={old.get(k)!r}' for k in bad)}); the run's stored config wins. "
-            f"Keys that may be overridden here: {allowed}"
-        )
-    return candidate
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+# Keys `--resume` may change beside the core's resumable ones (epochs, device, workers, ...): the
+# records may have moved (data_dir) and the window cache is only a cache. Anything else would change
+# the model or which records it trains on.
+CHANGEABLE_ON_RESUME = ("data.data_dir", "data.cache_dir")

@@ -14,6 +14,7 @@ CRPS of K sampled futures, R-peak timing error and beat-aligned error (`scores.p
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from collections import defaultdict
@@ -26,10 +27,12 @@ import numpy as np
 import torch
 from sigzoo_shared import ConfigError, RunDir
 from sigzoo_shared.bench import markdown_table
+from sigzoo_shared.config import from_dict, merge, parse_overrides, read_yaml, to_dict
 from sigzoo_shared.metrics import mae, prd, rmse, snr_db
+from sigzoo_shared.runs import config_dict
 
 from ecg_vqvae import plots
-from ecg_vqvae.config import EVALUATE_SAFE_KEYS, Config, override_stored
+from ecg_vqvae.config import Config
 from ecg_vqvae.data import (
     check_record,
     find_records,
@@ -53,6 +56,21 @@ from ecg_vqvae.scores import ErrorSums, score_examples
 from ecg_vqvae.train import PACKAGE, is_forecaster_run, load_forecaster, load_vqvae
 
 log = logging.getLogger(__name__)
+# Keys `evaluate` may override in the run's stored config: where the records are and which, how they
+# are cut into forecast examples, batch sizes and the evaluate section; none of them changes the model.
+EVALUATE_KEYS = (
+    "data.data_dir",
+    "data.cache_dir",
+    "data.records",
+    "data.leads",
+    "data.signals_per_patient",
+    "data.forecast_stride_s",
+    "*train.device",
+    "*train.num_workers",
+    "*train.progress",
+    "*train.batch_size",
+    "evaluate.*",
+)
 METHODS = ("vqvae_forecaster", *NAIVE, "rr_ensemble")
 CHUNK = 256  # forecast examples scored at once: bounds memory on whole records
 
@@ -313,6 +331,33 @@ def check_horizons(cfg: Config) -> None:
 # ------------------------------------------------------------------------------------------ the verb
 
 
+def evaluation_config(stored: Config, config_file: Path | None, overrides: Sequence[str]) -> Config:
+    """The config a run was trained with (it built the model, so it wins), plus the user's
+    `--config`/overrides of `EVALUATE_KEYS` only: any other key whose value would differ is a
+    ConfigError naming it. A file repeating the stored values (the run's own config.yaml) is fine.
+    """
+    user: dict[str, Any] = read_yaml(config_file) if config_file is not None else {}
+    user = merge(user, parse_overrides(list(overrides)))
+    if not user:
+        return stored
+    candidate = from_dict(
+        Config, merge(to_dict(stored), user), source=str(config_file or "overrides")
+    )
+    old, new = config_dict(stored), config_dict(candidate)
+    bad = [
+        k
+        for k in new
+        if new[k] != old.get(k) and not any(fnmatch.fnmatchcase(k, p) for p in EVALUATE_KEYS)
+    ]
+    if bad:
+        raise ConfigError(
+            f"evaluate: {', '.join(f'{k}={new[k]!r}' for k in bad)} would change the trained model "
+            f"(stored {', '.join(f'{k}={old.get(k)!r}' for k in bad)}); the run's stored config wins. "
+            f"Keys that may be overridden here: {', '.join(EVALUATE_KEYS)}"
+        )
+    return candidate
+
+
 def evaluate_run(
     run_dir: Path | str,
     data_dir: Path | str | None = None,
@@ -325,7 +370,7 @@ def evaluate_run(
     """Score a VQ-VAE or forecaster run on records (default: its test split); write results into `out`
     (default: the run dir): results.{json,csv,md} + figures. Returns the results dict.
 
-    Only keys that cannot change the model may be overridden (`config.EVALUATE_SAFE_KEYS`).
+    Only keys that cannot change the model may be overridden (`EVALUATE_KEYS`).
     """
     run_dir = Path(run_dir)
     forecaster: LatentForecaster | None = None
@@ -334,7 +379,7 @@ def evaluate_run(
         vqvae = forecaster.vqvae
     else:
         vqvae, stored = load_vqvae(run_dir)
-    cfg = override_stored(stored, config_file, list(overrides), EVALUATE_SAFE_KEYS, "evaluate")
+    cfg = evaluation_config(stored, config_file, overrides)
     check_horizons(cfg)
     if data_dir is not None:
         data_dir = Path(data_dir)

@@ -24,10 +24,9 @@ from sigzoo_shared import (
     find_checkpoint,
     load_checkpoint,
     load_state_dict,
-    make_loader,
     setup,
 )
-from sigzoo_shared.config import from_dict
+from sigzoo_shared.runs import load_run, make_loaders
 from torch import Tensor, nn
 
 from ecg_vqvae import plots
@@ -120,19 +119,7 @@ def train_vqvae(cfg: Config, run_dir: Path | None = None, resume: Path | None = 
     if resume is None:
         _init_weights(model, cfg.model.model_checkpoint_weights)
     tc = cfg.train
-    train_loader = make_loader(
-        train_set,
-        tc.batch_size,
-        shuffle=True,
-        seed=tc.seed,
-        device=device,
-        num_workers=tc.num_workers,
-    )
-    val_loader = (
-        make_loader(val_set, tc.batch_size, device=device, num_workers=tc.num_workers)
-        if len(val_set)
-        else None
-    )
+    train_loader, val_loader = make_loaders(train_set, val_set, tc, device)
     shown = (val_set if len(val_set) else train_set).x[
         :1
     ]  # a fixed window for the per-epoch figures
@@ -175,26 +162,18 @@ def train_vqvae(cfg: Config, run_dir: Path | None = None, resume: Path | None = 
     )
 
 
+def _build_vqvae(cfg: Config) -> VQVAE:
+    return build_vqvae(cfg.model, cfg.data.window_samples)
+
+
 def load_vqvae(run_or_file: Path | str, device: torch.device | str = "cpu") -> tuple[VQVAE, Config]:
-    """The best VQ-VAE of a run (or a checkpoint file) and its config; also accepts a forecaster run."""
-    path = find_checkpoint(run_or_file)
-    state = load_checkpoint(path, map_location=device)
-    if state.get("config") is None:
-        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
-    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
-    model = build_vqvae(cfg.model, cfg.data.window_samples)
-    weights = state["model_state"]
-    if any(
-        k.startswith("vqvae.") for k in weights
-    ):  # a forecaster checkpoint holds the VQ-VAE inside
-        weights = {k[len("vqvae.") :]: v for k, v in weights.items() if k.startswith("vqvae.")}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored config ({str(err).splitlines()[0]})"
-        ) from err
-    return model.to(device).eval(), cfg
+    """The best VQ-VAE of a run (or a checkpoint file) and its config; also accepts a forecaster run
+    (whose checkpoint holds its frozen VQ-VAE)."""
+    if is_forecaster_run(run_or_file):
+        forecaster, cfg = load_forecaster(run_or_file, device)
+        return forecaster.vqvae, cfg
+    run = load_run(Config, run_or_file, _build_vqvae, map_location=str(device))
+    return run.model.to(device), run.config
 
 
 # ------------------------------------------------------------------------------------- forecaster
@@ -252,19 +231,7 @@ def train_forecaster(
         )
     run = RunDir.create(PACKAGE, run_dir=resume or run_dir, verb="train-forecaster")
     model = build_forecaster(cfg, vqvae)
-    train_loader = make_loader(
-        train_set,
-        tc.batch_size,
-        shuffle=True,
-        seed=tc.seed,
-        device=device,
-        num_workers=tc.num_workers,
-    )
-    val_loader = (
-        make_loader(val_set, tc.batch_size, device=device, num_workers=tc.num_workers)
-        if len(val_set)
-        else None
-    )
+    train_loader, val_loader = make_loaders(train_set, val_set, tc, device)
     shown = (val_set if len(val_set) else train_set)[0]
     fs = cfg.data.samples_per_second
 
@@ -292,30 +259,26 @@ def train_forecaster(
     )
 
 
+def _build_forecaster(cfg: Config) -> LatentForecaster:
+    return build_forecaster(cfg, _build_vqvae(cfg))
+
+
 def load_forecaster(
     run_or_file: Path | str, device: torch.device | str = "cpu"
 ) -> tuple[LatentForecaster, Config]:
-    path = find_checkpoint(run_or_file)
-    state = load_checkpoint(path, map_location=device)
-    if state.get("config") is None:
-        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
-    if not any(k.startswith("patch_in.") for k in state["model_state"]):
+    """The best forecaster of a run (or a checkpoint file), through the core's `load_run`."""
+    if not is_forecaster_run(run_or_file):
         raise CheckpointError(
-            f"{path}: not a forecaster checkpoint (train one with "
+            f"{find_checkpoint(run_or_file)}: not a forecaster checkpoint (train one with "
             "`ecg-vqvae train-forecaster --vqvae <run>`)"
         )
-    stored = state["config"]
-    if "prior" not in stored.get("forecast", {}):  # written before the option: learned queries
-        stored = {**stored, "forecast": {**stored.get("forecast", {}), "prior": "none"}}
-    cfg = from_dict(Config, stored, source=f"{path} (stored config)")
-    model = build_forecaster(cfg, build_vqvae(cfg.model, cfg.data.window_samples))
-    try:
-        model.load_state_dict(state["model_state"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored config ({str(err).splitlines()[0]})"
-        ) from err
-    return model.to(device).eval(), cfg
+    run = load_run(Config, run_or_file, _build_forecaster, map_location=str(device))
+    stored = run.state.get("config")
+    # written before `forecast.prior` existed: those forecasters were trained with learned queries
+    if isinstance(stored, dict) and "prior" not in stored.get("forecast", {}):
+        run.config.forecast.prior = "none"
+        run.model.use_prior = False
+    return run.model.to(device), run.config
 
 
 def is_forecaster_run(run_or_file: Path | str) -> bool:
