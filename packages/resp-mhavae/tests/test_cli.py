@@ -124,8 +124,12 @@ def test_input_errors_leave_no_run_directory(
 
 def test_resume_of_a_missing_run_is_an_error_not_a_new_run(tmp_path: Path, capsys) -> None:
     assert main(["train", "--resume", str(tmp_path / "typo")]) == 2
-    assert "no config.yaml" in capsys.readouterr().err
+    assert "run directory not found" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+    (tmp_path / "plain").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "plain")]) == 2
+    assert "config.yaml: not found" in capsys.readouterr().err
+    assert list((tmp_path / "plain").iterdir()) == []
 
 
 def test_an_input_error_inside_a_run_removes_only_what_the_run_created(tmp_path: Path) -> None:

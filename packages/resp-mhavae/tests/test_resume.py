@@ -94,3 +94,61 @@ def test_train_killed_mid_epoch_resumes_to_the_uninterrupted_weights(
         assert _history(killed / phase) == _history(tmp_path / "straight" / phase), phase
     assert main(["detect", "--run-dir", str(killed)]) == 0
     assert (killed / "detection_metrics.json").is_file()
+
+
+@pytest.fixture
+def short_run(tmp_path: Path, recording: Path) -> Path:
+    """A finished tiny run (VAE 4 epochs, LSTM 2) to resume."""
+    run = tmp_path / "run"
+    tiny = [a for a in TINY if not a.startswith("train.checkpoint_every")]
+    assert main(["train", "--run-dir", str(run), f"data.path={recording}", *tiny]) == 0
+    return run
+
+
+def test_resume_refuses_a_key_that_changes_the_model_naming_it(short_run: Path, capsys) -> None:
+    before = (short_run / "mhavae" / "vae" / "checkpoints" / "last.pt").read_bytes()
+    assert main(["train", "--resume", str(short_run), "train.lr=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "Traceback" not in err
+    assert (short_run / "mhavae" / "vae" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_refuses_another_config_file(short_run: Path, tmp_path: Path, capsys) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("train:\n  epochs: 9\n")
+    assert main(["train", "--resume", str(short_run), "--config", str(other)]) == 2
+    assert "--config" in capsys.readouterr().err
+
+
+def test_resume_with_more_epochs_continues_the_stored_run(
+    short_run: Path, recording: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # the data file moved: its path is one of the keys that may change on resume
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in recording.parent.iterdir():
+        (moved / f.name).write_bytes(f.read_bytes())
+    vae = short_run / "mhavae" / "vae"
+    (vae / "done.json").unlink()  # as if stopped after epoch 4 of a longer run
+    args = ["train", "--resume", str(short_run), "train.epochs=6"]
+    assert main([*args, f"data.path={moved / recording.name}"]) == 0
+    assert [r["epoch"] for r in _history(vae)] == list(range(6))
+    assert _state(vae / "checkpoints" / "last.pt")["epoch"] == 5
+    assert "epochs: 6" in (vae / "config.yaml").read_text()
+
+
+def test_a_corrupt_last_pt_is_refused_before_any_data_is_read(
+    short_run: Path, monkeypatch, capsys
+) -> None:
+    import resp_mhavae.train as train_module
+
+    def no_data(*_a, **_k):
+        raise AssertionError("data was read before the checkpoint was checked")
+
+    monkeypatch.setattr(train_module, "validated_inputs", no_data)
+    vae = short_run / "mhavae" / "vae"
+    (vae / "done.json").unlink()
+    (vae / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    assert main(["train", "--resume", str(short_run), "train.epochs=6"]) == 2
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "Traceback" not in err

@@ -109,6 +109,31 @@ def _stored_config(args: argparse.Namespace):  # -> Config
     return load_config(Config, args.run_dir / "config.yaml", overrides_from(args))
 
 
+# data files may move between a run and its resumption; every other stored key stays
+CHANGEABLE_ON_RESUME = ("data.path", "data.dataset_config")
+
+
+def _resume_config(args: argparse.Namespace):  # -> Config
+    """The stored config of the run to resume (`resume_config`: only resumable keys may change).
+
+    Its phases' `last.pt` files are checked in `train` before any data is read: they live in the
+    phase folders, not in RUN/checkpoints where the core looks.
+    """
+    from sigzoo_shared.cli import overrides_from
+    from sigzoo_shared.runs import resume_config
+
+    from resp_mhavae.config import Config
+
+    return resume_config(
+        Config,
+        args.resume,
+        overrides_from(args),
+        config_file=args.config,
+        changeable=CHANGEABLE_ON_RESUME,
+        check_checkpoint=False,
+    )
+
+
 def dispatch(args: argparse.Namespace) -> None:
     from resp_mhavae.config import Config
 
@@ -121,12 +146,7 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command in ("train", "run"):
         from resp_mhavae.train import train
 
-        cfg = _config(args)
-        if args.resume is not None and (args.resume / "config.yaml").is_file():
-            from sigzoo_shared.cli import overrides_from
-            from sigzoo_shared.config import load_config
-
-            cfg = load_config(Config, args.resume / "config.yaml", overrides_from(args))
+        cfg = _config(args) if args.resume is None else _resume_config(args)
         path = train(cfg, args.run_dir, args.resume, args.force)
         if args.command == "train":
             print(f"trained: {path}")

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
 from sigzoo_shared.config import TrainConfig
-from sigzoo_shared.errors import ConfigError
+from sigzoo_shared.runs import check_resumable, stored_config_path
 from torch import Tensor, nn
 
 from resp_mhavae import plots
@@ -285,15 +285,26 @@ def validated_inputs(cfg: Config, run_path: Path | None = None) -> Prepared:
     return prepared
 
 
+def check_phases_resumable(run_path: Path) -> list[Path]:
+    """Open every unfinished phase's `last.pt` now, before any data is read; return them.
+
+    A run keeps one core run per phase (RUN/mhavae/vae, ...), so the core's `check_resumable` is
+    applied to each phase folder that would be continued (a done.json means it is skipped).
+    """
+    stored_config_path(run_path)  # a folder without config.yaml is no run: one clear error
+    return [
+        check_resumable(last.parent.parent)
+        for last in sorted(run_path.glob("**/checkpoints/last.pt"))
+        if not (last.parent.parent / "done.json").is_file()
+    ]
+
+
 def train(
     cfg: Config, run_dir: Path | None = None, resume: Path | None = None, force: bool = False
 ) -> Path:
     """Preprocess (cached), then train the MHA-VAE-LSTM and the neural baselines; return the run dir."""
-    if resume is not None and not (Path(resume) / "config.yaml").is_file():
-        raise ConfigError(
-            f"--resume {resume}: not a resp-mhavae run directory (no config.yaml); "
-            "start a new run with --run-dir"
-        )
+    if resume is not None:
+        check_phases_resumable(Path(resume))
     target = Path(resume) if resume is not None else run_dir
     prepared = validated_inputs(cfg, target)
     device = setup(cfg.train)
