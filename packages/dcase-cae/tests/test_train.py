@@ -71,7 +71,26 @@ def test_resumed_run_equals_uninterrupted_run(
 
 def test_resume_of_a_missing_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
-    assert "nope/config.yaml: not found" in capsys.readouterr().err
+    assert "nope: run directory not found" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_stored_config_and_checks_checkpoints_first(
+    tiny_data: Path, tiny_overrides: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    common = ["--data-dir", str(tiny_data), *tiny_overrides, "model.name=dense_ae"]
+    assert main(["train", "--run-dir", str(tmp_path / "r"), *common, "train.epochs=1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "r"), "train.lr=0.5"]) == 2
+    assert "cannot change train.lr" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "r"), "--config", "x.yaml"]) == 2
+    assert "--config x.yaml" in capsys.readouterr().err
+    last = next((tmp_path / "r").glob("*/checkpoints/last.pt"))
+    last.write_bytes(b"\x00" * 64)
+    # refused before any audio is read: the data folder may even be gone
+    assert (
+        main(["train", "--resume", str(tmp_path / "r"), "--data-dir", str(tmp_path / "gone")]) == 2
+    )
+    assert "last.pt: corrupt or truncated" in capsys.readouterr().err
 
 
 class _Interrupt(Callback):

@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sigzoo_shared.cli import (
+    add_common_verbs,
     add_config_args,
     base_parser,
     config_from_args,
+    dispatch_common,
     overrides_from,
     run_main,
 )
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate machine sounds, train both models briefly, write report.md"
     )
     add_config_args(p)
+    add_common_verbs(sub)
     return parser
 
 
@@ -186,26 +189,39 @@ def _test_layer(args: argparse.Namespace) -> dict:
     return merge(layer, parse_overrides(given)) if given else layer
 
 
+# how files are found and read: a resumed run may point at a moved data folder or cache
+RESUME_CHANGEABLE = ("data.data_dir", "data.cache_dir", "data.resample", "data.channel")
+
+
 def _resume_config(args: argparse.Namespace):
-    """A resumed run's config: its own config.yaml plus only the overrides given now (e.g. more epochs)."""
-    from sigzoo_shared import CheckpointError, ConfigError
-    from sigzoo_shared.config import load_config
+    """A resumed run's config: the stored one wins (`sigzoo_shared.runs.resume_config`).
+
+    Each machine type's last.pt is opened before any audio is read, so a damaged checkpoint is
+    refused at once; a machine type that never started has none and starts fresh.
+    """
+    from sigzoo_shared.checkpoint import LAST, load_checkpoint
+    from sigzoo_shared.runs import resume_config
 
     from dcase_cae.config import Config
 
-    saved = args.resume / "config.yaml"
-    if not saved.is_file():
-        raise CheckpointError(
-            f"{saved}: not found; --resume needs a run directory made by dcase-cae train"
-        )
-    if args.config is not None:
-        raise ConfigError(
-            "--resume uses the run's own config.yaml; pass only KEY=VALUE overrides, not --config"
-        )
-    return load_config(Config, saved, [*_extra(args), *overrides_from(args)])
+    cfg = resume_config(
+        Config,
+        args.resume,
+        [*_extra(args), *overrides_from(args)],
+        config_file=args.config,
+        changeable=RESUME_CHANGEABLE,
+        check_checkpoint=False,
+    )
+    for last in sorted(args.resume.glob(f"*/checkpoints/{LAST}")):
+        load_checkpoint(last)
+    return cfg
 
 
 def dispatch(args: argparse.Namespace) -> None:
+    from dcase_cae.config import Config
+
+    if dispatch_common(args, Config, MODULE):
+        return
     if args.command == "prepare":
         from dcase_cae.prepare import prepare
 

@@ -6,7 +6,6 @@ Each function takes data and returns a `Figure`; the caller saves it through `Ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -56,31 +55,6 @@ def reconstruction_figure(
         ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def loss_figure(history: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """Training and validation loss per epoch (log scale)."""
-    fig = Figure(figsize=(5, 3.2))
-    ax = fig.subplots()
-    rows = [r for r in history if "epoch" in r and "train_loss" in r]
-    epochs = [r["epoch"] + 1 for r in rows]
-    ax.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label="train")
-    if any("val_loss" in r for r in rows):
-        ax.plot(
-            [r["epoch"] + 1 for r in rows if "val_loss" in r],
-            [r["val_loss"] for r in rows if "val_loss" in r],
-            "s-",
-            ms=3,
-            label="validation",
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE")
-    ax.set_title(title or "loss", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend()
     fig.tight_layout()
     return fig
 

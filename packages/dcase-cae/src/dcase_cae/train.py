@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
+from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loaders, seed_everything, setup
 from sigzoo_shared.checkpoint import LAST
 from torch import Tensor, nn
 
@@ -148,26 +148,14 @@ def train_machine(
         model.set_normalisation(
             torch.from_numpy(frames.mean(axis=1)), torch.from_numpy(frames.std(axis=1))
         )
-    loader = make_loader(
+    loader, val_loader = make_loaders(
         train_ds,
-        cfg.train.batch_size,
-        shuffle=True,
-        seed=cfg.train.seed,
-        device=device,
-        num_workers=cfg.train.num_workers,
+        val_ds,
+        cfg.train,
+        device,
         collate_fn=train_ds.collate,
+        val_collate_fn=val_ds.collate if val_ds is not None else None,
     )
-    val_loader = None
-    if val_ds is not None:
-        val_loader = make_loader(
-            val_ds,
-            cfg.train.batch_size,
-            shuffle=False,
-            seed=cfg.train.seed,
-            device=device,
-            num_workers=cfg.train.num_workers,
-            collate_fn=val_ds.collate,
-        )
     callbacks = []
     if cfg.figures.enabled and kind != "embedding":
         every = cfg.figures.every_n_epochs or max(1, cfg.train.epochs // 3)
@@ -199,11 +187,11 @@ def train_machine(
         val_loader,
         resume=run.path if resume and (run.checkpoints / LAST).is_file() else None,
     )
-    from dcase_cae.plots import loss_figure
+    from sigzoo_shared.plots import loss_curves
 
     history = run.read_metrics()
     if history:
-        run.save_figure(loss_figure(history, title=f"{machine_type} ({kind})"), "loss")
+        run.save_figure(loss_curves(history, ["loss"], title=f"{machine_type} ({kind})"), "loss")
     log.info(
         "%s: %d epochs, best %s %.5g -> %s",
         machine_type,
@@ -239,28 +227,25 @@ def train(cfg: Config, run_dir: Path | str | None = None, resume: Path | str | N
 def load_trained(
     run_or_checkpoint: Path, device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, Config, dict]:
-    """Model in eval mode, its Config and the checkpoint dict, from a run dir (best.pt) or a .pt file."""
-    from sigzoo_shared import CheckpointError, find_checkpoint, load_checkpoint
-    from sigzoo_shared.config import from_dict
+    """Model in eval mode, its Config and the checkpoint dict, from a run dir (best.pt) or a .pt file.
 
-    path = find_checkpoint(run_or_checkpoint, which="best")
-    state = load_checkpoint(path, map_location=device)
-    if not state.get("config"):
-        raise CheckpointError(f"{path}: checkpoint carries no config; cannot rebuild the model")
-    cfg = from_dict(Config, state["config"], source=f"{path} (stored config)")
-    centres = state.get("model_state", {}).get("head.centres")
-    n_classes = 2 if centres is None else int(centres.shape[0]) // cfg.model.n_subclusters
-    model = build_model(cfg, n_classes)
-    try:
-        model.load_state_dict(state["model_state"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: weights do not fit a {cfg.model.name} model built from its own "
-            f"config ({str(err).splitlines()[0]})"
-        ) from err
-    model.to(device).eval()
-    state["path"] = str(path)
-    return model, cfg, state
+    The core's `load_run` rebuilds it from the config stored in the checkpoint; the embedding
+    model's class count follows the training data, so it is read off the stored class centres.
+    """
+    from sigzoo_shared.runs import load_run
+
+    def build(cfg: Config, state: dict) -> nn.Module:
+        centres = state.get("model_state", {}).get("head.centres")
+        n_classes = 2 if centres is None else int(centres.shape[0]) // cfg.model.n_subclusters
+        return build_model(cfg, n_classes)
+
+    loaded = load_run(
+        Config, run_or_checkpoint, build, which="best", map_location=str(device), needs_state=True
+    )
+    loaded.model.to(device)
+    state = loaded.state
+    state["path"] = str(loaded.checkpoint)
+    return loaded.model, loaded.config, state
 
 
 __all__ = [
