@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from sigzoo_shared.plots import draw_loss_panels
 
 NOISE_COLOR = "black"
 
@@ -94,17 +95,9 @@ def history_figure(history: Sequence[dict[str, Any]]) -> Figure:
     fig = Figure(figsize=(12, 3.2))
     axes = fig.subplots(1, 4)
     epochs = [h["epoch"] + 1 for h in history]
-    panels = [("loss", "total loss"), ("recon", "reconstruction (MSE)"), ("kl", "KL")]
-    for ax, (key, title) in zip(axes, panels):
-        for split, style in (("train", "-"), ("val", "--")):
-            ys = [h.get(f"{split}_{key}") for h in history]
-            if any(y is not None for y in ys):
-                ax.plot(
-                    epochs, [np.nan if y is None else y for y in ys], style, marker=".", label=split
-                )
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+    draw_loss_panels(
+        axes[:3], history, ["loss", "recon", "kl"], ["total loss", "reconstruction (MSE)", "KL"]
+    )
     ax = axes[3]
     for key in ("val_ari", "val_nmi", "val_silhouette", "val_noise_auc"):
         ys = [h.get(key) for h in history]
