@@ -46,6 +46,8 @@ def test_circles_missing_modules_and_names_are_reported(tmp_path: Path, monkeypa
         "evaluate"
     }  # function-level import ignored
     assert find_cycles(graph) == [["evaluate", "train", "evaluate"]]
+    nested = import_graph("bad_pkg", nested=True)  # evaluate's function-level import of cli counts
+    assert find_cycles(nested) == [["cli", "evaluate", "cli"], ["evaluate", "train", "evaluate"]]
     problems = layout_problems("bad_pkg")
     assert any("bench.py: missing" in p for p in problems)
     assert any("['__version__', 'Config'] missing" in p for p in problems)
