@@ -32,7 +32,9 @@ def forecaster_run(tiny_overrides, tmp_path: Path) -> Path:
     return fc
 
 
-def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_run: Path) -> None:
+def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
+    forecaster_run: Path, tmp_path: Path, capsys
+) -> None:
     assert main(["evaluate", "--run-dir", str(forecaster_run)]) == 0
     results = json.loads((forecaster_run / "results.json").read_text())
     assert results["test_records"] == ["s005", "s006"]
@@ -74,9 +76,9 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
     assert "repeat_last_beat" in (forecaster_run / "results.md").read_text()
 
     # the seed summary: mean ± std over runs, pooled and per record (one run twice: std 0)
-    from ecg_vqvae.summary import summarize
-
-    table = summarize([forecaster_run, forecaster_run])
+    capsys.readouterr()
+    assert main(["seed-tables", str(forecaster_run), str(forecaster_run)]) == 0
+    table = capsys.readouterr().out
     prd = results["reconstruction"]["per_record"]["s006"]["prd_pct"]
     assert f"| s006 | {prd:.2f} ± 0.00 |" in table
     mae = next(
@@ -86,6 +88,9 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(forecaster_
     )
     assert "| rr_ensemble | 1 |" in table and "forecaster / best naive" in table
     assert "Forecast MAE [mV] per record at 1 s" in table and f"{mae:.4f} ± 0.0000" in table
+    assert main(["seed-tables", str(forecaster_run), str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path / "results.json") in err[0]
 
 
 def test_forecast_verb_writes_figure_and_csv(

@@ -1,6 +1,6 @@
 """`ecg-vqvae` console script: one subcommand per verb, each calling one function.
 
-prepare | train | train-forecaster | evaluate | forecast | bench | demo, plus the core's config |
+prepare | train | train-forecaster | evaluate | forecast | bench | seed-tables | demo, plus the core's config |
 sweep | summarize. Heavy imports happen inside `dispatch`, so `--help` is instant.
 """
 
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeat", type=int, default=5)
 
+    p = sub.add_parser(
+        "seed-tables",
+        help="mean ± std over evaluated runs: methods per horizon and per record (markdown)",
+    )
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="folders with results.json")
+
     p = sub.add_parser("demo", help="synthetic ECG -> short training -> evaluation -> report.md")
     add_config_args(p)
     add_common_verbs(sub)
@@ -191,6 +197,10 @@ def dispatch(args: argparse.Namespace) -> None:
 
         md = run_bench(args.run_dir, batch_size=args.batch_size, repeat=args.repeat)
         print(f"bench: {md}")
+    elif args.command == "seed-tables":
+        from ecg_vqvae.summary import summarize
+
+        print(summarize(args.runs))
     elif args.command == "demo":
         from ecg_vqvae.demo import DEMO_OVERRIDES, run_demo
 

@@ -1,8 +1,10 @@
-"""Mean and spread over seeds of several evaluated runs: `python -m ecg_vqvae.summary RUN [RUN ...]`.
+"""Mean and spread over seeds of several evaluated runs: `ecg-vqvae seed-tables RUN [RUN ...]`.
 
 Reads each run's `results.json` (written by `ecg-vqvae evaluate`) and prints markdown tables: test
 reconstruction and codebook figures, pooled forecast errors per method and horizon, and per-record
 reconstruction PRD and forecast MAE, as mean +- std (sample std over runs) with the per-run values' count.
+The core's `ecg-vqvae summarize` lists every number of results.json flat; these tables put methods side
+by side per horizon and per record, as the docs publish them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sigzoo_shared import DataError
 
 
 def _ms(values: Sequence[float], digits: int = 3) -> str:
@@ -21,8 +24,19 @@ def _ms(values: Sequence[float], digits: int = 3) -> str:
     return f"{v.mean():.{digits}f} ± {sd:.{digits}f}"
 
 
+def read_results(run_dir: Path | str) -> dict:
+    """A run's results.json, or a DataError naming it."""
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; run `ecg-vqvae evaluate --out {run_dir}` first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not JSON ({err})") from err
+
+
 def summarize(run_dirs: Sequence[Path | str]) -> str:
-    results = [json.loads((Path(r) / "results.json").read_text()) for r in run_dirs]
+    results = [read_results(r) for r in run_dirs]
     rec = [r["reconstruction"]["pooled"] for r in results]
     ref = [
         r["reconstruction"]["window_mean_reference"]
