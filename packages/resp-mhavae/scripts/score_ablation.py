@@ -16,22 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from resp_mhavae.config import Config, resolved_modality_weights
-from resp_mhavae.factory import build_lstm, build_vae
+from resp_mhavae.factory import load_model
 from resp_mhavae.leaderboard import Series, load_scene
 from resp_mhavae.pointwise import spread, vae_lstm_window_scores
 from resp_mhavae.range_metrics import vus
-from sigzoo_shared import find_checkpoint, load_checkpoint
 from sigzoo_shared.config import load_config
 
 torch.set_num_threads(1)
 VARIANTS = {"reconstruction": (1.0, 0.0), "prediction": (0.0, 1.0), "default mix": (1.0, 0.5)}
-
-
-def restore(model: torch.nn.Module, phase: Path) -> torch.nn.Module:
-    """Weights of a phase's best checkpoint into a model built from the run's config.yaml."""
-    state = load_checkpoint(find_checkpoint(phase), map_location="cpu")
-    model.load_state_dict(state["model_state"])
-    return model.eval()
 
 
 def main(run: Path, only: list[str]) -> None:
@@ -58,8 +50,8 @@ def main(run: Path, only: list[str]) -> None:
             buffer = min(L, 100)
             for seed in cfg.leaderboard.seeds:
                 model_dir = run / "models" / f"{name}_{split}_s{seed}" / "mhavae"
-                vae = restore(build_vae(scfg, len(scene.rec.channels)), model_dir / "vae")
-                lstm = restore(build_lstm(scfg, scfg.model.code_size), model_dir / "lstm")
+                vae = load_model(model_dir / "vae", device)  # best.pt via the core's load_run
+                lstm = load_model(model_dir / "lstm", device)
                 args = (scene.windows, L // scene.stride, scfg.data.look_back_num, w.float())
                 rec = vae_lstm_window_scores(vae, lstm, *args, 0.0, device)
                 pred = vae_lstm_window_scores(vae, lstm, *args, 1.0, device) - rec

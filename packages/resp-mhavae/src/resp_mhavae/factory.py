@@ -6,13 +6,14 @@ other. The architecture of a stored model is read from the config saved in its c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from sigzoo_shared import find_checkpoint, load_checkpoint
-from sigzoo_shared.config import from_dict
 from sigzoo_shared.errors import CheckpointError
-from torch import nn
+from sigzoo_shared.runs import load_run
+from torch import Tensor, nn
 
 from resp_mhavae.config import Config
 from resp_mhavae.model import MHAVAE, SequenceLSTM
@@ -39,28 +40,30 @@ def build_lstm(cfg: Config, dim: int) -> SequenceLSTM:
     )
 
 
-def load_model(path: Path, device: torch.device) -> nn.Module:
-    """Rebuild a VAE or LSTM from a phase directory's best.pt (architecture read from the stored config)."""
-    ckpt = find_checkpoint(path)
-    state = load_checkpoint(ckpt, map_location="cpu")
-    if state.get("config") is None:
-        raise CheckpointError(f"{ckpt}: no config stored; cannot rebuild the model")
-    cfg = from_dict(Config, state["config"], source=str(ckpt))
-    weights = state["model_state"]
+def architecture_of(ckpt: Path, weights: Mapping[str, Tensor]) -> Callable[[Config], nn.Module]:
+    """`build_model` for `load_run`: which model (VAE with or without attention, LSTM) and its input
+    width, read from the stored weights; every other size comes from the stored config.
+
+    The input width is the recording's channel count (or the VAE code size for an LSTM on latents),
+    which the config does not hold, so it can only come from the weights.
+    """
     if "lstm.weight_ih_l0" in weights:
-        model: nn.Module = build_lstm(cfg, int(weights["head.weight"].shape[0]))
-    elif "stem.0.weight" in weights:
-        model = build_vae(
-            cfg,
-            int(weights["stem.0.weight"].shape[1]),
-            use_attention="attention.attn.in_proj_weight" in weights,
-        )
-    else:
-        raise CheckpointError(f"{ckpt}: neither a resp-mhavae VAE nor LSTM checkpoint")
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{ckpt}: weights do not match the stored config ({str(err).splitlines()[0]})"
-        ) from err
-    return model.to(device).eval()
+        return lambda cfg: build_lstm(cfg, int(weights["head.weight"].shape[0]))
+    if "stem.0.weight" in weights:
+        attention = "attention.attn.in_proj_weight" in weights
+        return lambda cfg: build_vae(cfg, int(weights["stem.0.weight"].shape[1]), attention)
+    raise CheckpointError(f"{ckpt}: neither a resp-mhavae VAE nor LSTM checkpoint")
+
+
+def load_model(path: Path, device: torch.device) -> nn.Module:
+    """Rebuild a VAE or LSTM from a phase directory's best.pt (the core's `load_run`), on `device`.
+
+    The checkpoint is read twice (once for the layer shapes, once by `load_run`): phase checkpoints
+    are small, and `load_run` keeps one checkpoint -> config -> model path for the whole zoo.
+    """
+    ckpt = find_checkpoint(path)
+    weights = load_checkpoint(ckpt, map_location="cpu").get("model_state")
+    if not isinstance(weights, Mapping):
+        raise CheckpointError(f"{ckpt}: holds no model_state; not a resp-mhavae phase checkpoint")
+    run = load_run(Config, ckpt, architecture_of(ckpt, weights))
+    return run.model.to(device).eval()

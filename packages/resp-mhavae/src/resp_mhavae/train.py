@@ -17,6 +17,7 @@ created is removed again if a config or data error stops it: a bad input leaves 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable
@@ -24,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loader, seed_everything, setup
+from sigzoo_shared import EpochFigures, RunDir, Trainer, seed_everything, setup
 from sigzoo_shared.config import TrainConfig
-from sigzoo_shared.runs import check_resumable, stored_config_path
+from sigzoo_shared.runs import check_resumable, make_loaders, stored_config_path
 from torch import Tensor, nn
 
 from resp_mhavae import plots
@@ -122,22 +123,12 @@ def _fit(
     resume: Path | None,
 ) -> None:
     seed_everything(tcfg.seed, tcfg.deterministic, tcfg.cudnn_benchmark)
-    train_loader = make_loader(
-        train_ds,
-        tcfg.batch_size,
-        shuffle=True,
-        seed=tcfg.seed,
-        device=device,
-        num_workers=tcfg.num_workers if tcfg.num_workers is not None else 0,
+    # windows are in-memory tensors: worker processes would only add start-up time, so `auto`
+    # (None) means none here
+    workers = tcfg.num_workers if tcfg.num_workers is not None else 0
+    train_loader, val_loader = make_loaders(
+        train_ds, val_ds, dataclasses.replace(tcfg, num_workers=workers), device
     )
-    val_loader = None
-    if val_ds is not None and len(val_ds):
-        val_loader = make_loader(
-            val_ds,
-            tcfg.batch_size,
-            device=device,
-            num_workers=tcfg.num_workers if tcfg.num_workers is not None else 0,
-        )
     result = Trainer(tcfg, phase, callbacks, config=cfg, device=device).fit(
         model, step, train_loader, val_loader, resume=resume
     )
