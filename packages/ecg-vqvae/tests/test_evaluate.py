@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ecg_vqvae.cli import main
 from ecg_vqvae.evaluate import forecast_metrics, reconstruction_metrics
+from ecg_vqvae.train import load_forecaster, load_vqvae
+from sigzoo_shared import CheckpointError
 
 
 def test_metrics_match_hand_computation() -> None:
@@ -137,3 +140,27 @@ def test_forecast_start_before_one_context_is_a_clear_error(
         == 2
     )
     assert "--start 1 s" in capsys.readouterr().err
+
+
+def test_runs_load_through_the_core_and_old_forecasters_keep_learned_queries(
+    forecaster_run: Path, tmp_path: Path
+) -> None:
+    """`load_forecaster`/`load_vqvae` rebuild the stored model (eval mode); a forecaster saved before
+    `forecast.prior` existed was trained with learned queries and must run without the prior."""
+    fc, cfg = load_forecaster(forecaster_run)
+    assert fc.use_prior and cfg.forecast.prior == "repeat_last_beat" and not fc.training
+    vq, _ = load_vqvae(forecaster_run)  # a forecaster run holds its frozen VQ-VAE
+    own = vq.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in fc.vqvae.state_dict().items())
+
+    state = torch.load(forecaster_run / "checkpoints" / "best.pt", weights_only=True)
+    del state["config"]["forecast"]["prior"]
+    torch.save(state, tmp_path / "old.pt")
+    old, old_cfg = load_forecaster(tmp_path / "old.pt")
+    assert not old.use_prior and old_cfg.forecast.prior == "none"
+    context = torch.randn(1, 2, cfg.data.window_samples)
+    with torch.no_grad():
+        assert old(context).shape == context.shape  # no prior needed
+
+    with pytest.raises(CheckpointError, match="not a forecaster checkpoint"):
+        load_forecaster(tmp_path / "vq")
