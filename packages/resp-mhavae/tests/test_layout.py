@@ -51,3 +51,12 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys, resp_mhavae.cli as c, resp_mhavae as p; p.__version__; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_config_verb_shows_what_an_original_flat_json_becomes(tmp_path, capsys) -> None:
+    path = tmp_path / "mha_vae_lstm_config.json"
+    path.write_text('{"l_win": 24, "code_size": 6, "threshold_percent": 85}')
+    assert main(["config", "--config", str(path)]) == 0
+    shown = _flat(yaml.safe_load(capsys.readouterr().out))
+    assert (shown["data.l_win"], shown["model.code_size"]) == (24, 6)
+    assert shown["detect.threshold_percent"] == 85.0

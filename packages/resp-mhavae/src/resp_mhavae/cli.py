@@ -137,6 +137,12 @@ def _resume_config(args: argparse.Namespace):  # -> Config
 def dispatch(args: argparse.Namespace) -> None:
     from resp_mhavae.config import Config
 
+    if args.command == "config" and args.run_dir is None:
+        from sigzoo_shared.config import config_yaml
+
+        # our layering, so `config` shows what the original flat JSON becomes as well
+        print(config_yaml(_config(args)), end="")
+        return
     if dispatch_common(args, Config, MODULE):
         return
     if args.command == "preprocess":
