@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from ecg_vqvae.cli import main
 from ecg_vqvae.config import Config
 from sigzoo_shared.cli import packaged_config
@@ -81,3 +82,14 @@ def test_demo_runs_end_to_end_on_a_tiny_config(tiny_overrides, tmp_path: Path) -
     for line in report.splitlines():
         if line.startswith("- [") and "](" in line:
             assert (tmp_path / line.split("](")[1].rstrip(")")).is_file()
+
+
+def test_quick_also_limits_the_forecasters_training(tiny_overrides, tmp_path: Path) -> None:
+    """`--quick` is a smoke run for both phases; a value the user types still wins."""
+    vq, fc = tmp_path / "vq", tmp_path / "fc"
+    assert main(["train", "--quick", "--run-dir", str(vq), *tiny_overrides]) == 0
+    argv = ["train-forecaster", "--quick", "--vqvae", str(vq), "--run-dir", str(fc)]
+    assert main([*argv, *tiny_overrides, "forecast.train.limit_val_batches=1"]) == 0
+    stored = yaml.safe_load((fc / "config.yaml").read_text())["forecast"]["train"]
+    assert stored["epochs"] == 1 and stored["limit_train_batches"] == 2
+    assert stored["limit_val_batches"] == 1
