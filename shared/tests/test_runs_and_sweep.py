@@ -190,3 +190,18 @@ def test_runs_group_by_configuration_not_by_seed(tmp_path: Path) -> None:
     assert groups == {"train.lr=0.001": runs[:2], "train.lr=0.003": runs[2:]}
     rows = summarize(runs)
     assert [(r["group"], r["n"]) for r in rows] == [("train.lr=0.001", 2), ("train.lr=0.003", 1)]
+
+
+def test_list_items_are_named_by_their_label() -> None:
+    from sigzoo_shared.sweep import flat_numbers
+
+    tree = {
+        "results": [{"method": "iforest", "vus_pr": 0.6}, {"method": "zscore", "vus_pr": 0.4}],
+        "x": [1, 2],
+    }
+    assert flat_numbers(tree) == {
+        "results.iforest.vus_pr": 0.6,
+        "results.zscore.vus_pr": 0.4,
+        "x.0": 1.0,
+        "x.1": 2.0,
+    }

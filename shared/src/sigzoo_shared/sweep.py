@@ -102,16 +102,31 @@ def _run_cli(module: str, argv: list[str]) -> None:
 # ------------------------------------------------------------------------------------------ summary
 
 
+# a list item that says what it is (a method, a record, a machine ID) is named by that, not by position
+LABEL_KEYS = ("name", "method", "id", "record", "series", "machine_type", "section")
+
+
+def _label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in LABEL_KEYS:
+            if isinstance(item.get(key), str):
+                return item[key]
+    return str(index)
+
+
 def flat_numbers(tree: Any, prefix: str = "") -> dict[str, float]:
-    """Every numeric leaf of a JSON tree as `{dotted.key: value}` (list items by index; bools out)."""
+    """Every numeric leaf of a JSON tree as `{dotted.key: value}` (bools left out).
+
+    List items are named by their label field (`name`, `method`, `id`, ...) where they have one,
+    else by position, so `results.IsolationForest.vus_pr` stays the same key when the order changes.
+    """
     out: dict[str, float] = {}
-    items = (
-        tree.items()
-        if isinstance(tree, dict)
-        else enumerate(tree)
-        if isinstance(tree, list)
-        else ()
-    )
+    if isinstance(tree, dict):
+        items: Any = tree.items()
+    elif isinstance(tree, list):
+        items = [(_label(v, i), v) for i, v in enumerate(tree)]
+    else:
+        items = ()
     for key, value in items:
         name = f"{prefix}{key}"
         if isinstance(value, (dict, list)):
