@@ -178,6 +178,19 @@ class _Toy:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+@dataclass
+class _Forecast:
+    horizon_s: float = 1.0
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50))
+
+
+@dataclass
+class _Nested:
+    train: TrainConfig = field(default_factory=TrainConfig)
+    lstm: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
+    forecast: _Forecast = field(default_factory=_Forecast)
+
+
 def test_quick_limits_every_training_phase() -> None:
     import argparse
     from dataclasses import dataclass, field
@@ -193,6 +206,9 @@ def test_quick_limits_every_training_phase() -> None:
     args = argparse.Namespace(config=None, quick=True, overrides=[], set_overrides=[])
     cfg = config_from_args(TwoPhase, args, "sigzoo_shared")
     assert cfg.train.epochs == 1 and cfg.lstm.epochs == 1
+    cfg = config_from_args(_Nested, args, "sigzoo_shared")
+    assert cfg.train.epochs == 1 and cfg.lstm.epochs == 1 and cfg.forecast.train.epochs == 1
+    assert cfg.forecast.train.limit_train_batches == 2
     assert cfg.lstm.limit_train_batches == 2 and cfg.lstm.limit_val_batches == 2
 
 

@@ -112,21 +112,33 @@ def config_from_args(
 
 
 def quick_overrides(cls: type) -> list[str]:
-    """`--quick` for every TrainConfig section of a config beyond `train` (e.g. a second phase)."""
+    """`--quick` for every TrainConfig section of a config beyond the top-level `train`, at any depth
+    (a second phase `lstm`, or a forecaster's `forecast.train`)."""
+    return [
+        o.replace("train.", f"{path}.", 1)
+        for path in _train_sections(cls, "")
+        if path != "train"
+        for o in QUICK_OVERRIDES
+    ]
+
+
+def _train_sections(cls: type, prefix: str) -> list[str]:
     import dataclasses
     import typing
 
     from sigzoo_shared.config import TrainConfig
 
+    found = []
     hints = typing.get_type_hints(cls)
-    sections = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.name != "train"
-        and isinstance(hints.get(f.name), type)
-        and issubclass(hints[f.name], TrainConfig)
-    ]
-    return [o.replace("train.", f"{name}.", 1) for name in sections for o in QUICK_OVERRIDES]
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name)
+        if not isinstance(tp, type):
+            continue
+        if issubclass(tp, TrainConfig):
+            found.append(f"{prefix}{f.name}")
+        elif dataclasses.is_dataclass(tp):
+            found += _train_sections(tp, f"{prefix}{f.name}.")
+    return found
 
 
 def run_main(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sigzoo_shared.cli import (
-    QUICK_OVERRIDES,
     add_common_verbs,
     add_config_args,
     base_parser,
@@ -162,11 +161,7 @@ def dispatch(args: argparse.Namespace) -> None:
     elif args.command == "train-forecaster":
         from ecg_vqvae.train import train_forecaster
 
-        cfg = (
-            _config_for_resume(args)
-            if args.resume
-            else config_from_args(Config, args, MODULE, _quick_forecast(args))
-        )
+        cfg = _config_for_resume(args) if args.resume else config_from_args(Config, args, MODULE)
         result = train_forecaster(cfg, args.vqvae, args.run_dir, resume=args.resume)
         print(
             f"trained forecaster: {result.run_dir} (best {result.monitor}={result.best_metric:.4g})"
@@ -216,14 +211,6 @@ def dispatch(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown command {args.command}")
 
 
-def _quick_forecast(args: argparse.Namespace) -> list[str]:
-    """--quick's limits for `forecast.train` too: the core's --quick reaches only TrainConfig
-    sections at the top level of the config, and the forecaster's lives inside `forecast`."""
-    if not getattr(args, "quick", False):
-        return []
-    return [o.replace("train.", "forecast.train.", 1) for o in QUICK_OVERRIDES]
-
-
 def _config_for_resume(args: argparse.Namespace) -> Config:
     """On --resume the run's stored config.yaml wins (the core's `resume_config`): overrides may change
     only resumable keys (epochs, device, ...) and `config.CHANGEABLE_ON_RESUME`, else a ConfigError
@@ -235,7 +222,7 @@ def _config_for_resume(args: argparse.Namespace) -> Config:
     return resume_config(
         Config,
         args.resume,
-        quick_list(Config, args) + _quick_forecast(args) + user_overrides(args),
+        quick_list(Config, args) + user_overrides(args),
         config_file=args.config,
         changeable=CHANGEABLE_ON_RESUME,
     )
