@@ -13,23 +13,18 @@ import torch
 from matplotlib.figure import Figure
 from sigzoo_shared import RunDir
 from sigzoo_shared.metrics import label_ranges
+from sigzoo_shared.plots import loss_curves
 
 from resp_mhavae.data import TEST, VAL, Prepared
 
 
 def save_loss_curves(run: RunDir, history: list[dict[str, Any]]) -> Path | None:
+    """The core's train/validation loss figure for one training phase (None before an epoch ends)."""
     if not history:
         return None
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.add_subplot()
-    epochs = [h["epoch"] + 1 for h in history]
-    for key in ("train_loss", "val_loss"):
-        values = [h.get(key) for h in history]
-        if any(v is not None for v in values):
-            ax.plot(epochs, values, label=key)
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title=run.path.name + " loss")
-    ax.legend()
-    return run.save_figure(fig, "loss_curves")
+    return run.save_figure(
+        loss_curves(history, ["loss"], title=f"{run.path.name} loss"), "loss_curves"
+    )
 
 
 def reconstruction_figure(vae: torch.nn.Module, x: torch.Tensor, channels: list[str]) -> Figure:
