@@ -41,6 +41,7 @@ from dcase_cae.data import (
 )
 from dcase_cae.official import (
     OFFICIAL_KEYS,
+    RESULT_KEYS,
     bootstrap_intervals,
     official_score,
     partial_auc,
@@ -466,20 +467,6 @@ def test_machine(
     }
 
 
-MARKDOWN_KEYS = (
-    "official_score",
-    "AUC_source",
-    "AUC_target",
-    "pAUC",
-    "AUC_source_in",
-    "AUC_target_in",
-    "AUC",
-    "precision",
-    "recall",
-    "F1",
-)
-
-
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
 
@@ -527,7 +514,7 @@ def results_markdown(results: Sequence[dict[str, Any]], title: str = "Test resul
     over test clips in brackets."""
     lines = [f"# {title}", ""]
     for res in results:
-        keys = [k for k in MARKDOWN_KEYS if any(k in r for r in res["ids"])]
+        keys = [k for k in RESULT_KEYS if any(k in r for r in res["ids"])]
         lines += [
             f"## {res['machine_type']} ({res['model']}, {res['mode']} mode)",
             "",

@@ -27,6 +27,17 @@ from scipy import stats
 MAX_FPR = 0.1
 DOMAINS = ("source", "target")
 OFFICIAL_KEYS = ("AUC_source", "AUC_target", "pAUC")
+# every figure a result row can carry, in the order tables show them (test's markdown, report)
+RESULT_KEYS = (
+    "official_score",
+    *OFFICIAL_KEYS,
+    "AUC_source_in",
+    "AUC_target_in",
+    "AUC",
+    "precision",
+    "recall",
+    "F1",
+)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -22,20 +22,9 @@ from typing import Any
 import numpy as np
 from sigzoo_shared import DataError, RunDir
 
+from dcase_cae.official import RESULT_KEYS
 from dcase_cae.train import PACKAGE
 
-METRICS = (
-    "official_score",
-    "AUC_source",
-    "AUC_target",
-    "pAUC",
-    "AUC_source_in",
-    "AUC_target_in",
-    "AUC",
-    "precision",
-    "recall",
-    "F1",
-)
 SHOWN = ("official_score", "AUC_source", "AUC_target", "pAUC", "AUC_source_in", "AUC_target_in")
 
 
@@ -85,7 +74,7 @@ def aggregate(runs: Sequence[Path]) -> list[dict[str, Any]]:
             "machine_id": mid,
             "n_runs": len(rows),
         }
-        for key in METRICS:
+        for key in RESULT_KEYS:
             vals = np.array([r[key] for r in rows if r.get(key) is not None], dtype=float)
             if vals.size:
                 agg[f"{key}_mean"], agg[f"{key}_std"] = float(vals.mean()), float(vals.std())
@@ -142,7 +131,7 @@ def compare_runs(runs: Sequence[Path | str], run_dir: Path | str | None = None) 
                         "method": method,
                         "config_id": config_id,
                         "machine_id": row["machine_id"],
-                        **{k: row.get(k) for k in METRICS},
+                        **{k: row.get(k) for k in RESULT_KEYS},
                     }
                 )
     agg = aggregate(runs)
