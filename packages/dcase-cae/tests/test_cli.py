@@ -211,3 +211,28 @@ def test_demo_runs_on_a_tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         and "| dense_ae/mse | toy_machine | 00 |" in report
     )
     assert (tmp_path / "demo" / "figures" / "cae_roc_toy_machine.png").is_file()
+
+
+def test_seed_table_through_the_core_sweep_and_report(
+    tiny_data: Path, tmp_path: Path, tiny_overrides, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented real-data table command: `sweep` trains and tests each seed, `report` groups them."""
+    from sigzoo_shared import sweep
+
+    def in_process(module: str, argv: list[str]) -> None:  # the core tests the subprocess part
+        assert module == "dcase_cae" and main(argv) == 0
+
+    monkeypatch.setattr(sweep, "_run_cli", in_process)
+    root, cache = tmp_path / "table" / "dense_ae", tmp_path / "cache"
+    test_line = f"test --run-dir {{run_dir}} --cache-dir {cache}"
+    train = ["train", "--data-dir", str(tiny_data), "--cache-dir", str(cache), *tiny_overrides]
+    argv = ["sweep", "--root", str(root), "--seeds", "1", "2", "--then", test_line, "--", *train]
+    assert main([*argv, "model.name=dense_ae", "train.epochs=1", "decision.n_bootstrap=0"]) == 0
+    runs = [root / "seed-1", root / "seed-2"]
+    seeds = [load_config(Config, run / "config.yaml").train.seed for run in runs]
+    assert seeds == [1, 2]  # the sweep's seed wins over the tiny overrides' train.seed=3
+    assert all((run / "results.json").is_file() for run in runs)
+    assert "AUC" in (root / "summary.md").read_text()
+    assert main(["report", "--runs", *map(str, runs), "--run-dir", str(tmp_path / "rep")]) == 0
+    assert "| data | toy_fan | dense_ae/mse |" in (tmp_path / "rep" / "report.md").read_text()
+    assert "| average | 2 |" in (tmp_path / "rep" / "report.md").read_text()
