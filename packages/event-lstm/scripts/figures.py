@@ -1,8 +1,9 @@
-"""Regenerate the figures of docs/event-lstm.md from compare.sh runs.
+"""Regenerate the figures of docs/event-lstm.md from the comparison's runs (docs: "Commands behind
+every number").
 
     python figures.py COMPARE_DIR OUT_DIR      # e.g. runs/event-lstm/compare docs/figures/event-lstm
 
-Uses the event-specific run of seed 0 (es-s0): its learned templates, its type confusion on the seed-7
+Uses the event-specific run of seed 0 (es/seed-0): its learned templates, its type confusion on the seed-7
 test windows (written by `event-lstm evaluate`), one validation window after its last epoch (logged
 during training) and its streaming detections over 4 s of the seed-7
 recording.
@@ -24,7 +25,7 @@ from event_lstm.plots import stream_figure, template_grid
 def main(compare: Path, out: Path) -> None:
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
-    run = compare / "es-s0"
+    run = compare / "es" / "seed-0"
     loaded = load_classifier(run)
     model, cfg = loaded.model, loaded.config
     template_grid(model).savefig(out / "templates.png", dpi=110, bbox_inches="tight")

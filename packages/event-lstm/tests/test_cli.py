@@ -12,7 +12,7 @@ import pytest
 import torch
 from event_lstm.cli import main
 from event_lstm.config import Config
-from sigzoo_shared.config import load_config
+from sigzoo_shared.config import load_config, replace
 
 TINY: list[str] = []  # filled from the conftest fixture
 
@@ -67,13 +67,20 @@ def test_version_via_module() -> None:
     assert "0.1.0" in out.stdout
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "lstm.yaml", "compare.yaml"])
 def test_each_shipped_yaml_loads(name) -> None:
     path = Path(str(resources.files("event_lstm") / "configs" / name))
     cfg = load_config(Config, path)
     assert cfg.model.num_events == 16
     if name == "seed.yaml":
         assert cfg.model.downsample == 1 and cfg.model.cnn_channels == 32
+        assert cfg.model.arch == "lstm"  # the original's model
+    if name == "lstm.yaml":  # the earlier default: only the model family differs
+        assert cfg == replace(Config(), model=replace(Config().model, arch="lstm"))
+
+
+def test_the_default_model_is_the_event_specific_one() -> None:
+    assert Config().model.arch == "event_specific"
 
 
 def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:
@@ -104,8 +111,20 @@ def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:
     )
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert set(res["by_tolerance"]) == {"2ms", "5ms", "10ms", "20ms"}
-    assert "+-5ms" in capsys.readouterr().out
+    # the chance level travels with every windowed result (summarize reports it beside the F1)
+    assert set(res["chance_f1"]) == set(res["by_tolerance"])
+    assert all(0.0 <= v < 0.2 for v in res["chance_f1"].values())
+    out = capsys.readouterr().out
+    assert "+-5ms" in out and "chance level" in out
     assert (tmp_path / "ev" / "figures" / "confusion_5ms.png").is_file()
+
+    # validation F1 per epoch, mean over runs (the docs' curve tables)
+    run_cli("curves", str(full), str(part))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| runs | epoch 1 | epoch 2 |"
+    assert lines[2].startswith("| val_f1_5ms, mean of 2 run(s) |")
+    assert main(["curves", str(tmp_path / "ev" / "nowhere")]) == 2
+    assert "metrics.jsonl: not found" in capsys.readouterr().err
 
     out_csv = tmp_path / "events.csv"
     run_cli(

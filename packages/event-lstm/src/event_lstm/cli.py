@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_args(p)
 
+    p = sub.add_parser(
+        "curves", help="validation F1 per epoch, mean over runs (e.g. the seeds of a sweep)"
+    )
+    p.add_argument("runs", type=Path, nargs="+", help="training run directories")
+    p.add_argument("--every", type=int, default=1, help="every N-th epoch")
+    p.add_argument("--metric", default="val_f1_5ms", help="a per-epoch key of metrics.jsonl")
+
     p = sub.add_parser("bench", help="streaming real-time factor, training steps/s, peak memory")
     add_config_args(p)
 
@@ -121,6 +128,12 @@ def dispatch(args: argparse.Namespace) -> None:
     from event_lstm.config import Config
 
     if dispatch_common(args, Config, MODULE):
+        return
+    if args.command == "curves":
+        from event_lstm.evaluate import curves_markdown, validation_curves
+
+        curve = validation_curves(args.runs, args.every, args.metric)
+        print(curves_markdown(curve, f"{args.metric}, mean of {len(args.runs)} run(s)"), end="")
         return
     cfg = config_of(args, Config)
     device = getattr(args, "device", None) or "cpu"

@@ -151,7 +151,36 @@ def window_metrics(
     )
     y = ws.event_labels > 0.5
     res["window_presence_accuracy"] = float((present == y).mean())
+    res["chance_f1"] = chance_f1(ws, cfg, tolerances_ms or cfg.detect.tolerances_ms)
     return res
+
+
+def chance_f1(
+    ws: WindowSet, cfg: Config, tolerances_ms: list[float], seed: int = 0
+) -> dict[str, float]:
+    """F1 per tolerance of a detector that knows only the label rates: each type reported present
+    with its rate in `ws`, at a uniformly random onset in the window, scored with the same matching.
+
+    The floor any published F1 is read against (a result file carries its own chance level).
+    """
+    rng = np.random.default_rng(seed)
+    labels = ws.event_labels  # (N, E)
+    guess = (rng.random(labels.shape) < labels.mean(0)).astype(np.float32)  # (N, E)
+    onsets = rng.integers(0, ws.signals.shape[1], labels.shape).astype(np.float32)  # (N, E)
+    spacing = ws.signals.shape[1] + 2 * cfg.model.refractory_period_samples
+    ts, tt = window_events(labels, ws.event_timings, spacing)
+    ps, pt = window_events(guess, onsets, spacing)
+    res = event_metrics(
+        ts,
+        tt,
+        ps,
+        pt,
+        cfg.data.fs_hz,
+        cfg.data.n_events,
+        tolerances_ms,
+        cfg.model.refractory_period_samples,
+    )
+    return {k: v["overall"]["f1"] for k, v in res["by_tolerance"].items()}
 
 
 def evaluate(
@@ -291,6 +320,11 @@ def results_markdown(res: dict[str, Any]) -> str:
         f"({oe['n_matched']} events matched at +-{oe['matched_at_ms']:g} ms)",
         f"refractory violations: {res['refractory_violations']}",
     ]
+    if "chance_f1" in res:
+        lines.append(
+            "chance level (label rates, random onsets): "
+            + ", ".join(f"F1 +-{k} {v:.4f}" for k, v in res["chance_f1"].items())
+        )
     if "real_time_factor" in res:
         lines.append(f"streaming real-time factor: {res['real_time_factor']:.1f}x")
     return "\n".join(lines) + "\n"
@@ -372,3 +406,42 @@ def write_templates(
         return visualize_learned_templates(model, out)
     with RunDir.created("event-lstm", run_dir=run_dir, verb="templates", tensorboard=False) as run:
         return visualize_learned_templates(model, run.figures / "templates.png")
+
+
+def validation_curves(
+    runs: list[Path], every: int = 1, metric: str = "val_f1_5ms"
+) -> dict[int, float]:
+    """Mean over `runs` of `metric` after every `every`-th epoch (1-based), from each metrics.jsonl.
+
+    An epoch missing in some runs is averaged over the runs that have it.
+    """
+    import json
+
+    if every < 1:
+        from sigzoo_shared import ConfigError
+
+        raise ConfigError(f"--every must be >= 1, got {every}")
+    per_run: list[dict[int, float]] = []
+    for run in runs:
+        path = Path(run) / "metrics.jsonl"
+        if not path.is_file():
+            raise DataError(f"{path}: not found (is {run} a training run?)")
+        rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        per_run.append(
+            {r["epoch"] + 1: r[metric] for r in rows if "epoch" in r and r.get(metric) is not None}
+        )
+    last = max((max(r) for r in per_run if r), default=0)
+    if last == 0:
+        raise DataError(f"no epoch in {[str(r) for r in runs]} logged {metric}")
+    out = {}
+    for epoch in range(every, last + 1, every):
+        values = [r[epoch] for r in per_run if epoch in r]
+        out[epoch] = float(np.mean(values)) if values else float("nan")
+    return out
+
+
+def curves_markdown(curve: dict[int, float], label: str) -> str:
+    head = "| runs | " + " | ".join(f"epoch {e}" for e in curve) + " |"
+    rule = "|---" * (len(curve) + 1) + "|"
+    row = f"| {label} | " + " | ".join(f"{v:.3f}" for v in curve.values()) + " |"
+    return "\n".join([head, rule, row]) + "\n"
