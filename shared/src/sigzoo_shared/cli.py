@@ -252,18 +252,25 @@ def dispatch_config(args: argparse.Namespace, cls: type[T], package: str) -> boo
 
 
 def add_common_verbs(sub: Any) -> None:
-    """The verbs every package has beside its own: `config`, `sweep` and `summarize`."""
+    """The verbs every package has beside its own: `config`, `sweep`, `summarize`, `pretrained`."""
+    from sigzoo_shared.pretrained import add_pretrained_verb
     from sigzoo_shared.sweep import add_sweep_verbs
 
     add_config_verb(sub)
     add_sweep_verbs(sub)
+    add_pretrained_verb(sub)
 
 
 def dispatch_common(args: argparse.Namespace, cls: type, package: str) -> bool:
     """Run a common verb for `package` (its module name) and `cls` (its Config); False otherwise."""
+    from sigzoo_shared.pretrained import dispatch_pretrained
     from sigzoo_shared.sweep import dispatch_sweep
 
-    return dispatch_config(args, cls, package) or dispatch_sweep(args, package)
+    return (
+        dispatch_config(args, cls, package)
+        or dispatch_sweep(args, package)
+        or dispatch_pretrained(args, package)
+    )
 
 
 def base_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sigzoo_shared.config import from_dict, load_config, parse_overrides, read_yaml, to_dict
+from sigzoo_shared.config import (
+    from_dict,
+    load_config,
+    merge,
+    parse_overrides,
+    read_yaml,
+    to_dict,
+)
 from sigzoo_shared.errors import CheckpointError, ConfigError
 
 T = TypeVar("T")
@@ -77,6 +84,66 @@ def check_resumable(run_dir: Path | str) -> Path:
     return path
 
 
+def stored_overrides(
+    cls: type[T],
+    stored: Any,
+    overrides: Sequence[str] = (),
+    *,
+    config_file: Path | str | None = None,
+    allowed: Iterable[str] = (),
+    action: str = "evaluate",
+) -> T:
+    """A run's stored config (it built the model, so it wins) plus the user's changes to `allowed` keys.
+
+    `action` ("evaluate", "resume", ...) names what is refused. `stored` is a config object or the path of a stored config.yaml. `allowed` holds glob patterns of
+    keys that may differ (e.g. `data.data_dir`, `*train.device`); any other key whose value would
+    change is a ConfigError naming the key, the stored and the given value and what may change. A
+    file or override that repeats the stored values is accepted: scripts often pass the same line again.
+    Values are compared after parsing, so `epochs=5` and `epochs: 5` are the same value.
+    """
+    doing = {"evaluate": "evaluating", "resume": "resuming"}.get(action, action)
+    source = str(stored) if isinstance(stored, (str, Path)) else "stored config"
+    base = to_dict(load_config(cls, stored) if isinstance(stored, (str, Path)) else stored)
+    user: dict[str, Any] = read_yaml(config_file) if config_file is not None else {}
+    user = merge(user, parse_overrides(list(overrides)))
+    if not user:
+        return from_dict(cls, base, source=source)
+    candidate = from_dict(cls, merge(base, user), source=str(config_file or "overrides"))
+    old, new = _flatten(base), _flatten(to_dict(candidate))
+    allowed = tuple(allowed)
+    refused = [
+        f"{key} (stored {old.get(key)!r}, given {value!r})"
+        for key, value in new.items()
+        if value != old.get(key) and not any(fnmatch.fnmatchcase(key, p) for p in allowed)
+    ]
+    if refused:
+        raise ConfigError(
+            f"{source}: cannot change {', '.join(refused)} when {doing} this run: it would change "
+            f"the model or what was trained; keys that may change: {', '.join(allowed) or 'none'}"
+        )
+    return candidate
+
+
+def check_phases(run_dir: Path | str, phases: str) -> list[Path]:
+    """Open the `last.pt` of every unfinished phase folder matching `phases` under `run_dir`.
+
+    Packages that train several models in one run (one folder per machine type, per model variant)
+    keep one core run per folder; a folder with `done.json` is finished and will be skipped, so its
+    checkpoint need not be read. Checked before any data is loaded, so a damaged checkpoint is one
+    line at once rather than after minutes of preprocessing.
+    """
+    from sigzoo_shared.checkpoint import LAST, load_checkpoint
+
+    run = Path(run_dir)
+    pattern = f"{phases.rstrip('/')}/checkpoints/{LAST}"
+    checked = []
+    for last in sorted(run.glob(pattern)):
+        if not (last.parent.parent / "done.json").is_file():
+            load_checkpoint(last)
+            checked.append(last)
+    return checked
+
+
 def resume_config(
     cls: type[T],
     run_dir: Path | str,
@@ -85,11 +152,13 @@ def resume_config(
     config_file: Path | str | None = None,
     changeable: Iterable[str] = (),
     check_checkpoint: bool = True,
+    phases: str | None = None,
 ) -> T:
     """The config to continue `run_dir` with: the stored one, plus overrides of resumable keys only.
 
     `changeable` adds package keys (glob patterns such as `data.*_dir`) that may differ on resume.
-    An override that repeats the stored value is accepted (scripts often pass the same line again).
+    `phases` (a glob such as `*` or `**`) names the phase folders of a run that trains several
+    models; each unfinished one's last.pt is opened instead of the run's own (`check_phases`).
     """
     path = stored_config_path(run_dir)
     if config_file is not None:
@@ -97,22 +166,17 @@ def resume_config(
             f"--config {config_file}: a resumed run keeps its own {path}; pass only KEY=VALUE "
             "overrides of keys that cannot change the model (e.g. train.epochs=50)"
         )
-    if check_checkpoint:
+    if phases is not None:
+        check_phases(run_dir, phases)
+    elif check_checkpoint:
         check_resumable(run_dir)
-    stored = _flatten(read_yaml(path))
     allowed = (*RESUMABLE_KEYS, *changeable)
-    refused = [
-        f"{key} (stored {stored.get(key)!r}, given {value!r})"
-        for key, value in _flatten(parse_overrides(overrides)).items()
-        if stored.get(key) != value and not any(fnmatch.fnmatchcase(key, p) for p in allowed)
-    ]
-    if refused:
+    try:
+        return stored_overrides(cls, path, overrides, allowed=allowed, action="resume")
+    except ConfigError as err:
         raise ConfigError(
-            f"{path}: cannot change {', '.join(refused)} when resuming: it would change the model "
-            f"or what was trained; keys that may change: {', '.join(allowed)}. "
-            "Start a new run (--run-dir) to train with other settings"
-        )
-    return load_config(cls, path, overrides)
+            f"{err}. Start a new run (--run-dir) to train with other settings"
+        ) from None
 
 
 @dataclass
@@ -123,6 +187,7 @@ class LoadedRun:
     config: Any
     checkpoint: Path
     state: dict[str, Any]
+    card: dict[str, Any] | None = None  # a pretrained model's card.json (None for a training run)
 
 
 def config_of_checkpoint(cls: type[T], state: Mapping[str, Any], path: Path) -> T:
