@@ -50,3 +50,14 @@ def test_weights_that_do_not_fit_the_stored_config_are_one_checkpoint_error(
     torch.save(state, phase / "checkpoints" / "best.pt")
     with pytest.raises(CheckpointError, match="best.pt"):
         load_model(phase, CPU)
+
+
+def test_weights_of_no_resp_model_name_the_checkpoint(trained_run, tmp_path: Path) -> None:
+    _, run = trained_run
+    phase = tmp_path / "other"
+    shutil.copytree(run / "mhavae" / "vae", phase)
+    state = _best(phase)
+    state["model_state"] = {"encoder.weight": torch.zeros(2, 2)}  # another package's model
+    torch.save(state, phase / "checkpoints" / "best.pt")
+    with pytest.raises(CheckpointError, match=r"best\.pt: neither a resp-mhavae VAE nor LSTM"):
+        load_model(phase, CPU)

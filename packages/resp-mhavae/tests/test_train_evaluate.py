@@ -55,6 +55,26 @@ def test_detection_finds_planted_anomalies_and_writes_its_files(trained_run) -> 
         assert (run / name).is_file(), name
 
 
+def test_core_summarize_reads_each_method_under_its_protocols_rule(trained_run, capsys) -> None:
+    """`resp-mhavae summarize RUN --results detection_metrics.json` (the seed tables of docs/lab)."""
+    from resp_mhavae.cli import main
+
+    cfg, run = trained_run
+    summary = detect(cfg, run)
+    rows = {(r["method"], r["threshold_rule"]): r for r in summary["results"]}
+    code = main(
+        ["summarize", str(run), "--results", "detection_metrics.json", "--keys", "*window_f2"]
+    )
+    assert code == 0
+    table = capsys.readouterr().out
+    for key, row in (
+        ("primary.mhavae.window_f2", rows["mhavae", "validation"]),
+        ("results.mhavae.validation.window_f2", rows["mhavae", "validation"]),
+        ("results.mhavae.test.window_f2", rows["mhavae", "test"]),
+    ):
+        assert f"| {key} | 1 | {row['window_f2']:.4g} |" in table, key
+
+
 def test_window_metrics_equal_sklearn_and_the_original_rule_flags_the_top_percent(
     trained_run,
 ) -> None:

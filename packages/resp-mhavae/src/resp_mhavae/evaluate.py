@@ -254,6 +254,8 @@ def evaluate_scores(
             dec = decide(sc, prepared, pct, rule, d.beta, gate)
             rows.append(
                 {
+                    # names the row in `resp-mhavae summarize` keys: results.<method>.<rule>.<metric>
+                    "name": f"{name}.{rule}",
                     "method": name,
                     "protocol": cfg.data.protocol,
                     "primary": rule == primary,
@@ -297,6 +299,8 @@ def detect(cfg: Config, run_dir: Path, device_name: str | None = None) -> dict[s
         "threshold_percent": cfg.detect.threshold_percent,
         "beta": cfg.detect.beta,
         "seed": cfg.train.seed,
+        # each method under its protocol's own threshold rule: primary.<method>.<metric>
+        "primary": {r["method"]: r for r in primary},
         "results": rows,
     }
     run.write_json("detection_metrics.json", summary)

@@ -6,14 +6,16 @@ other. The architecture of a stored model is read from the config saved in its c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
-from sigzoo_shared import find_checkpoint, load_checkpoint
+from sigzoo_shared import find_checkpoint
 from sigzoo_shared.errors import CheckpointError
 from sigzoo_shared.runs import load_run
-from torch import Tensor, nn
+from torch import nn
 
 from resp_mhavae.config import Config
 from resp_mhavae.model import MHAVAE, SequenceLSTM
@@ -40,30 +42,24 @@ def build_lstm(cfg: Config, dim: int) -> SequenceLSTM:
     )
 
 
-def architecture_of(ckpt: Path, weights: Mapping[str, Tensor]) -> Callable[[Config], nn.Module]:
-    """`build_model` for `load_run`: which model (VAE with or without attention, LSTM) and its input
-    width, read from the stored weights; every other size comes from the stored config.
+def build_stored(cfg: Config, state: Mapping[str, Any], path: Path | None = None) -> nn.Module:
+    """`build_model` for `load_run(..., needs_state=True)`: which model (VAE with or without attention,
+    LSTM) and its input width, read from the checkpoint's weights; every other size from its config.
 
     The input width is the recording's channel count (or the VAE code size for an LSTM on latents),
     which the config does not hold, so it can only come from the weights.
     """
+    weights = state["model_state"]
     if "lstm.weight_ih_l0" in weights:
-        return lambda cfg: build_lstm(cfg, int(weights["head.weight"].shape[0]))
+        return build_lstm(cfg, int(weights["head.weight"].shape[0]))
     if "stem.0.weight" in weights:
         attention = "attention.attn.in_proj_weight" in weights
-        return lambda cfg: build_vae(cfg, int(weights["stem.0.weight"].shape[1]), attention)
-    raise CheckpointError(f"{ckpt}: neither a resp-mhavae VAE nor LSTM checkpoint")
+        return build_vae(cfg, int(weights["stem.0.weight"].shape[1]), attention)
+    raise CheckpointError(f"{path or 'checkpoint'}: neither a resp-mhavae VAE nor LSTM checkpoint")
 
 
 def load_model(path: Path, device: torch.device) -> nn.Module:
-    """Rebuild a VAE or LSTM from a phase directory's best.pt (the core's `load_run`), on `device`.
-
-    The checkpoint is read twice (once for the layer shapes, once by `load_run`): phase checkpoints
-    are small, and `load_run` keeps one checkpoint -> config -> model path for the whole zoo.
-    """
+    """Rebuild a VAE or LSTM from a phase directory's best.pt (the core's `load_run`), on `device`."""
     ckpt = find_checkpoint(path)
-    weights = load_checkpoint(ckpt, map_location="cpu").get("model_state")
-    if not isinstance(weights, Mapping):
-        raise CheckpointError(f"{ckpt}: holds no model_state; not a resp-mhavae phase checkpoint")
-    run = load_run(Config, ckpt, architecture_of(ckpt, weights))
-    return run.model.to(device).eval()
+    build = functools.partial(build_stored, path=ckpt)
+    return load_run(Config, ckpt, build, needs_state=True).model.to(device).eval()
