@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sigzoo_shared.layout import MODULES, find_cycles, import_graph, layout_problems
+from sigzoo_shared.layout import (
+    MODULES,
+    cli_problems,
+    find_cycles,
+    import_graph,
+    layout_problems,
+)
 
 
 def write_package(root: Path, name: str, files: dict[str, str]) -> None:
@@ -58,3 +64,72 @@ def test_circles_missing_modules_and_names_are_reported(tmp_path: Path, monkeypa
 def test_longer_circles_are_found_once() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycles(graph) == [["a", "b", "c", "a"]]
+
+
+CLI = """
+from dataclasses import dataclass, field
+
+from sigzoo_shared.cli import add_common_verbs, base_parser, dispatch_common, run_main
+
+
+def dispatch(args):
+    from {name}.config import Config
+
+    dispatch_common(args, Config, "{name}")
+
+
+def main(argv=None):
+    parser, sub = base_parser("{name}", "test")
+    add_common_verbs(sub)
+    {extra}
+    return run_main(dispatch, parser, argv)
+
+
+if __name__ == "__main__":
+    main()
+"""
+CONFIG = """
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Model:
+    width: int = 4
+    depth: int = 2
+
+
+@dataclass
+class Config:
+    model: Model = field(default_factory=Model)
+"""
+
+
+def cli_package(root: Path, name: str, default_yaml: str, extra: str = "") -> None:
+    write_package(root, name, {"cli": CLI.format(name=name, extra=extra), "config": CONFIG})
+    (root / name / "configs" / "default.yaml").write_text(default_yaml)
+
+
+def test_cli_promises_hold_for_a_package_built_on_the_core(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    cli_package(tmp_path, "cli_ok", "model:\n  width: 4\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path), prepend=":")
+    main = importlib.import_module("cli_ok.cli").main
+    config = importlib.import_module("cli_ok.config").Config
+    assert cli_problems("cli_ok", config, main, ["model.depth=5"]) == []
+
+
+def test_disagreeing_defaults_and_torch_at_help_are_named(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    cli_package(tmp_path, "cli_bad", "model:\n  width: 8\n", extra="import torch")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path), prepend=":")
+    main = importlib.import_module("cli_bad.cli").main
+    config = importlib.import_module("cli_bad.config").Config
+    problems = cli_problems("cli_bad", config, main)
+    assert problems == [
+        "cli_bad: default of model.width is 4 in Config() but 8 in the CLI",
+        "cli_bad --help: torch imported",
+    ]

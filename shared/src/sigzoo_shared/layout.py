@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sigzoo_shared.errors import ConfigError
 
@@ -126,4 +128,74 @@ def layout_problems(package: str, nested_imports: bool = True) -> list[str]:
         f"{package}: import circle {' -> '.join(c)}"
         for c in find_cycles(import_graph(package, nested=nested_imports))
     ]
+    return problems
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}{key}."))
+    return out
+
+
+def cli_problems(
+    package: str, cls: type, main: Callable[[list[str]], int], overrides: Sequence[str] = ()
+) -> list[str]:
+    """Where `package`'s console script breaks the promises every package's CLI makes (empty: none).
+
+    * one source of defaults: `<pkg> config` prints exactly `Config()` (the dataclasses and the
+      shipped default.yaml agree, so Python and the CLI train the same model);
+    * `<pkg> config KEY=VALUE ...` prints every key a user can set, with the overrides applied;
+    * `<pkg> --help` and `import <pkg>` do not import torch (a help line in seconds, not after
+      loading a deep-learning runtime).
+    """
+    import contextlib
+    import io
+    import subprocess
+    import sys
+
+    import yaml
+
+    from sigzoo_shared.config import parse_overrides
+    from sigzoo_shared.runs import config_dict
+
+    def shown(argv: list[str]) -> dict[str, Any]:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(argv)
+        if code != 0:
+            raise ConfigError(f"{package} {' '.join(argv)}: exit code {code}")
+        return _flat(yaml.safe_load(buffer.getvalue()))
+
+    problems = []
+    default, printed = config_dict(cls()), shown(["config"])
+    differ = sorted(k for k in set(default) | set(printed) if default.get(k) != printed.get(k))
+    problems += [
+        f"{package}: default of {k} is {default.get(k)!r} in Config() but {printed.get(k)!r} in the CLI"
+        for k in differ
+    ]
+    if overrides:
+        with_overrides = shown(["config", *overrides])
+        wanted = _flat(parse_overrides(list(overrides)))
+        if set(with_overrides) != set(default):
+            problems.append(f"{package} config: keys shown differ from Config's keys")
+        problems += [
+            f"{package} config {k}={v!r}: shown as {with_overrides.get(k)!r}"
+            for k, v in wanted.items()
+            if with_overrides.get(k) != v
+        ]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['{package}', '--help']\n"
+        f"try:\n    runpy.run_module('{package}.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"import {package}\n{package}.__version__\n"
+        "print('torch imported' if 'torch' in sys.modules else 'torch not imported')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    last = (out.stdout.strip().splitlines() or [""])[-1]
+    if out.returncode != 0 or last != "torch not imported":
+        problems.append(f"{package} --help: {last or out.stderr.strip()[-300:]}")
     return problems
