@@ -77,6 +77,13 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
     ):
         assert (forecaster_run / "figures" / f"{name}.png").is_file()
     assert "repeat_last_beat" in (forecaster_run / "results.md").read_text()
+    # the core's summarize keeps every (method, horizon) apart: rows are named by both
+    capsys.readouterr()
+    assert main(["summarize", str(forecaster_run), "--keys", "forecast.pooled.*.mae_mv"]) == 0
+    table = capsys.readouterr().out
+    for method in methods:
+        assert f"forecast.pooled.{method}@1s.mae_mv" in table
+        assert f"forecast.pooled.{method}@3s.mae_mv" in table
 
     # the seed summary: mean ± std over runs, pooled and per record (one run twice: std 0)
     capsys.readouterr()

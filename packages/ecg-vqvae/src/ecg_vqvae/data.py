@@ -96,11 +96,7 @@ def check_record(
             f"{base}: {header.n_sig if not leads else len(channels)} lead(s), expected {n_leads} "
             "(model.in_channels; two-lead ECG such as MLII and V1)"
         )
-    if header.fs < MIN_SOURCE_FS_HZ:
-        raise DataError(
-            f"{base}: sampled at {header.fs:g} Hz, below the {MIN_SOURCE_FS_HZ} Hz this model can use "
-            "(the QRS complex carries energy up to ~40 Hz; resampling cannot restore it)"
-        )
+    check_rate(header.fs, str(base))
     _check_signal_files(base, header, channels)
     return header, channels
 
@@ -122,24 +118,77 @@ def read_record(
         raise DataError(
             f"{base}.dat: {x.shape[0]} samples, header says {header.sig_len} (truncated file)"
         )
+    check_finite(x, header.fs, str(base), "Choose data.records without it")
+    return resample(x, header.fs, fs, str(base)).astype(np.float32)
+
+
+def check_rate(fs: float, where: str) -> None:
+    """A DataError naming `where` when `fs` (Hz) is too low to hold an ECG's QRS complex."""
+    if not fs >= MIN_SOURCE_FS_HZ:
+        raise DataError(
+            f"{where}: sampled at {fs:g} Hz, below the {MIN_SOURCE_FS_HZ} Hz this model can use "
+            "(the QRS complex carries energy up to ~40 Hz; resampling cannot restore it)"
+        )
+
+
+def check_finite(x: np.ndarray, fs: float, where: str, advice: str = "") -> None:
+    """A DataError naming `where` and the first bad sample when x (n, L) holds NaN or inf."""
     bad = ~np.isfinite(x)
     if bad.any():
         idx = np.flatnonzero(bad.any(axis=1))
         raise DataError(
-            f"{base}: {len(idx)} NaN/invalid samples, first at {idx[0] / header.fs:.2f} s "
-            f"(sample {idx[0]}); refusing to zero-fill. Choose data.records without it"
+            f"{where}: {len(idx)} NaN/invalid samples, first at {idx[0] / fs:.2f} s "
+            f"(sample {idx[0]}); refusing to zero-fill. {advice}".rstrip()
         )
-    if header.fs != fs:
-        ratio = (
-            Fraction(fs, int(round(header.fs)))
-            if float(header.fs).is_integer()
-            else Fraction(fs / header.fs).limit_denominator(1000)
-        )
-        from scipy.signal import resample_poly
 
-        log.info("%s: resampling %g Hz -> %d Hz", base, header.fs, fs)
-        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
-    return x.astype(np.float32)
+
+def resample(x: np.ndarray, fs_from: float, fs_to: int, where: str) -> np.ndarray:
+    """x (n, L) at `fs_from` Hz -> (n * fs_to / fs_from, L) at `fs_to` (polyphase, scipy); x unchanged
+    when the rates agree."""
+    if fs_from == fs_to:
+        return x
+    ratio = (
+        Fraction(fs_to, int(round(fs_from)))
+        if float(fs_from).is_integer()
+        else Fraction(fs_to / fs_from).limit_denominator(1000)
+    )
+    from scipy.signal import resample_poly
+
+    log.info("%s: resampling %g Hz -> %d Hz", where, fs_from, fs_to)
+    return resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
+
+
+def signal_array(
+    signal: object, fs: float, n_leads: int, model_fs: int, min_samples: int, what: str
+) -> np.ndarray:
+    """A user's array (L, n) in mV at `fs` Hz -> (L, n') float32 at `model_fs`, with the checks a
+    record gets: `n_leads` leads (a 1-D array only for a one-lead model), a rate of at least
+    MIN_SOURCE_FS_HZ (others resampled as records are), no NaN, at least `min_samples` at `model_fs`.
+    Raises DataError naming `what` and the value found."""
+    try:
+        x = np.asarray(signal, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{what}: not an array of numbers in mV ({err})") from err
+    if x.ndim == 1 and n_leads == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[0] != n_leads:
+        raise DataError(
+            f"{what}: shape {x.shape}, expected ({n_leads}, samples): {n_leads} lead(s) in rows, "
+            "in mV (e.g. wfdb's p_signal.T)"
+        )
+    try:
+        fs = float(fs)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{what}: fs={fs!r} is not a sampling rate in Hz") from err
+    check_rate(fs, what)
+    check_finite(x.T, fs, what)
+    x = resample(x.T, fs, model_fs, what).T  # (L, n')
+    if x.shape[1] < min_samples:
+        raise DataError(
+            f"{what}: {x.shape[1] / model_fs:.3g} s long, need at least {min_samples / model_fs:g} s "
+            f"({min_samples} samples at {model_fs} Hz)"
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def read_beats(data_dir: Path | str, name: str, fs: int) -> np.ndarray:

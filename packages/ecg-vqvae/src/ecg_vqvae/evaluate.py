@@ -53,7 +53,7 @@ from ecg_vqvae.forecasts import (
 from ecg_vqvae.model import VQVAE, LatentForecaster
 from ecg_vqvae.quantizer import perplexity
 from ecg_vqvae.scores import ErrorSums, score_examples
-from ecg_vqvae.train import PACKAGE, is_forecaster_run, load_forecaster, load_vqvae
+from ecg_vqvae.train import PACKAGE, load_forecaster, load_model
 
 log = logging.getLogger(__name__)
 # Keys `evaluate` may override in the run's stored config: where the records are and which, how they
@@ -373,13 +373,10 @@ def evaluate_run(
     Only keys that cannot change the model may be overridden (`EVALUATE_KEYS`).
     """
     run_dir = Path(run_dir)
-    forecaster: LatentForecaster | None = None
-    if is_forecaster_run(run_dir):
-        forecaster, stored = load_forecaster(run_dir)
-        vqvae = forecaster.vqvae
-    else:
-        vqvae, stored = load_vqvae(run_dir)
-    cfg = evaluation_config(stored, config_file, overrides)
+    loaded = load_model(run_dir)
+    forecaster = loaded.model if isinstance(loaded.model, LatentForecaster) else None
+    vqvae = forecaster.vqvae if forecaster is not None else loaded.model
+    cfg = evaluation_config(loaded.config, config_file, overrides)
     check_horizons(cfg)
     if data_dir is not None:
         data_dir = Path(data_dir)
@@ -421,6 +418,11 @@ COMPARED = {
 }
 
 
+def row_name(method: str, horizon_s: float) -> str:
+    """A forecast row's label, unique per method and horizon: `summarize` names list items by it."""
+    return f"{method}@{horizon_s:g}s"
+
+
 def assemble(
     run_dir: Path,
     evalset: EvalSet,
@@ -442,6 +444,7 @@ def assemble(
             pooled[(method, h)].add(sums)
             rows.append(
                 {
+                    "name": f"{name}/{row_name(method, h)}",
                     "record": name,
                     "seen_in_training": name in evalset.seen,
                     "method": method,
@@ -451,7 +454,13 @@ def assemble(
             )
     horizons = list(cfg.forecast.horizons_s)
     pooled_rows = [
-        {"record": "pooled", "method": m, "horizon_s": h, **pooled[(m, h)].metrics()}
+        {
+            "name": row_name(m, h),
+            "record": "pooled",
+            "method": m,
+            "horizon_s": h,
+            **pooled[(m, h)].metrics(),
+        }
         for h in horizons
         for m in METHODS
         if (m, h) in pooled

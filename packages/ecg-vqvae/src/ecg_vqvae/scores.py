@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-import scoringrules
 
 from ecg_vqvae.baselines import detect_r_peaks
 
@@ -37,6 +36,8 @@ QRS_BEFORE_S, QRS_AFTER_S = 0.1, 0.15
 
 def crps_sum(truth: np.ndarray, samples: np.ndarray) -> float:
     """Sum over points of the ensemble CRPS: truth (...), samples (K, ...) -> float (mV x points)."""
+    import scoringrules  # seconds to import (numba): only scoring with samples needs it
+
     fct = np.moveaxis(np.asarray(samples, dtype=np.float64), 0, -1)  # (..., K)
     return float(np.sum(scoringrules.crps_ensemble(np.asarray(truth, dtype=np.float64), fct)))
 

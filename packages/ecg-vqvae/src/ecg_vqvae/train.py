@@ -21,12 +21,10 @@ from sigzoo_shared import (
     FitResult,
     RunDir,
     Trainer,
-    find_checkpoint,
-    load_checkpoint,
     load_state_dict,
     setup,
 )
-from sigzoo_shared.runs import load_run, make_loaders
+from sigzoo_shared.runs import LoadedRun, load_run, make_loaders
 from torch import Tensor, nn
 
 from ecg_vqvae import plots
@@ -169,11 +167,9 @@ def _build_vqvae(cfg: Config) -> VQVAE:
 def load_vqvae(run_or_file: Path | str, device: torch.device | str = "cpu") -> tuple[VQVAE, Config]:
     """The best VQ-VAE of a run (or a checkpoint file) and its config; also accepts a forecaster run
     (whose checkpoint holds its frozen VQ-VAE)."""
-    if is_forecaster_run(run_or_file):
-        forecaster, cfg = load_forecaster(run_or_file, device)
-        return forecaster.vqvae, cfg
-    run = load_run(Config, run_or_file, _build_vqvae, map_location=str(device))
-    return run.model.to(device), run.config
+    run = load_model(run_or_file, device)
+    model = run.model
+    return (model.vqvae if isinstance(model, LatentForecaster) else model), run.config
 
 
 # ------------------------------------------------------------------------------------- forecaster
@@ -259,31 +255,41 @@ def train_forecaster(
     )
 
 
-def _build_forecaster(cfg: Config) -> LatentForecaster:
+def is_forecaster_state(state: dict) -> bool:
+    """A checkpoint of a forecaster (its weights include the transformer's patch embedding)."""
+    return any(k.startswith("patch_in.") for k in state["model_state"])
+
+
+def build_model(cfg: Config, state: dict) -> VQVAE | LatentForecaster:
+    """The model a checkpoint holds, picked from its weights: a forecaster or a VQ-VAE alone."""
+    if not is_forecaster_state(state):
+        return _build_vqvae(cfg)
+    stored = state.get("config")
+    # written before `forecast.prior` existed: those forecasters were trained with learned queries
+    if isinstance(stored, dict) and "prior" not in stored.get("forecast", {}):
+        cfg.forecast.prior = "none"
     return build_forecaster(cfg, _build_vqvae(cfg))
+
+
+def load_model(run_or_file: Path | str, device: torch.device | str = "cpu") -> LoadedRun:
+    """The best model of a run (or a checkpoint file), forecaster or VQ-VAE, through the core's
+    `load_run`: the checkpoint is read once, and its weights say which model it is."""
+    run = load_run(Config, run_or_file, build_model, map_location=str(device), needs_state=True)
+    run.model.to(device)
+    return run
 
 
 def load_forecaster(
     run_or_file: Path | str, device: torch.device | str = "cpu"
 ) -> tuple[LatentForecaster, Config]:
     """The best forecaster of a run (or a checkpoint file), through the core's `load_run`."""
-    if not is_forecaster_run(run_or_file):
+    run = load_model(run_or_file, device)
+    if not isinstance(run.model, LatentForecaster):
         raise CheckpointError(
-            f"{find_checkpoint(run_or_file)}: not a forecaster checkpoint (train one with "
+            f"{run.checkpoint}: not a forecaster checkpoint (train one with "
             "`ecg-vqvae train-forecaster --vqvae <run>`)"
         )
-    run = load_run(Config, run_or_file, _build_forecaster, map_location=str(device))
-    stored = run.state.get("config")
-    # written before `forecast.prior` existed: those forecasters were trained with learned queries
-    if isinstance(stored, dict) and "prior" not in stored.get("forecast", {}):
-        run.config.forecast.prior = "none"
-        run.model.use_prior = False
-    return run.model.to(device), run.config
+    return run.model, run.config
 
 
-def is_forecaster_run(run_or_file: Path | str) -> bool:
-    state = load_checkpoint(find_checkpoint(run_or_file))
-    return any(k.startswith("patch_in.") for k in state["model_state"])
-
-
-__all__ = ["load_forecaster", "load_vqvae", "train_forecaster", "train_vqvae"]
+__all__ = ["load_forecaster", "load_model", "load_vqvae", "train_forecaster", "train_vqvae"]
