@@ -72,3 +72,18 @@ def mitdb_dir() -> Path:
     if not (path / "101.hea").is_file():
         pytest.skip(f"MIT-BIH records not found under {path} (set SIGZOO_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(
+    ecg_dir: Path, tiny_settings: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A tiny VQ-VAE run and a forecaster run on it, trained once per session by the CLI."""
+    from ecg_vqvae.cli import main
+
+    root = tmp_path_factory.mktemp("runs")
+    vq, fc = root / "vq", root / "fc"
+    settings = [f"data.data_dir={ecg_dir}", *tiny_settings]
+    assert main(["train", "--run-dir", str(vq), *settings, "train.epochs=1"]) == 0
+    assert main(["train-forecaster", "--vqvae", str(vq), "--run-dir", str(fc), *settings]) == 0
+    return vq, fc

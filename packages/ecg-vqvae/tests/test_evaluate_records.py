@@ -99,8 +99,11 @@ def test_an_override_that_would_change_the_model_is_refused(
 ) -> None:
     out = tmp_path / "out"
     argv = ["evaluate", "--run-dir", str(run), "--data-dir", str(other), "--out", str(out)]
-    assert main([*argv, "model.n_embed=64"]) == 2
-    assert "model.n_embed=64" in capsys.readouterr().err and not out.exists()
+    assert main([*argv, "model.n_embed=64", "evaluate.n_samples=4"]) == 2
+    err = capsys.readouterr().err
+    assert "model.n_embed (stored 32, given 64)" in err and "evaluate.*" in err
+    assert "evaluate.n_samples" not in err.split("keys that may change")[0]  # allowed: not named
+    assert not out.exists()
 
 
 def _copy(src: Path, dst: Path, name: str) -> Path:

@@ -10,6 +10,10 @@ from sigzoo_shared.lazy import lazy_getattr
 __version__ = "0.1.0"
 
 _WHERE = {
+    "load_run": "api",
+    "load_pretrained": "api",
+    "ECGModel": "api",
+    "Forecast": "api",
     "Config": "config",
     "DataConfig": "config",
     "ModelConfig": "config",

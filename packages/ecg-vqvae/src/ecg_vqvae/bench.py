@@ -1,5 +1,6 @@
 """`bench`: training windows/s and peak RSS of the default (efficient) and the `original` variant on the
-same batches, plus encode/decode and forecast latency per window.
+same batches, plus encode/decode and forecast latency per window, and the exported ONNX graph's
+latency in ONNX Runtime against PyTorch on one CPU thread.
 
 Each case runs in its own subprocess so that its peak RSS is its own. Timings: warm-up, then median
 (`sigzoo_shared.bench.time_fn`).
@@ -96,6 +97,41 @@ def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
     return row
 
 
+def measure_onnx(repeat: int) -> dict[str, Any]:
+    """ONNX Runtime vs PyTorch, one CPU thread, on what `ecg-vqvae export` writes for a forecaster
+    run (one window: reconstruction + forecast), with default-sized untrained weights."""
+    import tempfile
+
+    from sigzoo_shared import ConfigError
+    from sigzoo_shared.config import load_config
+    from sigzoo_shared.export import export_onnx, speed_rows
+    from sigzoo_shared.runs import LoadedRun
+
+    from ecg_vqvae.api import export_spec
+    from ecg_vqvae.config import Config
+    from ecg_vqvae.model import build_vqvae
+    from ecg_vqvae.train import build_forecaster
+
+    torch.manual_seed(0)
+    cfg = load_config(Config)
+    model = build_forecaster(cfg, build_vqvae(cfg.model, cfg.data.window_samples)).eval()
+    spec = export_spec(LoadedRun(model=model, config=cfg, checkpoint=Path("-"), state={}))
+    one = tuple(x[:1] for x in spec.check_inputs[0])  # batch of one window: the streaming case
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = export_onnx(
+                spec.module,
+                spec.example,
+                Path(tmp) / "ecg.onnx",
+                input_names=spec.input_names,
+                output_names=spec.output_names,
+                dynamic_axes=spec.dynamic_axes,
+            )
+        except ConfigError as err:  # the export extra is not installed
+            return {"skipped": str(err)}
+        return {"rows": speed_rows(spec.module, path, one, repeat=max(repeat, 10))}
+
+
 def run_bench(run_dir: Path | None = None, batch_size: int = 16, repeat: int = 5) -> Path:
     """Both cases in subprocesses; writes bench.md + bench.json; returns the markdown path."""
     from sigzoo_shared import RunDir
@@ -108,17 +144,8 @@ def run_bench(run_dir: Path | None = None, batch_size: int = 16, repeat: int = 5
         verb="bench",
         tensorboard=False,
     )
-    rows = []
-    for case in ("default", "original"):
-        out = subprocess.run(
-            [sys.executable, "-m", "ecg_vqvae.bench", case, str(batch_size), str(repeat)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"bench case {case} failed:\n{out.stderr[-2000:]}")
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows = [_subprocess_case(case, batch_size, repeat) for case in ("default", "original")]
+    onnx = _subprocess_case("onnx", batch_size, repeat)
     speedup = rows[1]["train_step_ms"] / rows[0]["train_step_ms"]
     speedup_cpu = rows[1]["train_step_cpu_ms"] / rows[0]["train_step_cpu_ms"]
     notes = [
@@ -127,9 +154,30 @@ def run_bench(run_dir: Path | None = None, batch_size: int = 16, repeat: int = 5
         "train step = forward + MSE/commitment loss + backward + optimizer step (each variant with its own config: Adam default, RAdam seed); latencies in eval mode, no grad",
         f"torch threads per case: {torch.get_num_threads()}; each case in its own process (peak RSS its own)",
     ]
+    if "rows" in onnx:
+        notes += [
+            f"exported inference graph (`ecg-vqvae export`: one window -> reconstruction + forecast), "
+            f"input {r['input']}: {r['runtime']} {r['median_ms']:.2f} ms median"
+            for r in onnx["rows"]
+        ]
+    else:
+        notes.append(f"ONNX Runtime rows skipped: {onnx['skipped']}")
     md, _ = write_bench(run.path, "ecg-vqvae: default (efficient) vs original variant", rows, notes)
     return md
 
 
+def _subprocess_case(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "ecg_vqvae.bench", case, str(batch_size), str(repeat)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench case {case} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    case, batch, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(measure_onnx(reps) if case == "onnx" else measure(case, batch, reps)))

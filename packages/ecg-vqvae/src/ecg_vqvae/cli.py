@@ -1,7 +1,7 @@
 """`ecg-vqvae` console script: one subcommand per verb, each calling one function.
 
-prepare | train | train-forecaster | evaluate | forecast | bench | seed-tables | demo, plus the core's config |
-sweep | summarize. Heavy imports happen inside `dispatch`, so `--help` is instant.
+prepare | train | train-forecaster | evaluate | forecast | bench | seed-tables | demo, plus the core's export |
+config | sweep | summarize | pretrained. Heavy imports happen inside `dispatch`, so `--help` is instant.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sigzoo_shared.cli import (
     run_main,
     user_overrides,
 )
+from sigzoo_shared.export import add_export_verb
 
 from ecg_vqvae import __version__
 
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="synthetic ECG -> short training -> evaluation -> report.md")
     add_config_args(p)
+    add_export_verb(sub)
     add_common_verbs(sub)
     return parser
 
@@ -144,6 +146,13 @@ def dispatch(args: argparse.Namespace) -> None:
     from ecg_vqvae.config import Config
 
     if dispatch_common(args, Config, MODULE):
+        return
+    if args.command == "export":
+        from sigzoo_shared.export import dispatch_export
+
+        from ecg_vqvae.api import export_spec
+
+        dispatch_export(args, load=_export_source, spec=export_spec)
         return
     if args.command == "prepare":
         from ecg_vqvae.prepare import prepare
@@ -209,6 +218,14 @@ def dispatch(args: argparse.Namespace) -> None:
         print(f"demo: {report}")
     else:  # pragma: no cover - argparse rejects unknown verbs
         raise SystemExit(f"unknown command {args.command}")
+
+
+def _export_source(args: argparse.Namespace):  # noqa: ANN202 - a core LoadedRun
+    """What `export` writes: a run's best model (VQ-VAE or forecaster) or a shipped one."""
+    from ecg_vqvae.api import pretrained_run
+    from ecg_vqvae.train import load_model
+
+    return pretrained_run(args.pretrained) if args.pretrained else load_model(args.run_dir)
 
 
 def _config_for_resume(args: argparse.Namespace) -> Config:

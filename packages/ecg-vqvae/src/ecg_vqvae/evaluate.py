@@ -14,7 +14,6 @@ CRPS of K sampled futures, R-peak timing error and beat-aligned error (`scores.p
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 from collections import defaultdict
@@ -27,9 +26,8 @@ import numpy as np
 import torch
 from sigzoo_shared import ConfigError, RunDir
 from sigzoo_shared.bench import markdown_table
-from sigzoo_shared.config import from_dict, merge, parse_overrides, read_yaml, to_dict
 from sigzoo_shared.metrics import mae, prd, rmse, snr_db
-from sigzoo_shared.runs import config_dict
+from sigzoo_shared.runs import stored_overrides
 
 from ecg_vqvae import plots
 from ecg_vqvae.config import Config
@@ -331,33 +329,6 @@ def check_horizons(cfg: Config) -> None:
 # ------------------------------------------------------------------------------------------ the verb
 
 
-def evaluation_config(stored: Config, config_file: Path | None, overrides: Sequence[str]) -> Config:
-    """The config a run was trained with (it built the model, so it wins), plus the user's
-    `--config`/overrides of `EVALUATE_KEYS` only: any other key whose value would differ is a
-    ConfigError naming it. A file repeating the stored values (the run's own config.yaml) is fine.
-    """
-    user: dict[str, Any] = read_yaml(config_file) if config_file is not None else {}
-    user = merge(user, parse_overrides(list(overrides)))
-    if not user:
-        return stored
-    candidate = from_dict(
-        Config, merge(to_dict(stored), user), source=str(config_file or "overrides")
-    )
-    old, new = config_dict(stored), config_dict(candidate)
-    bad = [
-        k
-        for k in new
-        if new[k] != old.get(k) and not any(fnmatch.fnmatchcase(k, p) for p in EVALUATE_KEYS)
-    ]
-    if bad:
-        raise ConfigError(
-            f"evaluate: {', '.join(f'{k}={new[k]!r}' for k in bad)} would change the trained model "
-            f"(stored {', '.join(f'{k}={old.get(k)!r}' for k in bad)}); the run's stored config wins. "
-            f"Keys that may be overridden here: {', '.join(EVALUATE_KEYS)}"
-        )
-    return candidate
-
-
 def evaluate_run(
     run_dir: Path | str,
     data_dir: Path | str | None = None,
@@ -376,7 +347,14 @@ def evaluate_run(
     loaded = load_model(run_dir)
     forecaster = loaded.model if isinstance(loaded.model, LatentForecaster) else None
     vqvae = forecaster.vqvae if forecaster is not None else loaded.model
-    cfg = evaluation_config(loaded.config, config_file, overrides)
+    cfg = stored_overrides(
+        Config,
+        loaded.config,
+        overrides,
+        config_file=config_file,
+        allowed=EVALUATE_KEYS,
+        action="evaluate",
+    )
     check_horizons(cfg)
     if data_dir is not None:
         data_dir = Path(data_dir)

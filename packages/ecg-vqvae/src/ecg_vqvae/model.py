@@ -392,3 +392,28 @@ def build_vqvae(model_cfg: object, window_samples: int) -> VQVAE:
         kmeans_iters=m.kmeans_iters,
         dead_code_threshold=m.dead_code_threshold,
     )  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+class InferenceGraph(nn.Module):
+    """The API's inference path as tensors in and out (what `ecg-vqvae export` writes as ONNX).
+
+    window (B, L, T) in mV -> reconstruction (B, L, T) in mV; with a forecaster also the forecast
+    (B, L, W*T) of what follows each window read as a context, given the prior (B, L, W*T) the
+    forecaster was trained with (repeat-last-beat of the window, computed outside: peak detection is
+    NumPy/SciPy, not torch).
+    """
+
+    def __init__(self, vqvae: VQVAE, forecaster: LatentForecaster | None = None) -> None:
+        super().__init__()
+        self.vqvae, self.forecaster = vqvae, forecaster
+
+    def forward(
+        self, window: Tensor, prior: Tensor | None = None
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        x_hat = self.vqvae(window)[0]  # (B, L, T)
+        if self.forecaster is None:
+            return x_hat
+        return x_hat, self.forecaster(window, prior)  # (B, L, T), (B, L, W*T)
