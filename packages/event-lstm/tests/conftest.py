@@ -49,6 +49,28 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return generate_dataset(tmp_path_factory.mktemp("data"), cfg.generator, cfg.data)
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder holding an untrained tiny event-specific classifier (weights from seed 0)."""
+    import torch
+    from event_lstm.builders import build_model
+    from sigzoo_shared.checkpoint import save_checkpoint
+    from sigzoo_shared.config import to_dict
+
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    run = tmp_path_factory.mktemp("run")
+    state = {
+        "model_state": model.state_dict(),
+        "config": to_dict(cfg),
+        "epoch": 0,
+        "global_step": 0,
+    }
+    save_checkpoint(run / "checkpoints" / "best.pt", state)
+    return run
+
+
 @pytest.fixture
 def tiny_args() -> list[str]:
     return list(TINY)

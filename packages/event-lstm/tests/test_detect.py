@@ -24,11 +24,13 @@ class OracleModel(torch.nn.Module):
         super().__init__()
         self.events = events
         self.starts: list[int] = []
+        self.lengths: list[list[int] | None] = []
 
     def predict_events(
         self, x, lengths=None, threshold=0.5, timing="expected", apply_refractory=True, offsets=None
     ):
         B, T, _ = x.shape
+        self.lengths.append(None if lengths is None else lengths.tolist())
         present = torch.zeros(B, 16, dtype=torch.bool)
         onsets = torch.full((B, 16), float("nan"))
         probs = torch.zeros(B, 16)
@@ -89,3 +91,26 @@ def test_untrained_model_output_never_violates_the_refractory_period(tiny_cfg) -
 def test_streaming_detector_rejects_a_bad_hop() -> None:
     with pytest.raises(ConfigError, match="hop"):
         StreamingDetector(OracleModel(np.zeros((0, 2), int)), window=100, hop=200)
+
+
+def test_the_tail_is_covered_by_a_full_window() -> None:
+    """Every window a model sees has its training length (what an exported model requires)."""
+    events = np.array([[150, 0], [21_050, 3]])  # the last event lies only in the tail window
+    model = OracleModel(events)
+    dets, _ = detect_array(model, _ramp(21_100), window=1000, hop=800, chunk_samples=7000)
+    assert [(d.sample, d.event) for d in dets] == [tuple(e) for e in events]
+    assert model.lengths and all(n is None for n in model.lengths)
+
+
+def test_a_recording_shorter_than_a_window_is_one_masked_window() -> None:
+    model = OracleModel(np.array([[300, 2]]))
+    dets, _ = detect_array(model, _ramp(700), window=1000, hop=800)
+    assert [(d.sample, d.event) for d in dets] == [(300, 2)] and model.lengths == [[700]]
+
+
+def test_an_emitted_event_is_final() -> None:
+    enf = RefractoryEnforcer(4000)
+    out = enf.push([Detection(100, 1, 0.6)], horizon=4100)
+    assert out == [Detection(100, 1, 0.6)]
+    # a later look at the same neighbourhood (the tail window) cannot add a conflicting event
+    assert enf.push([Detection(3000, 1, 0.9)]) + enf.flush() == []

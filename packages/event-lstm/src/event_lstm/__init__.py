@@ -1,6 +1,9 @@
 """16-event detector with 5 ms onset timing on 6-channel 2 kHz sensor streams, with pre-training and
 streaming detection (rebuild of gfr10598/lstm; see README.md).
 
+From Python: `event_lstm.load_pretrained()` or `event_lstm.load_run(path)` give an `EventDetector`
+whose `detect(stream)` returns `Event`s (type, onset in s) and `classify(windows)` per-window results.
+
 Public names load lazily, so `event-lstm --help` does not import torch.
 """
 
@@ -12,6 +15,10 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "Config": "config",
+    "Event": "api",
+    "EventDetector": "api",
+    "load_pretrained": "api",
+    "load_run": "api",
     "visualize_learned_templates": "plots",
     "LSTMEventClassifier": "model",
     "TemporalAugmentation": "augment",

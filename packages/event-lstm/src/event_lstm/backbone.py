@@ -69,6 +69,22 @@ def onsets_from_timing(
     return (w * centers).sum(-1) / w.sum(-1).clamp_min(1e-12)
 
 
+def window_onsets(
+    timing_probs: Tensor,
+    downsample: int,
+    resolution: int,
+    timing: str = "expected",
+    lengths: Tensor | None = None,
+) -> Tensor:
+    """(B, E, S) timing distributions -> (B, E) onsets in samples, rounded to `resolution` samples and
+    kept inside each window's valid samples (`lengths` (B,), None = the whole window)."""
+    onsets = onsets_from_timing(timing_probs, downsample, timing)
+    onsets = torch.round(onsets / resolution) * resolution
+    if lengths is not None:
+        onsets = torch.minimum(onsets, (lengths[:, None] - 1).to(onsets.dtype))
+    return onsets.clamp_min(0)
+
+
 def refractory_keep(
     onsets: Tensor, types: Tensor, probs: Tensor, refractory_samples: float
 ) -> Tensor:
@@ -87,6 +103,17 @@ def refractory_keep(
 
 
 # --------------------------------------------------------------------------------------- backbone
+
+
+def mlp_head(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    """The classifiers' 2-layer head, applied per step or to a pooled vector: (..., d_in) -> (..., d_out).
+
+    One definition for the event heads of both classifiers and the LSTM's timing head; its layer
+    indices (0 and 3) are the state_dict keys every stored checkpoint holds.
+    """
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
+    )
 
 
 class Frontend(nn.Module):
@@ -153,6 +180,13 @@ class SequenceEncoder(nn.Module):
     def step_lengths(self, lengths: Tensor | None) -> Tensor | None:
         return None if lengths is None else (lengths + self.downsample - 1) // self.downsample
 
+    def pooled(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """(B, T, C) -> (B, D): the LSTM outputs averaged over each window's valid steps (the
+        window vector the pre-training objectives work on)."""
+        h = self(x, lengths)  # (B, S, D)
+        mask = step_mask(self.step_lengths(lengths), h.shape[1], h.shape[0], x.device)
+        return masked_mean(h, mask)
+
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, extra: Tensor | None = None
     ) -> Tensor:
@@ -198,6 +232,21 @@ class EventModel(nn.Module):
         )
         return masked_mean(out["hidden_states"], mask)
 
+    def window_scores(
+        self, x: Tensor, lengths: Tensor | None = None, timing: str = "expected"
+    ) -> tuple[Tensor, Tensor]:
+        """(B, T, C) windows -> event probabilities (B, E) and onsets (B, E) in samples, rounded to the
+        timing resolution: all that detection reads from the network (`WindowScores` exports it)."""
+        out = self(x, lengths)
+        onsets = window_onsets(
+            out["timing_probs"],
+            self.encoder.downsample,
+            self.timing_resolution_samples,
+            timing,
+            lengths,
+        )
+        return out["event_probs"], onsets
+
     @torch.no_grad()
     def predict_events(
         self,
@@ -215,15 +264,8 @@ class EventModel(nn.Module):
         all windows of the batch in recording time (overlapping windows that saw the same event keep the
         more probable detection); without offsets each window is its own recording.
         """
-        out = self(x, lengths)
-        probs = out["event_probs"]
+        probs, onsets = self.window_scores(x, lengths, timing)  # (B, E), (B, E)
         present = probs >= threshold
-        onsets = onsets_from_timing(out["timing_probs"], self.encoder.downsample, timing)
-        res = self.timing_resolution_samples
-        onsets = torch.round(onsets / res) * res
-        if lengths is not None:
-            onsets = torch.minimum(onsets, (lengths[:, None] - 1).to(onsets.dtype))
-        onsets = onsets.clamp_min(0)
         if apply_refractory:
             start = (
                 offsets
@@ -242,3 +284,17 @@ class EventModel(nn.Module):
             present[b[keep], e[keep]] = True
         onsets = torch.where(present, onsets, torch.full_like(onsets, float("nan")))
         return {"present": present, "onsets": onsets, "probs": probs}
+
+
+class WindowScores(nn.Module):
+    """A classifier's inference path as a plain-tensor module, for export: (B, T, C) float32 windows ->
+    (event probabilities (B, E), onsets (B, E) in samples). Streaming detection and `classify` read
+    exactly these two tensors, so a runtime that reproduces them reproduces the detected events."""
+
+    def __init__(self, model: EventModel, timing: str = "expected") -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.timing = timing
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.window_scores(x, None, self.timing)

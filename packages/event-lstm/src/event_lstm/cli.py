@@ -22,6 +22,8 @@ from sigzoo_shared.cli import (
 from event_lstm import __version__
 
 if TYPE_CHECKING:
+    from sigzoo_shared.runs import LoadedRun
+
     from event_lstm.config import Config
 
 MODULE = "event_lstm"
@@ -96,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_args(p)
     add_common_verbs(sub)
+    from sigzoo_shared.export import add_export_verb
+
+    add_export_verb(sub)
     return parser
 
 
@@ -124,10 +129,31 @@ def config_of(args: argparse.Namespace, cls: type[Config]) -> Config:
     return config_from_args(cls, args, MODULE, extra_overrides=extra)
 
 
+def load_for_export(args: argparse.Namespace) -> LoadedRun:
+    """The classifier `export` writes: a training run's best checkpoint or a shipped model."""
+    from event_lstm.builders import classifier_model
+    from event_lstm.config import Config
+
+    if args.pretrained is not None:
+        from sigzoo_shared.pretrained import load_pretrained
+
+        return load_pretrained(MODULE, args.pretrained, Config, classifier_model)
+    from event_lstm.detect import load_classifier
+
+    return load_classifier(args.run_dir)
+
+
 def dispatch(args: argparse.Namespace) -> None:
+    from sigzoo_shared.export import dispatch_export
+
     from event_lstm.config import Config
 
     if dispatch_common(args, Config, MODULE):
+        return
+    if args.command == "export":
+        from event_lstm.api import export_spec
+
+        dispatch_export(args, load_for_export, lambda run: export_spec(run.model, run.config))
         return
     if args.command == "curves":
         from event_lstm.evaluate import curves_markdown, validation_curves
@@ -169,7 +195,7 @@ def dispatch(args: argparse.Namespace) -> None:
             f"run dir {res.run_dir}"
         )
     elif args.command == "detect":
-        from event_lstm.evaluate import detect_file
+        from event_lstm.detect import detect_file
 
         info = detect_file(args.checkpoint, args.input, args.out, args.run_dir, cfg.detect, device)
         print(

@@ -168,21 +168,32 @@ def load_recording(
         raise DataError(
             f"{path}: no 'signal' array (found {sorted(arrays)}); expected (T, {n_channels})"
         )
-    x = arrays["signal"]
-    if x.ndim != 2 or x.shape[1] != n_channels:
-        raise DataError(f"{path}: 'signal' has shape {x.shape}, expected (T, {n_channels})")
-    if not np.isfinite(x).all():
-        raise DataError(f"{path}: 'signal' holds {int((~np.isfinite(x)).sum())} NaN/inf values")
     fs = int(arrays["fs"]) if "fs" in arrays else None
-    if fs is None:
-        raise DataError(f"{path}: no 'fs' (sampling rate) array; expected a scalar, e.g. 2000")
-    if fs_hz is not None and fs != fs_hz:
-        raise DataError(
-            f"{path}: 'fs' is {fs} Hz, expected {fs_hz} Hz (resample or set data.fs_hz)"
-        )
+    x = validate_signal(arrays["signal"], fs, str(path), n_channels, fs_hz)
     csv_path = Path(events_csv) if events_csv is not None else path.with_suffix(".csv")
     events = read_events_csv(csv_path) if events_csv is not None or csv_path.is_file() else None
-    return Recording(signal=x.astype(np.float32), fs_hz=fs, events=events)
+    return Recording(signal=x, fs_hz=fs, events=events)
+
+
+def validate_signal(
+    x: np.ndarray, fs: int | None, source: str, n_channels: int = 6, fs_hz: int | None = 2000
+) -> np.ndarray:
+    """A recording's signal (T, C) as float32, or a DataError naming `source`, the value and what was
+    expected (shape, finite values, sampling rate)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != n_channels:
+        raise DataError(f"{source}: 'signal' has shape {x.shape}, expected (T, {n_channels})")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{source}: 'signal' has dtype {x.dtype}, expected numbers (float32)")
+    if not np.isfinite(x).all():
+        raise DataError(f"{source}: 'signal' holds {int((~np.isfinite(x)).sum())} NaN/inf values")
+    if fs is None:
+        raise DataError(f"{source}: no 'fs' (sampling rate) array; expected a scalar, e.g. 2000")
+    if fs_hz is not None and fs != fs_hz:
+        raise DataError(
+            f"{source}: 'fs' is {fs} Hz, expected {fs_hz} Hz (resample or set data.fs_hz)"
+        )
+    return x.astype(np.float32, copy=False)
 
 
 def read_events_csv(path: Path) -> np.ndarray:

@@ -17,49 +17,21 @@ from typing import Any
 import numpy as np
 import torch
 from sigzoo_shared import DataError, RunDir
-from sigzoo_shared.errors import CheckpointError
 from sigzoo_shared.metrics import event_confusion, match_events_by_type
-from sigzoo_shared.runs import LoadedRun, load_run
 from torch import nn
 
-from event_lstm.builders import classifier_model
 from event_lstm.config import Config
 from event_lstm.data import WindowSet, load_recording, load_windows, npz_names
-from event_lstm.detect import count_refractory_violations, detect_array, write_events_csv
+from event_lstm.detect import (  # noqa: F401  (load_classifier, detect_file: their old home)
+    count_refractory_violations,
+    detect_array,
+    detect_file,
+    load_classifier,
+    predict_windows,
+    write_events_csv,
+)
 
 log = logging.getLogger(__name__)
-
-
-def load_classifier(checkpoint: Path | str, device: torch.device | str = "cpu") -> LoadedRun:
-    """A training run's classifier (`load_run`: checkpoint -> stored config -> model), on `device`.
-
-    A pre-training run's weights do not fit a classifier: CheckpointError naming the file.
-    """
-    try:
-        run = load_run(Config, checkpoint, classifier_model, map_location=str(device))
-    except CheckpointError as err:
-        raise CheckpointError(f"{err} (a pre-training run? evaluate a train/finetune run)") from err
-    run.model.to(device)
-    return run
-
-
-@torch.no_grad()
-def predict_windows(
-    model: nn.Module,
-    signals: np.ndarray,
-    threshold: float,
-    timing: str,
-    device: torch.device | str = "cpu",
-    batch_size: int = 64,
-) -> dict[str, np.ndarray]:
-    model.eval()
-    outs: dict[str, list[np.ndarray]] = {"present": [], "onsets": [], "probs": []}
-    for i in range(0, len(signals), batch_size):
-        x = torch.from_numpy(signals[i : i + batch_size]).to(device)
-        pred = model.predict_events(x, threshold=threshold, timing=timing)
-        for k in outs:
-            outs[k].append(pred[k].cpu().numpy())
-    return {k: np.concatenate(v) for k, v in outs.items()}
 
 
 def event_metrics(
@@ -328,63 +300,6 @@ def results_markdown(res: dict[str, Any]) -> str:
     if "real_time_factor" in res:
         lines.append(f"streaming real-time factor: {res['real_time_factor']:.1f}x")
     return "\n".join(lines) + "\n"
-
-
-def detect_file(
-    checkpoint: Path | str,
-    input_path: Path | str,
-    out: Path | str | None = None,
-    run_dir: Path | str | None = None,
-    detect_cfg: Any = None,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Stream a recording through a trained classifier; write `sample,time_s,event,probability` CSV."""
-    loaded = load_classifier(checkpoint, device)
-    model, cfg = loaded.model, loaded.config
-    d = detect_cfg or cfg.detect
-    rec = load_recording(input_path, n_channels=cfg.data.n_channels, fs_hz=cfg.data.fs_hz)
-    dets, timing = detect_array(
-        model,
-        rec.signal,
-        cfg.generator.window_samples,
-        d.hop(cfg.generator.window_samples),
-        d.threshold,
-        d.timing,
-        d.chunk_samples,
-        device,
-        d.threads,
-    )
-    with RunDir.created("event-lstm", run_dir=run_dir, verb="detect", tensorboard=False) as run:
-        return _write_detections(run, dets, timing, cfg, input_path, out, len(rec.signal))
-
-
-def _write_detections(
-    run: RunDir,
-    dets: list[Any],
-    timing: dict[str, Any],
-    cfg: Config,
-    input_path: Path | str,
-    out: Path | str | None,
-    n_samples: int,
-) -> dict[str, Any]:
-    out_path = Path(out) if out is not None else run / "events.csv"
-    write_events_csv(out_path, dets, cfg.data.fs_hz)
-    duration_s = n_samples / cfg.data.fs_hz
-    info = {
-        "input": str(input_path),
-        "events_csv": str(out_path),
-        "n_events": len(dets),
-        "duration_s": duration_s,
-        "elapsed_s": timing["elapsed_s"],
-        "real_time_factor": duration_s / max(timing["elapsed_s"], 1e-9),
-        "refractory_violations": count_refractory_violations(
-            np.array([x.sample for x in dets]),
-            np.array([x.event for x in dets]),
-            cfg.model.refractory_period_samples,
-        ),
-    }
-    run.write_json("detect.json", info)
-    return info
 
 
 def write_templates(

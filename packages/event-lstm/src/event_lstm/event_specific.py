@@ -22,6 +22,7 @@ from event_lstm.backbone import (
     NEG,
     EventModel,
     SequenceEncoder,
+    mlp_head,
     n_steps,
     pool_events,
     step_mask,
@@ -235,9 +236,7 @@ class EventSpecificClassifier(EventModel):
             extra_features=extra,
         )
         D = self.encoder.output_size
-        self.event_head = nn.Sequential(
-            nn.Linear(D, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, E)
-        )
+        self.event_head = mlp_head(D, hidden_size, E, dropout)
         self.timing_heads = EventSpecificTimingHeads(
             E, D, timing_head_dim, timing_head_heads, dropout
         )

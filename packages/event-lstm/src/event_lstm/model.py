@@ -36,6 +36,7 @@ from event_lstm.backbone import (
     SequenceEncoder,
     bin_centers,
     masked_mean,
+    mlp_head,
     n_steps,
     onsets_from_timing,
     pool_events,
@@ -85,6 +86,7 @@ __all__ = [
     "fractional_shift",
     "gaussian_timing_target",
     "masked_mean",
+    "mlp_head",
     "n_steps",
     "nt_xent_loss",
     "onsets_from_timing",
@@ -136,18 +138,8 @@ class LSTMEventClassifier(EventModel):
             D, attention_heads, dropout=dropout, batch_first=True
         )
         self.norm = nn.LayerNorm(D)
-        self.event_head = nn.Sequential(
-            nn.Linear(D, hidden_size),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_size, num_events),
-        )
-        self.timing_head = nn.Sequential(
-            nn.Linear(D, hidden_size),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_size, num_events),
-        )
+        self.event_head = mlp_head(D, hidden_size, num_events, dropout)
+        self.timing_head = mlp_head(D, hidden_size, num_events, dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
         x = self._prepare(x, lengths)  # (B, T, C)

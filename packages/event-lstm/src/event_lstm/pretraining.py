@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from event_lstm.backbone import SequenceEncoder, masked_mean, n_steps, step_mask
+from event_lstm.backbone import SequenceEncoder, n_steps
 
 
 class LSTMAutoencoder(nn.Module):
@@ -50,9 +50,7 @@ class LSTMAutoencoder(nn.Module):
         return latent_size
 
     def pooled(self, x: Tensor, lengths: Tensor | None) -> Tensor:
-        h = self.encoder(x, lengths)  # (B, S, D)
-        mask = step_mask(self.encoder.step_lengths(lengths), h.shape[1], h.shape[0], x.device)
-        return masked_mean(h, mask)  # (B, D)
+        return self.encoder.pooled(x, lengths)  # (B, D)
 
     def decode(self, z: Tensor, n_samples: int) -> Tensor:
         """(B, Z) -> (B, T, C): the latent repeated over the S decoder steps."""
@@ -127,9 +125,7 @@ class ContrastiveLSTM(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         x = self.encoder.frontend.center(x, lengths)
-        h = self.encoder(x, lengths)  # (B, S, D)
-        mask = step_mask(self.encoder.step_lengths(lengths), h.shape[1], h.shape[0], x.device)
-        return F.normalize(self.projection(masked_mean(h, mask)), dim=-1)  # (B, P)
+        return F.normalize(self.projection(self.encoder.pooled(x, lengths)), dim=-1)  # (B, P)
 
     def transfer_encoder_to_classifier(self, classifier: nn.Module) -> list[str]:
         return transfer_encoder_to_classifier(self, classifier)
