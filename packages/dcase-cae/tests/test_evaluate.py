@@ -183,3 +183,19 @@ def test_the_2021_layout_gives_official_files_and_figures(
     assert lo <= row["AUC_source"] <= hi
     header = _csv(run / "result.csv")[0]
     assert {"AUC_source", "AUC_target", "AUC_source_in", "official_score"} <= set(header)
+
+
+def test_threshold_fits_on_a_seeded_sample_of_200_training_clips_by_default() -> None:
+    from dcase_cae.config import Config
+    from dcase_cae.scores import threshold_clip_indices
+
+    cfg = Config()
+    assert cfg.decision.threshold_clips == 200
+    picked = threshold_clip_indices(1000, cfg)
+    assert picked.size == 200 and np.unique(picked).size == 200 and (np.diff(picked) > 0).all()
+    assert (threshold_clip_indices(1000, cfg) == picked).all()  # same run, same threshold
+    cfg.train.seed += 1
+    assert (threshold_clip_indices(1000, cfg) != picked).any()
+    assert (threshold_clip_indices(150, cfg) == np.arange(150)).all()  # fewer clips: all of them
+    cfg.decision.threshold_clips = None
+    assert threshold_clip_indices(1000, cfg).size == 1000

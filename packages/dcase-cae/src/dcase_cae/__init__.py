@@ -15,6 +15,9 @@ _WHERE = {
     "DataConfig": "config",
     "DecisionConfig": "config",
     "DenseAE": "model",
+    "Detector": "api",
+    "load_pretrained": "api",
+    "load_run": "api",
     "ModelConfig": "config",
 }
 

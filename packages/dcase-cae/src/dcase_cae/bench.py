@@ -7,7 +7,10 @@ Cases (issue targets on a 2-core CPU in brackets):
   ways: a plain PyTorch loop (forward, MSE, backward, Adam) on a ready batch, the core Trainer on the same
   batch, and the whole `dcase-cae train` path (the package's loader and step function through the Trainer)
   [Trainer at least as fast as the plain loop];
-- inference: waveform to anomaly score for both models, as a multiple of real time [>= 100x].
+- inference: waveform to anomaly score for both models, as a multiple of real time [>= 100x];
+- `epoch`: one epoch of the DCASE 2023 baseline configuration on 1,000 10 s clips through the `train`
+  path, extrapolated to its 100 epochs [<= 15 CPU-min];
+- `onnx`: each model's exported window scorer in ONNX Runtime against PyTorch, one thread each.
 
 Timing protocol. The machine is shared, so wall time swings with other processes; every case is therefore
 timed in CPU time of this process (`time.process_time`, exact with one torch thread) and wall time is shown
@@ -23,7 +26,7 @@ import logging
 import shutil
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,16 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sigzoo_shared import Callback, RunDir, TrainConfig, Trainer, make_loader
+from sigzoo_shared import Callback, ConfigError, RunDir, TrainConfig, Trainer, make_loader
 from sigzoo_shared.bench import cpu_wall, step_times, write_bench
 from sigzoo_shared.device import peak_rss_mb
 from torch import nn
 
 from dcase_cae.config import Config
 from dcase_cae.data import WindowDataset, extract_features, list_clips, machine_dirs, make_bank
-from dcase_cae.evaluate import clip_scores
 from dcase_cae.generator import GeneratorConfig, generate
 from dcase_cae.model import CNNAutoEncoder, DenseAE
+from dcase_cae.scores import clip_scores
 from dcase_cae.train import PACKAGE, reconstruction_step
 
 log = logging.getLogger(__name__)
@@ -219,6 +222,117 @@ def _training_rows(cfg: Config, work: Path, rounds: int, steps: int) -> list[dic
     return rows
 
 
+def _clip_features(cfg: Config, n_clips: int, frames: int = 313, seed: int = 0) -> list[np.ndarray]:
+    """Random (n_mels, frames) dB log-mels: `frames` 313 is a 10 s clip at 16 kHz, hop 512."""
+    rng = np.random.default_rng(seed)
+    m = cfg.data.n_mels
+    return [rng.uniform(-90.0, 20.0, (m, frames)).astype(np.float32) for _ in range(n_clips)]
+
+
+def baseline_epoch_rows(cfg: Config, work: Path, n_clips: int = 1000) -> list[dict[str, Any]]:
+    """One epoch of the DCASE 2023 baseline configuration exactly as `train` runs it (the package's
+    window bank, loaders and step through the Trainer, validation included) on `n_clips` 10 s clips,
+    extrapolated to its 100 epochs [<= 15 CPU-min]; beside it the same number of plain-loop steps on a
+    ready batch (forward, MSE, backward, Adam: the compute alone), measured in the same process."""
+    from sigzoo_shared import load_config, make_loaders
+    from sigzoo_shared.cli import packaged_config
+
+    from dcase_cae.data import split_train_val
+
+    bcfg = load_config(Config, packaged_config("dcase_cae", "dcase2023_baseline.yaml"))
+    tcfg = replace(bcfg.train, epochs=1, progress=False, save_top_k=0, device="cpu", num_workers=0)
+    feats = _clip_features(bcfg, n_clips)
+    train_idx, val_idx = split_train_val(n_clips, bcfg.data.validation_split, tcfg.seed)
+    sets = [
+        WindowDataset(make_bank([feats[i] for i in idx], bcfg.data, "dense_ae"), "dense_ae")
+        for idx in (train_idx, val_idx)
+    ]
+    loader, val_loader = make_loaders(
+        sets[0], sets[1], tcfg, torch.device("cpu"), collate_fn=sets[0].collate
+    )
+
+    def fit(limit: int | None) -> tuple[float, float]:
+        model = DenseAE(bcfg.data.frames * bcfg.data.n_mels, bcfg.model.hidden_dim)
+        run = RunDir(work / f"baseline-epoch-{limit}", tensorboard=False)
+        trainer = Trainer(
+            replace(tcfg, limit_train_batches=limit), run, [], device=torch.device("cpu")
+        )
+        cpu0, wall0 = cpu_wall()
+        trainer.fit(model, reconstruction_step, loader, val_loader)
+        cpu1, wall1 = cpu_wall()
+        return cpu1 - cpu0, wall1 - wall0
+
+    fit(3)  # first use: lazy imports and allocations, not part of an epoch
+    cpu, wall = fit(None)
+    steps = len(loader)
+    plain = _PlainLoop(
+        DenseAE(bcfg.data.frames * bcfg.data.n_mels),
+        sets[0].gather(np.arange(tcfg.batch_size)),
+        tcfg.lr,
+    )
+    plain_cpu = statistics.median(c for c, _ in plain(50)) * steps
+    return [
+        {
+            "case": "DCASE 2023 baseline, one epoch (`train` path, validation included)",
+            "config": f"{n_clips} random 10 s clips, {len(sets[0])} windows, {steps} steps of "
+            f"{tcfg.batch_size}",
+            "median_cpu_s": cpu,
+            "median_wall_s": wall,
+            "per_s": len(sets[0]) / cpu,
+            "unit": "windows/s (CPU)",
+            "target": f"100 epochs: {100 * cpu / 60:.1f} CPU-min ({100 * wall / 60:.1f} wall-min); "
+            "target <= 15 CPU-min",
+        },
+        {
+            "case": "DCASE 2023 baseline, the same steps in a plain PyTorch loop (compute alone)",
+            "config": f"{steps} x median of 50 steps on one ready {tcfg.batch_size} x 640 batch",
+            "median_cpu_s": plain_cpu,
+            "median_wall_s": None,
+            "per_s": len(sets[0]) / plain_cpu,
+            "unit": "windows/s (CPU)",
+            "target": f"100 epochs: {100 * plain_cpu / 60:.1f} CPU-min; epoch/this "
+            f"{cpu / plain_cpu:.2f}",
+        },
+    ]
+
+
+def onnx_rows(cfg: Config, work: Path) -> list[dict[str, Any]]:
+    """Each model's window scorer (what `export` writes) on one 10 s clip's windows: PyTorch vs ONNX
+    Runtime, one CPU thread each."""
+    from sigzoo_shared.export import speed_rows, write_export
+
+    from dcase_cae.api import export_spec
+    from dcase_cae.train import build_model
+
+    rows: list[dict[str, Any]] = []
+    for kind in ("embedding", "dense_ae", "cae"):
+        kcfg = replace(cfg, model=replace(cfg.model, name=kind))
+        model = build_model(kcfg, 16).eval()
+        spec = export_spec(model, kcfg, 16000)
+        path = work / f"{kind}.onnx"
+        write_export(spec, path)
+        bank = make_bank(_clip_features(kcfg, 1), kcfg.data, kind)
+        x = WindowDataset(bank, kind).gather(np.arange(len(bank)))  # one clip's windows
+        timed = speed_rows(spec.module, path, (x,))
+        torch_ms = timed[0]["median_ms"]
+        for row in timed:
+            rows.append(
+                {
+                    "case": f"{kind} window scorer, {row['runtime']}",
+                    "config": f"one 10 s clip: {row['input']}",
+                    "median_cpu_s": None,
+                    "median_wall_s": row["median_ms"] / 1e3,
+                    "per_s": 1e3 / row["median_ms"],
+                    "unit": "clips/s (wall)",
+                    "target": f"PyTorch/this {torch_ms / row['median_ms']:.2f}",
+                }
+            )
+    return rows
+
+
+CASES = ("extract", "train", "infer", "epoch", "onnx")
+
+
 def bench(
     cfg: Config,
     run_dir: Path | str | None = None,
@@ -226,8 +340,12 @@ def bench(
     steps: int = 3,
     n_clips: int = 40,
     rounds: int = 3,
+    cases: Sequence[str] = CASES,
 ) -> Path:
-    """Run every case and write `bench.md` + `bench.json`; returns the markdown path."""
+    """Run the `cases` (all by default) and write `bench.md` + `bench.json`; returns its path."""
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        raise ConfigError(f"bench: unknown case(s) {unknown}; choose from {', '.join(CASES)}")
     run = RunDir.create(PACKAGE, run_dir=run_dir, verb="bench", tensorboard=False)
     work = Path(tempfile.mkdtemp(prefix="dcase-cae-bench-"))
     rows: list[dict[str, Any]] = []
@@ -255,73 +373,80 @@ def bench(
         audio_s = sum(sf.info(str(c.path)).duration for c in clips)
         clip_s = audio_s / len(clips)
         cache = work / "cache"
-        for label, workers in (("1 thread", 1), ("all cores", None)):
-            dcfg = replace(cfg.data, feature_workers=workers)
+        if "extract" in cases:
+            for label, workers in (("1 thread", 1), ("all cores", None)):
+                dcfg = replace(cfg.data, feature_workers=workers)
 
-            def cold(dcfg: Any = dcfg) -> None:
-                shutil.rmtree(cache, ignore_errors=True)
-                extract_features(clips, dcfg, cache)
+                def cold(dcfg: Any = dcfg) -> None:
+                    shutil.rmtree(cache, ignore_errors=True)
+                    extract_features(clips, dcfg, cache)
 
-            t = step_times(cold, rounds)
+                t = step_times(cold, rounds)
+                wall = statistics.median(w for _, w in t)
+                rows.append(
+                    {
+                        "case": f"log-mel extraction, cold, {label}",
+                        "config": source,
+                        "median_cpu_s": statistics.median(c for c, _ in t) / len(clips),
+                        "median_wall_s": wall / len(clips),
+                        "per_s": len(clips) / wall,
+                        "unit": "clips/s (wall)",
+                        "target": ">= 20 clips/s" if workers is None else "",
+                    }
+                )
+            t = step_times(lambda: extract_features(clips, cfg.data, cache), rounds)
             wall = statistics.median(w for _, w in t)
             rows.append(
                 {
-                    "case": f"log-mel extraction, cold, {label}",
+                    "case": "log-mel extraction, cached",
                     "config": source,
                     "median_cpu_s": statistics.median(c for c, _ in t) / len(clips),
                     "median_wall_s": wall / len(clips),
                     "per_s": len(clips) / wall,
                     "unit": "clips/s (wall)",
-                    "target": ">= 20 clips/s" if workers is None else "",
+                    "target": "",
                 }
             )
-        t = step_times(lambda: extract_features(clips, cfg.data, cache), rounds)
-        wall = statistics.median(w for _, w in t)
-        rows.append(
-            {
-                "case": "log-mel extraction, cached",
-                "config": source,
-                "median_cpu_s": statistics.median(c for c, _ in t) / len(clips),
-                "median_wall_s": wall / len(clips),
-                "per_s": len(clips) / wall,
-                "unit": "clips/s (wall)",
-                "target": "",
-            }
-        )
 
         # ---------------------------------------------------------------- training steps
-        rows += _training_rows(cfg, work, rounds, steps)
+        if "train" in cases:
+            rows += _training_rows(cfg, work, rounds, steps)
 
         # ---------------------------------------------------------------- inference
-        n_inf = min(len(clips), 20)
-        for kind, model in (
-            ("cae", CNNAutoEncoder(cfg.data.n_mels, cfg.model.z_dim).eval()),
-            ("dense_ae", DenseAE(cfg.data.frames * cfg.data.n_mels).eval()),
-        ):
-            icfg = replace(cfg, model=replace(cfg.model, name=kind))
+        if "infer" in cases:
+            n_inf = min(len(clips), 20)
+            for kind, model in (
+                ("cae", CNNAutoEncoder(cfg.data.n_mels, cfg.model.z_dim).eval()),
+                ("dense_ae", DenseAE(cfg.data.frames * cfg.data.n_mels).eval()),
+            ):
+                icfg = replace(cfg, model=replace(cfg.model, name=kind))
 
-            def infer(icfg: Config = icfg, model: torch.nn.Module = model) -> None:
-                f = extract_features(clips[:n_inf], icfg.data, None)
-                clip_scores(model, f, icfg)
+                def infer(icfg: Config = icfg, model: torch.nn.Module = model) -> None:
+                    f = extract_features(clips[:n_inf], icfg.data, None)
+                    clip_scores(model, f, icfg)
 
-            infer()  # warm-up
-            t = step_times(infer, max(3, 2 * rounds + 1))
-            cpu = statistics.median(c for c, _ in t)
-            wall = statistics.median(w for _, w in t)
-            rows.append(
-                {
-                    "case": f"{kind} inference, waveform -> score",
-                    "config": f"{n_inf} clips of {clip_s:.0f} s, {len(t)} repeats",
-                    "median_cpu_s": cpu / n_inf,
-                    "median_wall_s": wall / n_inf,
-                    "per_s": n_inf / cpu,
-                    "unit": "clips/s (CPU)",
-                    "target": (
-                        f">= 100x real time: {n_inf * clip_s / cpu:.0f}x CPU, "
-                        f"{n_inf * clip_s / wall:.0f}x wall"
-                    ),
-                }
-            )
+                infer()  # warm-up
+                t = step_times(infer, max(3, 2 * rounds + 1))
+                cpu = statistics.median(c for c, _ in t)
+                wall = statistics.median(w for _, w in t)
+                rows.append(
+                    {
+                        "case": f"{kind} inference, waveform -> score",
+                        "config": f"{n_inf} clips of {clip_s:.0f} s, {len(t)} repeats",
+                        "median_cpu_s": cpu / n_inf,
+                        "median_wall_s": wall / n_inf,
+                        "per_s": n_inf / cpu,
+                        "unit": "clips/s (CPU)",
+                        "target": (
+                            f">= 100x real time: {n_inf * clip_s / cpu:.0f}x CPU, "
+                            f"{n_inf * clip_s / wall:.0f}x wall"
+                        ),
+                    }
+                )
+        if "epoch" in cases:
+            rows += baseline_epoch_rows(cfg, work)
+        if "onnx" in cases:
+            rows += onnx_rows(cfg, work)
         notes.append(f"peak RSS {peak_rss_mb():.0f} MiB (whole bench process)")
         notes.append(
             "median_*_s is per clip for extraction/inference and per step for training; CPU = "

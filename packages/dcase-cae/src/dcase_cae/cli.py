@@ -126,13 +126,57 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="interleaved rounds of the training cases (and repeats of the other cases)",
     )
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        default=None,
+        metavar="CASE",
+        help="only these: extract train infer epoch onnx (default: all)",
+    )
 
     p = sub.add_parser(
         "demo", help="generate machine sounds, train both models briefly, write report.md"
     )
     add_config_args(p)
+
+    from sigzoo_shared.export import add_export_verb
+
+    add_export_verb(sub)
+    p = sub.add_parser(
+        "pack",
+        help="(maintainers) ship a tested run as a pretrained model with its k-NN bank and threshold",
+    )
+    p.add_argument("--run-dir", type=Path, required=True, help="a training run of one machine type")
+    p.add_argument("--name", required=True, help="the model's name, e.g. toycar-embedding")
+    p.add_argument("--card", type=Path, required=True, help="the model card (markdown)")
+    p.add_argument("--meta", type=Path, required=True, help="card facts (JSON object)")
+    p.add_argument("--out", type=Path, default=None, help="default: the package's own folder")
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="the training data, if it moved since training"
+    )
     add_common_verbs(sub)
     return parser
+
+
+def _export_source(args: argparse.Namespace):
+    """(model, config, sample rate or None) of `export --run-dir` / `--pretrained`."""
+    if args.pretrained is not None:
+        from dcase_cae.api import load_pretrained
+
+        detector = load_pretrained(args.pretrained)
+        return detector.model, detector.config, detector.sample_rate_hz
+    from dcase_cae.evaluate import _subruns
+    from dcase_cae.train import load_trained
+
+    subs = _subruns(args.run_dir, None)
+    if len(subs) > 1:
+        from sigzoo_shared import ConfigError
+
+        raise ConfigError(
+            f"{args.run_dir}: {len(subs)} machine types; export one: --run-dir RUN/TYPE"
+        )
+    model, cfg, _ = load_trained(next(iter(subs.values())))
+    return model, cfg, None
 
 
 def _extra(args: argparse.Namespace) -> list[str]:
@@ -196,31 +240,41 @@ RESUME_CHANGEABLE = ("data.data_dir", "data.cache_dir", "data.resample", "data.c
 def _resume_config(args: argparse.Namespace):
     """A resumed run's config: the stored one wins (`sigzoo_shared.runs.resume_config`).
 
-    Each machine type's last.pt is opened before any audio is read, so a damaged checkpoint is
-    refused at once; a machine type that never started has none and starts fresh.
+    Each unfinished machine type's last.pt (`phases="*/"`: one core run per type) is opened before
+    any audio is read, so a damaged checkpoint is refused at once; a type never started has none.
     """
-    from sigzoo_shared.checkpoint import LAST, load_checkpoint
     from sigzoo_shared.runs import resume_config
 
     from dcase_cae.config import Config
 
-    cfg = resume_config(
+    return resume_config(
         Config,
         args.resume,
         [*_extra(args), *overrides_from(args)],
         config_file=args.config,
         changeable=RESUME_CHANGEABLE,
-        check_checkpoint=False,
+        phases="*/",
     )
-    for last in sorted(args.resume.glob(f"*/checkpoints/{LAST}")):
-        load_checkpoint(last)
-    return cfg
 
 
 def dispatch(args: argparse.Namespace) -> None:
     from dcase_cae.config import Config
 
     if dispatch_common(args, Config, MODULE):
+        return
+    from sigzoo_shared.export import dispatch_export
+
+    from dcase_cae.api import export_spec
+
+    if dispatch_export(args, _export_source, lambda source: export_spec(*source)):
+        return
+    if args.command == "pack":
+        from dcase_cae.api import pack
+
+        dest = pack(
+            args.run_dir, args.name, args.card, args.meta, out=args.out, data_dir=args.data_dir
+        )
+        print(f"packed {args.run_dir} -> {dest}")
         return
     if args.command == "prepare":
         from dcase_cae.prepare import prepare
@@ -276,6 +330,7 @@ def dispatch(args: argparse.Namespace) -> None:
             data_dir=args.data_dir,
             steps=args.steps,
             rounds=args.rounds,
+            **({"cases": args.cases} if args.cases else {}),
         )
         print(f"bench -> {path}")
     elif args.command == "demo":

@@ -116,9 +116,9 @@ class DecisionConfig:
     max_fpr: float = 0.1  # pAUC range (DCASE: 0.1)
     n_bootstrap: int = 1000  # resamples for the 95 % intervals over test clips; 0 = none
     score_batch_size: int = 64  # patches / vectors per forward pass when scoring
-    threshold_clips: int | None = (
-        None  # fit on at most this many training clips (evenly spaced); None = all
-    )
+    # fit the threshold on at most this many training clips, a sample drawn with train.seed (test
+    # time then does not grow with the training set); None = all
+    threshold_clips: int | None = 200
 
     def __post_init__(self) -> None:
         if not 0.0 < self.quantile < 1.0:

@@ -240,7 +240,7 @@ def read_audio(
     _check_riff_length(path)
     try:
         with sf.SoundFile(str(path)) as fh:
-            rate, channels, expected = fh.samplerate, fh.channels, fh.frames
+            rate, expected = fh.samplerate, fh.frames
             x = fh.read(dtype="float32", always_2d=True)
     except (RuntimeError, OSError) as err:
         raise DataError(f"{path}: cannot decode audio ({err}); corrupt or truncated file") from err
@@ -250,30 +250,53 @@ def read_audio(
         raise DataError(
             f"{path}: truncated: header announces {expected} frames, only {x.shape[0]} read"
         )
+    return check_waveform(x, rate, cfg, str(path), target_rate_hz)
+
+
+def check_waveform(
+    x: np.ndarray,
+    rate: int,
+    cfg: DataConfig,
+    where: str,
+    target_rate_hz: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """One clip's samples, (S,) mono or (S, channels), as validated mono float32 at the target rate.
+
+    The checks every clip passes, read from a file or given as an array: one channel (or
+    `data.channel`), finite samples, not silent (`data.min_peak`), the machine type's sample rate
+    (or resampled with `data.resample`). Each failure is a `DataError` naming `where`.
+    """
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0 or not np.issubdtype(x.dtype, np.number):
+        raise DataError(
+            f"{where}: samples of shape {x.shape} and dtype {x.dtype}, expected a non-empty "
+            f"numeric (samples,) or (samples, channels) array"
+        )
+    channels = x.shape[1]
     if channels > 1:
         if cfg.channel is None:
             raise DataError(
-                f"{path}: {channels} channels, expected mono (set data.channel=0 or "
+                f"{where}: {channels} channels, expected mono (set data.channel=0 or "
                 f"--channel 0 to use one channel)"
             )
         if cfg.channel >= channels:
-            raise DataError(
-                f"{path}: data.channel={cfg.channel} but the file has {channels} channels"
-            )
+            raise DataError(f"{where}: data.channel={cfg.channel} but it has {channels} channels")
         x = x[:, cfg.channel : cfg.channel + 1]
-    y = np.ascontiguousarray(x[:, 0])
+    y = np.ascontiguousarray(x[:, 0], dtype=np.float32)
     if not np.isfinite(y).all():
-        raise DataError(f"{path}: {int((~np.isfinite(y)).sum())} non-finite samples (NaN/inf)")
+        raise DataError(f"{where}: {int((~np.isfinite(y)).sum())} non-finite samples (NaN/inf)")
     peak = float(np.abs(y).max())
     if peak < cfg.min_peak:
-        raise DataError(f"{path}: silent clip (peak {peak:.3g} < data.min_peak={cfg.min_peak:g})")
+        raise DataError(f"{where}: silent clip (peak {peak:.3g} < data.min_peak={cfg.min_peak:g})")
     if target_rate_hz is not None and rate != target_rate_hz:
         if not cfg.resample:
             raise DataError(
-                f"{path}: sample rate {rate} Hz, expected {target_rate_hz} Hz like the other "
-                f"files of this machine type (set data.resample=true or --resample)"
+                f"{where}: sample rate {rate} Hz, expected {target_rate_hz} Hz, the machine "
+                f"type's rate (set data.resample=true or --resample)"
             )
-        log.info("%s: resampling %d Hz -> %d Hz", path, rate, target_rate_hz)
+        log.info("%s: resampling %d Hz -> %d Hz", where, rate, target_rate_hz)
         g = np.gcd(rate, target_rate_hz)
         y = signal.resample_poly(y, target_rate_hz // g, rate // g).astype(np.float32)
         rate = target_rate_hz

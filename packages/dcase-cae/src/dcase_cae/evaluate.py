@@ -50,10 +50,12 @@ from dcase_cae.official import (
     section_official_score,
 )
 from dcase_cae.scores import (
-    clip_embeddings,
-    fit_error_gaussians,
-    knn_cosine_distance,
-    selective_mahalanobis_scores,
+    Reference,
+    fit_reference,
+    needs_training_clips,
+    score_clips,
+    threshold_clip_indices,
+    training_scores,
 )
 from dcase_cae.train import PACKAGE, cache_dir_for, load_trained
 
@@ -76,41 +78,6 @@ AVERAGED = (
 # --------------------------------------------------------------------------------------------- scores
 
 
-@torch.no_grad()
-def window_errors(
-    model: nn.Module, dataset: WindowDataset, batch_size: int, device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Mean squared reconstruction error of every window, (N,), model in eval mode."""
-    model.eval()
-    out = np.empty(len(dataset), dtype=np.float64)
-    for start in range(0, len(dataset), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(dataset)))
-        x = dataset.gather(idx).to(device)
-        out[idx] = ((model(x) - x) ** 2).flatten(1).mean(dim=1).double().cpu().numpy()
-    return out
-
-
-def clip_scores(
-    model: nn.Module,
-    features: Sequence[np.ndarray],
-    cfg: Config,
-    names: Sequence[str] = (),
-    device: torch.device | str = "cpu",
-) -> np.ndarray:
-    """Anomaly score per clip: the mean of its windows' errors, (n_clips,)."""
-    bank = make_bank(features, cfg.data, cfg.model.name, names)
-    errors = window_errors(
-        model, WindowDataset(bank, cfg.model.name), cfg.decision.score_batch_size, device
-    )
-    sums = np.bincount(bank.owner, weights=errors, minlength=len(features))
-    counts = np.bincount(bank.owner, minlength=len(features))
-    scores = sums / np.maximum(counts, 1)
-    bad = [names[i] if i < len(names) else str(i) for i in np.flatnonzero(~np.isfinite(scores))]
-    if bad:
-        raise DataError(f"{bad[0]}: non-finite anomaly score ({len(bad)} clips affected)")
-    return scores
-
-
 def ranking_figures(
     labels: np.ndarray, domains: np.ndarray, scores: np.ndarray, max_fpr: float
 ) -> dict[str, float]:
@@ -126,6 +93,31 @@ def ranking_figures(
     return figures
 
 
+def fit_decision(
+    model: nn.Module,
+    cfg: Config,
+    train_clips: Sequence[Clip],
+    cache_dir: Path | None,
+    rate: int,
+    device: torch.device | str = "cpu",
+) -> tuple[Reference, np.ndarray]:
+    """(what test clips are scored against, training clip scores for the threshold).
+
+    Selective Mahalanobis and k-NN scores are measured against all training clips; the threshold is
+    fitted on at most `decision.threshold_clips` of them (`threshold_clip_indices`), so for MSE scores
+    only those are read.
+    """
+    keep = threshold_clip_indices(len(train_clips), cfg)
+    if needs_training_clips(cfg):
+        used = list(train_clips)
+    else:
+        used, keep = [train_clips[i] for i in keep], np.arange(len(keep))
+    feats = extract_features(used, cfg.data, cache_dir, rate)
+    names = [str(c.path) for c in used]
+    reference = fit_reference(model, cfg, feats, [c.domain for c in used], names, device)
+    return reference, training_scores(model, cfg, feats, reference, keep, names, device)
+
+
 def score_test_and_train(
     model: nn.Module,
     cfg: Config,
@@ -137,45 +129,17 @@ def score_test_and_train(
     rate: int,
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(test clip scores, training clip scores for the threshold or None without training clips).
-
-    MSE scores need only the test clips; selective Mahalanobis and k-NN scores are measured against the
-    training clips, so those are required. `decision.threshold_clips` thins the threshold's clips.
-    """
+    """(test clip scores, training clip scores for the threshold or None without training clips)."""
     test_names = [str(c.path) for c in test_clips]
-    train_names = [str(c.path) for c in train_clips]
-    keep = np.arange(len(train_clips))
-    if cfg.decision.threshold_clips and len(train_clips) > cfg.decision.threshold_clips:
-        keep = np.linspace(0, len(train_clips) - 1, cfg.decision.threshold_clips)
-        keep = keep.round().astype(int)
-    kind, score = cfg.model.name, cfg.model.score
     if not train_clips:
-        if kind == "embedding" or score == "selective_mahalanobis":
+        if needs_training_clips(cfg):
             raise DataError(
-                f"{machine_dir / 'train'}: not found; {kind} with {score} scores measures test clips "
-                f"against the training clips"
+                f"{machine_dir / 'train'}: not found; {cfg.model.name} with {cfg.model.score} "
+                f"scores measures test clips against the training clips"
             )
-        return clip_scores(model, test_feats, cfg, test_names, device), None
-    if kind == "embedding":
-        train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
-        reference = clip_embeddings(model, train_feats, cfg, train_names, device)
-        queries = clip_embeddings(model, test_feats, cfg, test_names, device)
-        k = cfg.model.knn_k
-        train_scores = knn_cosine_distance(reference, reference, k, exclude_self=True)
-        return knn_cosine_distance(queries, reference, k), train_scores[keep]
-    if score == "selective_mahalanobis":
-        train_feats = extract_features(train_clips, cfg.data, cache_dir, rate)
-        domains = [c.domain for c in train_clips]
-        gaussians = fit_error_gaussians(model, train_feats, domains, cfg, train_names, device)
-        scores = selective_mahalanobis_scores(model, test_feats, gaussians, cfg, test_names, device)
-        thinned = [train_feats[i] for i in keep]
-        train_scores = selective_mahalanobis_scores(
-            model, thinned, gaussians, cfg, [train_names[i] for i in keep], device
-        )
-        return scores, train_scores
-    train_feats = extract_features([train_clips[i] for i in keep], cfg.data, cache_dir, rate)
-    train_scores = clip_scores(model, train_feats, cfg, [train_names[i] for i in keep], device)
-    return clip_scores(model, test_feats, cfg, test_names, device), train_scores
+        return score_clips(model, cfg, test_feats, Reference(), test_names, device), None
+    reference, train_scores = fit_decision(model, cfg, train_clips, cache_dir, rate, device)
+    return score_clips(model, cfg, test_feats, reference, test_names, device), train_scores
 
 
 def _reconstruction_examples(

@@ -257,6 +257,25 @@ def reconstruction_error(model: nn.Module, x: Tensor) -> Tensor:
     return ((x_hat - x) ** 2).flatten(1).mean(dim=1)
 
 
+class WindowScorer(nn.Module):
+    """The inference graph of every model: a batch of windows in, what clip scores are built from out.
+
+    Autoencoders: the reconstruction, shaped as the input (its error to the input is the score).
+    Embedding model: the unit-norm crop embeddings, (B, D) (the k-NN distance to the training clips
+    is taken per clip outside). The package scores through this module, and `dcase-cae export`
+    exports exactly it.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(self.model, AttributeEmbedder):
+            return nn.functional.normalize(self.model.embed(x), dim=1)  # (B, D)
+        return self.model(x)  # (B, 1, F, F) or (B, P * M)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -266,6 +285,7 @@ __all__ = [
     "CNNAutoEncoder",
     "SubclusterArcMargin",
     "Crop2d",
+    "WindowScorer",
     "DenseAE",
     "count_parameters",
     "encoder_sizes",

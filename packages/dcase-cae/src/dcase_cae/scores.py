@@ -18,6 +18,7 @@ both domains without a per-domain threshold.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from torch import nn
 
 from dcase_cae.config import Config
 from dcase_cae.data import WindowDataset, make_bank
+from dcase_cae.model import WindowScorer
 
 
 def _check_finite(scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -56,10 +58,10 @@ def clip_embeddings(
     bank = make_bank(features, cfg.data, "embedding", names)
     ds = WindowDataset(bank, "embedding")
     batch = cfg.decision.score_batch_size
-    crops = []
+    scorer, crops = WindowScorer(model), []
     for start in range(0, len(ds), batch):
-        z = model.embed(ds.gather(np.arange(start, min(start + batch, len(ds)))).to(device))
-        crops.append(nn.functional.normalize(z, dim=1).double().cpu().numpy())  # (b, D)
+        z = scorer(ds.gather(np.arange(start, min(start + batch, len(ds)))).to(device))  # (b, D)
+        crops.append(z.double().cpu().numpy())
     z = np.concatenate(crops)  # (crops, D)
     clips = np.zeros((len(features), z.shape[1]))
     np.add.at(clips, bank.owner, z)
@@ -87,6 +89,36 @@ def knn_cosine_distance(
 
 
 @torch.no_grad()
+def window_errors(
+    model: nn.Module, dataset: WindowDataset, batch_size: int, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Mean squared reconstruction error of every window, (N,), model in eval mode."""
+    model.eval()
+    scorer = WindowScorer(model)
+    out = np.empty(len(dataset), dtype=np.float64)
+    for start in range(0, len(dataset), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(dataset)))
+        x = dataset.gather(idx).to(device)
+        out[idx] = ((scorer(x) - x) ** 2).flatten(1).mean(dim=1).double().cpu().numpy()
+    return out
+
+
+def clip_scores(
+    model: nn.Module,
+    features: Sequence[np.ndarray],
+    cfg: Config,
+    names: Sequence[str] = (),
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Anomaly score per clip: the mean of its windows' reconstruction errors, (n_clips,)."""
+    bank = make_bank(features, cfg.data, cfg.model.name, names)
+    errors = window_errors(
+        model, WindowDataset(bank, cfg.model.name), cfg.decision.score_batch_size, device
+    )
+    return _check_finite(_per_clip_mean(errors, bank.owner, len(features)), names)
+
+
+@torch.no_grad()
 def _window_error_vectors(
     model: nn.Module, features: Sequence[np.ndarray], cfg: Config, names: Sequence[str], device
 ):
@@ -98,7 +130,7 @@ def _window_error_vectors(
     for start in range(0, len(ds), batch):
         idx = np.arange(start, min(start + batch, len(ds)))
         x = ds.gather(idx).to(device)
-        yield bank.owner[idx], (x - model(x)).flatten(1).double().cpu().numpy()
+        yield bank.owner[idx], (x - WindowScorer(model)(x)).flatten(1).double().cpu().numpy()
 
 
 def fit_error_gaussians(
@@ -148,8 +180,111 @@ def selective_mahalanobis_scores(
     return _check_finite(scores, names)
 
 
+# ---------------------------------------------------------------------- one entry for every model
+
+
+@dataclass
+class Reference:
+    """What a model's clip scores are measured against, fitted on its training clips.
+
+    k-NN (embedding model): `embeddings`, the (n_train, D) unit-norm training-clip embeddings.
+    Selective Mahalanobis: `gaussians`, one (centre, inverse second moment) per domain. MSE: nothing.
+    """
+
+    embeddings: np.ndarray | None = None
+    gaussians: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def needs_training_clips(cfg: Config) -> bool:
+    """True when a clip score is a distance to the training clips (k-NN, selective Mahalanobis)."""
+    return cfg.model.name == "embedding" or cfg.model.score == "selective_mahalanobis"
+
+
+def fit_reference(
+    model: nn.Module,
+    cfg: Config,
+    train_features: Sequence[np.ndarray],
+    train_domains: Sequence[str | None],
+    names: Sequence[str] = (),
+    device: torch.device | str = "cpu",
+) -> Reference:
+    """The `Reference` of the configured score from the training clips' log-mels (all of them)."""
+    if cfg.model.name == "embedding":
+        return Reference(embeddings=clip_embeddings(model, train_features, cfg, names, device))
+    if cfg.model.score == "selective_mahalanobis":
+        gaussians = fit_error_gaussians(model, train_features, train_domains, cfg, names, device)
+        return Reference(gaussians=gaussians)
+    return Reference()
+
+
+def score_clips(
+    model: nn.Module,
+    cfg: Config,
+    features: Sequence[np.ndarray],
+    reference: Reference,
+    names: Sequence[str] = (),
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """(n_clips,) anomaly scores of log-mel clips (each (M, T) in dB), higher = more anomalous."""
+    if cfg.model.name == "embedding":
+        if reference.embeddings is None:
+            raise DataError("k-NN scores need the training clips' embeddings (none given)")
+        queries = clip_embeddings(model, features, cfg, names, device)
+        return knn_cosine_distance(queries, reference.embeddings, cfg.model.knn_k)
+    if cfg.model.score == "selective_mahalanobis":
+        if reference.gaussians is None:
+            raise DataError("selective Mahalanobis scores need the training clips' error Gaussians")
+        return selective_mahalanobis_scores(
+            model, features, reference.gaussians, cfg, names, device
+        )
+    return clip_scores(model, features, cfg, names, device)
+
+
+def threshold_clip_indices(n_clips: int, cfg: Config) -> np.ndarray:
+    """Which training clips fit the decision threshold: all of them, or a sample of
+    `decision.threshold_clips` drawn with `train.seed` (sorted), so `test` costs the same on 100
+    clips as on 10,000."""
+    limit = cfg.decision.threshold_clips
+    if limit is None or n_clips <= limit:
+        return np.arange(n_clips)
+    rng = np.random.default_rng(cfg.train.seed)
+    return np.sort(rng.choice(n_clips, size=limit, replace=False))
+
+
+def training_scores(
+    model: nn.Module,
+    cfg: Config,
+    train_features: Sequence[np.ndarray],
+    reference: Reference,
+    keep: np.ndarray,
+    names: Sequence[str] = (),
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Scores of the training clips `keep` (indices into `train_features`) for the threshold.
+
+    A clip's own embedding is left out of its k-NN (its distance to itself would be 0); with k-NN,
+    `train_features` are the clips `reference` was fitted on, in order.
+    """
+    if cfg.model.name == "embedding":
+        if reference.embeddings is None:
+            raise DataError("k-NN scores need the training clips' embeddings (none given)")
+        emb = reference.embeddings
+        return knn_cosine_distance(emb, emb, cfg.model.knn_k, exclude_self=True)[keep]
+    kept = [train_features[i] for i in keep]
+    kept_names = [names[i] for i in keep] if names else []
+    return score_clips(model, cfg, kept, reference, kept_names, device)
+
+
 __all__ = [
+    "Reference",
     "clip_embeddings",
+    "clip_scores",
+    "fit_reference",
+    "needs_training_clips",
+    "score_clips",
+    "threshold_clip_indices",
+    "training_scores",
+    "window_errors",
     "fit_error_gaussians",
     "knn_cosine_distance",
     "selective_mahalanobis_scores",

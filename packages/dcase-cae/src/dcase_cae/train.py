@@ -67,6 +67,14 @@ def build_model(cfg: Config, n_classes: int = 2) -> nn.Module:
     )
 
 
+def build_for_weights(cfg: Config, state: dict) -> nn.Module:
+    """The model a checkpoint's weights fit: the embedding model's class count follows the training
+    data, so it is read off the stored class centres."""
+    centres = state.get("model_state", {}).get("head.centres")
+    n_classes = 2 if centres is None else int(centres.shape[0]) // cfg.model.n_subclusters
+    return build_model(cfg, n_classes)
+
+
 def reconstruction_step(model: nn.Module, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     """MSE between the input windows and their reconstruction (both models, as in seed and baseline)."""
     loss = F.mse_loss(model(batch), batch)
@@ -234,13 +242,13 @@ def load_trained(
     """
     from sigzoo_shared.runs import load_run
 
-    def build(cfg: Config, state: dict) -> nn.Module:
-        centres = state.get("model_state", {}).get("head.centres")
-        n_classes = 2 if centres is None else int(centres.shape[0]) // cfg.model.n_subclusters
-        return build_model(cfg, n_classes)
-
     loaded = load_run(
-        Config, run_or_checkpoint, build, which="best", map_location=str(device), needs_state=True
+        Config,
+        run_or_checkpoint,
+        build_for_weights,
+        which="best",
+        map_location=str(device),
+        needs_state=True,
     )
     loaded.model.to(device)
     state = loaded.state
@@ -249,6 +257,7 @@ def load_trained(
 
 
 __all__ = [
+    "build_for_weights",
     "build_model",
     "load_trained",
     "margin_step",
