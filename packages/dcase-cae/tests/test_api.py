@@ -97,3 +97,27 @@ def test_bad_input_is_one_error_naming_the_value(tested_run, tmp_path: Path) -> 
 def test_a_folder_without_a_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no trained model"):
         load_run(tmp_path)
+
+
+def test_a_packed_run_scores_like_the_run(
+    tested_run, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pack` stores the k-NN bank / threshold / rate; the shipped copy scores as the run does."""
+    import json
+
+    from dcase_cae import load_pretrained
+    from dcase_cae.api import pack
+    from sigzoo_shared import pretrained
+
+    run, _ = tested_run
+    card, meta = tmp_path / "card.md", tmp_path / "meta.json"
+    card.write_text("# tiny\n")
+    facts = dict.fromkeys(pretrained.REQUIRED_META, "x")
+    meta.write_text(json.dumps(facts))
+    pack(run, "tiny", card, meta, out=tmp_path / "shipped" / "tiny")
+    monkeypatch.setattr(pretrained, "pretrained_root", lambda package: tmp_path / "shipped")
+    shipped, original = load_pretrained("tiny"), load_run(run)
+    assert shipped.threshold == pytest.approx(original.threshold)
+    assert (shipped.reference.embeddings is None) == (original.reference.embeddings is None)
+    files = sorted((data / "ToyThing" / "test").glob("*.wav"))
+    np.testing.assert_allclose(shipped.score(files), original.score(files), rtol=1e-5, atol=1e-6)
