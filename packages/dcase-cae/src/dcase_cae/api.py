@@ -92,8 +92,8 @@ class Detector:
         """(n_clips,) int decisions, 1 = anomalous: score above the fitted `threshold`."""
         if self.threshold is None:
             raise DataError(
-                f"{self.source}: no decision threshold (the training clips were not found); "
-                "use score() and a threshold of your own"
+                f"{self.source}: holds no decision threshold; use score() and a threshold of "
+                "your own"
             )
         return (self.score(clips, sr) > self.threshold).astype(int)
 
