@@ -76,13 +76,19 @@ class FitResult:
 
 
 def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named in the config, with the multi-tensor (`foreach`) update on every device.
+
+    PyTorch picks the multi-tensor update only on CUDA; on a CPU it loops over parameters in Python,
+    which for small models costs as much as a sizeable share of the step. Same maths, other rounding.
+    """
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, betas=cfg.betas, **common)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, betas=cfg.betas, **common)
     if cfg.optimizer == "radam":
-        return torch.optim.RAdam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.RAdam(params, betas=cfg.betas, **common)
+    return torch.optim.SGD(params, momentum=cfg.momentum, **common)
 
 
 def build_scheduler(
