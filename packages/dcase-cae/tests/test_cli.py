@@ -85,15 +85,6 @@ def test_test_without_a_trained_model_says_what_to_do(
     assert "train first" in capsys.readouterr().err
 
 
-def test_python_defaults_equal_the_command_lines() -> None:
-    """One source of defaults: `Config()` is what `dcase-cae train` builds with no arguments."""
-    from sigzoo_shared.cli import packaged_config
-    from sigzoo_shared.config import to_dict
-
-    cli = load_config(Config, None, [], base=packaged_config("dcase_cae"))
-    assert to_dict(Config()) == to_dict(cli)
-
-
 def test_a_refused_checkpoint_leaves_no_output_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
