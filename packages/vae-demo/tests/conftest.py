@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -33,3 +35,13 @@ def _one_thread() -> None:
 def tiny() -> list[str]:
     """The tiny configuration as CLI overrides."""
     return list(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny: list[str]) -> Path:
+    """A run of the tiny configuration (2 epochs), for the API and export tests."""
+    from vae_demo.cli import main
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    assert main(["train", "--run-dir", str(out), *tiny, "train.epochs=2"]) == 0
+    return out

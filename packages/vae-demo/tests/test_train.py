@@ -168,11 +168,17 @@ def test_demo_writes_a_report(tmp_path: Path, tiny: list[str]) -> None:
 def test_bench_writes_the_table(tmp_path: Path, tiny: list[str]) -> None:
     assert main(["bench", "--run-dir", str(tmp_path), *tiny, "--repeat", "1"]) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
-    assert [r["case"] for r in rows[1:]] == [
+    assert [r["case"] for r in rows[1:3]] == [
         "train epoch, time_bypass=False",
         "train epoch, time_bypass=True",
     ]
-    assert all(r["peak_rss_mb"] > 0 for r in rows)
+    assert all(r["peak_rss_mb"] > 0 for r in rows[:3])
+    # inference: PyTorch against the exported ONNX encoder, one thread each
+    assert [r["case"] for r in rows[3:]] == [
+        "encode 16 windows, PyTorch (1 thread)",
+        "encode 16 windows, ONNX Runtime (1 thread)",
+    ]
+    assert all(r["median_s"] > 0 for r in rows[3:])
     assert (tmp_path / "bench.md").read_text().startswith("# vae-demo")
 
 

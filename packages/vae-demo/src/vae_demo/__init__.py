@@ -10,7 +10,11 @@ from sigzoo_shared.lazy import lazy_getattr
 __version__ = "0.1.0"
 
 _WHERE = {
+    "PatternModel": "api",
+    "load_pretrained": "api",
+    "load_run": "api",
     "Config": "config",
+    "DataError": "api",
     "DataConfig": "config",
     "ModelConfig": "config",
     "PlotConfig": "config",

@@ -114,6 +114,7 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
             }
         )
         log.info("%s", rows[-1])
+    rows += inference_rows(build_model(cfg).to(device), x, Path(out_dir))
     d = cfg.data
     notes = [
         f"data: {d.n_patterns} patterns x {d.pattern_len} samples x {d.repeats} repeats + {d.noise_len} "
@@ -152,6 +153,28 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
     parts = profile_step(build_model(cfg).to(device).train(), x, cfg, repeat=repeat)
     write_profile(Path(out_dir), parts, n_batches, bs)
     return rows
+
+
+def inference_rows(model: TimeSeriesVAE, x: Tensor, out_dir: Path) -> list[dict[str, Any]]:
+    """Encoding the batch x (B, C, T) to z_mean: PyTorch against the exported ONNX encoder (what
+    `vae-demo export` writes) on ONNX Runtime, one CPU thread each (the core's `speed_rows`)."""
+    from sigzoo_shared import ConfigError
+    from sigzoo_shared.export import export_onnx, speed_rows
+
+    from vae_demo.export import EncoderExport
+
+    encoder = EncoderExport(model.cpu().eval())
+    path = out_dir / "encoder.onnx"
+    try:
+        export_onnx(encoder, (x.cpu(),), path, input_names=["windows"], output_names=["z_mean"])
+    except ConfigError as err:  # the export extra is not installed
+        log.warning("no ONNX rows: %s", err)
+        return []
+    rows = speed_rows(encoder, path, [x.cpu()])
+    return [
+        {"case": f"encode {len(x)} windows, {r['runtime']}", "median_s": r["median_ms"] / 1e3}
+        for r in rows
+    ]
 
 
 def _stage(fn: Callable[..., Tensor], *inputs: Tensor) -> Callable[[], None]:

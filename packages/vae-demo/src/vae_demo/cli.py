@@ -8,6 +8,7 @@ vae-demo score --run-dir RUN                   ARI/NMI/... of a run -> RUN/resul
 vae-demo sweep --root R --seeds 85 86 87 -- train ...   one run per seed + summary.md
 vae-demo bench --run-dir DIR                   epoch time and peak memory on the default data
 vae-demo demo --run-dir DIR                    a short run + report.md
+vae-demo export --run-dir RUN --out enc.onnx   the encoder as ONNX (+ enc.onnx.json: scaling, parity)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sigzoo_shared.cli import (
     run_main,
     user_overrides,
 )
+from sigzoo_shared.export import add_export_verb, dispatch_export
 
 from vae_demo import __version__
 
@@ -97,7 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="short training on generated data + report.md (a few minutes)")
     add_config_args(p)
     add_common_verbs(sub)
+    add_export_verb(sub)
     return parser
+
+
+def _load_for_export(args: argparse.Namespace) -> object:
+    from vae_demo.api import load_pretrained, load_run
+
+    return load_pretrained(args.pretrained) if args.pretrained else load_run(args.run_dir)
 
 
 # a series file may move between a run and its resumption; every other stored key stays
@@ -110,6 +119,11 @@ def dispatch(args: argparse.Namespace) -> None:
     from vae_demo.config import Config
 
     if dispatch_common(args, Config, PACKAGE):
+        return
+    if args.command == "export":
+        from vae_demo.export import export_spec
+
+        dispatch_export(args, load=_load_for_export, spec=export_spec)
         return
     if args.command == "generate":
         from vae_demo.generator import generate

@@ -9,6 +9,7 @@ channel again; split train/validation. Labels are kept for plots and metrics onl
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,29 @@ def _load_csv(path: Path) -> Series:
     channels = [i for i, name in enumerate(header) if name != "pattern_id"]
     ids = table[:, header.index("pattern_id")].astype(np.int64) if "pattern_id" in header else None
     return _validated(path, table[:, channels].astype(np.float32), ids, 128.0, 128, np.empty(0))
+
+
+def series_from_array(signal: np.ndarray, cfg: DataConfig, what: str = "series") -> Series:
+    """A series given as an array: (samples, cfg.n_features) float, or (samples,) when
+    n_features is 1, at cfg.fs_hz with cfg.pattern_len-sample patterns.
+
+    The checks `load_series` gives a file (shape, NaN/inf), with `what` naming the array in errors;
+    the pattern ids are unknown (-1).
+    """
+    n_features = cfg.n_features
+    arr = np.asarray(signal)
+    if arr.ndim == 1 and n_features == 1:
+        arr = arr[:, None]  # (N, 1)
+    if arr.ndim != 2 or arr.shape[1] != n_features:
+        raise DataError(
+            f"{what}: shape {arr.shape}, expected (samples, {n_features}) - one column per signal "
+            "channel the model was trained on"
+        )
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{what}: dtype {arr.dtype}, expected real numbers")
+    return _validated(
+        Path(what), arr.astype(np.float32), None, cfg.fs_hz, cfg.pattern_len, np.empty(0)
+    )
 
 
 def _validated(
@@ -168,6 +192,18 @@ def make_windows(
             part += rng.normal(0, cfg.extra_noise_std, size=part.shape).astype(np.float32)
     windows, lo2, hi2 = minmax(windows, (0, 2), sc.get("lo2"), sc.get("hi2"), in_place=True)
     return Windows(windows, labels, starts, {"lo1": lo1, "hi1": hi1, "lo2": lo2, "hi2": hi2})
+
+
+def series_windows(
+    series: Series, cfg: DataConfig, scaling: dict[str, np.ndarray], stride: int = 1
+) -> Windows:
+    """The windows of a new series, in order, every `stride` samples, scaled with the training
+    windows' ranges (`scaling`) and without the training noise: what `encode --input` and the Python
+    API (`vae_demo.api`) feed the encoder. Window i starts at sample i * stride."""
+    if stride < 1:
+        raise DataError(f"stride={stride}: must be >= 1 sample")
+    cfg = dataclasses.replace(cfg, stride=stride, extra_noise_std=0.0)
+    return make_windows(series, cfg, np.random.default_rng(0), shuffle=False, scaling=scaling)
 
 
 @dataclass

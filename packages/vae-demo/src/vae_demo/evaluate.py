@@ -29,7 +29,14 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from vae_demo.config import Config, check_run
-from vae_demo.data import Splits, Windows, load_series, load_splits, make_windows
+from vae_demo.data import (
+    Splits,
+    Windows,
+    load_series,
+    load_splits,
+    make_windows,
+    series_windows,
+)
 from vae_demo.generator import make_series
 from vae_demo.model import Layers, TimeSeriesVAE
 
@@ -76,6 +83,13 @@ def encode_windows(
     return torch.cat(out).numpy() if out else np.zeros((0, 2), np.float32)
 
 
+def fit_kmeans(mu: np.ndarray, n_clusters: int, seed: int = 0) -> KMeans:
+    """k-means on latents mu (N, D): the clustering every ARI/NMI here and `api.cluster` use."""
+    # 16 restarts: with few, k-means can merge two of 31 perfectly separated blobs (a test checks
+    # that it does not); restarts are cheap on 2-D points
+    return KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit(mu.astype(np.float64))
+
+
 def latent_metrics(
     mu: np.ndarray,
     labels: np.ndarray,
@@ -91,11 +105,7 @@ def latent_metrics(
         "noise_auc": float("nan"),
     }
     if len(mu) > n_clusters and np.isfinite(mu).all():
-        # 16 restarts: with few, k-means can merge two of 31 perfectly separated blobs (a test checks
-        # that it does not); restarts are cheap on 2-D points
-        pred = KMeans(n_clusters=n_clusters, n_init=16, random_state=seed).fit_predict(
-            mu.astype(np.float64)
-        )
+        pred = fit_kmeans(mu, n_clusters, seed).labels_
         out["ari"] = float(adjusted_rand_score(labels, pred))
         out["nmi"] = float(normalized_mutual_info_score(labels, pred))
     n_labels = len(np.unique(labels))
@@ -238,9 +248,7 @@ def _encode_sets(
         )
     if input_path is not None:
         series = load_series(input_path)
-        sets[f"input {Path(input_path).name}"] = make_windows(
-            series, dataclasses.replace(d, stride=1), rng, shuffle=False, scaling=val.scaling
-        )
+        sets[f"input {Path(input_path).name}"] = series_windows(series, d, val.scaling)
     centre_val = float(np.linalg.norm(mu_val[val.y >= 0], axis=1).mean())
     noise_val = (
         float(np.linalg.norm(mu_val[val.y < 0], axis=1).mean()) if (val.y < 0).any() else None
