@@ -9,7 +9,7 @@ import yaml
 from ecg_vqvae.cli import main
 from ecg_vqvae.config import Config
 from sigzoo_shared.config import load_config
-from sigzoo_shared.layout import layout_problems
+from sigzoo_shared.layout import cli_problems, layout_problems
 from sigzoo_shared.runs import config_dict
 
 
@@ -35,6 +35,11 @@ def test_config_verb_prints_every_key(capsys) -> None:
     )
     assert set(printed) == set(expected)
     assert printed["forecast.train.lr"] == 0.002 and printed["evaluate.n_samples"] == 4
+
+
+def test_the_cli_keeps_the_promises_every_package_makes() -> None:
+    """One source of defaults, every key shown with overrides, --help and import without torch."""
+    assert cli_problems("ecg_vqvae", Config, main, ["forecast.train.lr=0.002"]) == []
 
 
 def test_help_does_not_import_torch() -> None:

@@ -15,6 +15,16 @@ def test_perplexity_matches_hand_computation() -> None:
     assert math.isclose(perplexity(torch.ones(8)), 8.0, rel_tol=1e-9)
 
 
+def test_tie_margin_is_how_much_farther_the_second_code_is() -> None:
+    """A latent halfway between two codes is a tie (margin 0: rounding decides); the export's parity
+    inputs keep clear of such latents."""
+    vq = VectorQuantizerEMA(2, 3, kmeans_init=False).eval()
+    vq.embed.copy_(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 5.0]]))
+    flat = torch.tensor([[1.0, 0.0], [0.5, 0.0], [0.0, 4.0]])
+    margins = vq.tie_margin(flat).tolist()
+    assert margins == [0.0, 1.0, 3.0]  # (0, 4): code (0, 5) at 1, code (0, 0) at 4
+
+
 def test_eval_mode_picks_nearest_code_and_passes_gradient_straight_through() -> None:
     vq = VectorQuantizerEMA(2, 3, kmeans_init=False).eval()
     vq.embed.copy_(torch.tensor([[0.0, 0.0], [1.0, 1.0], [-1.0, 2.0]]))

@@ -205,18 +205,37 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED, device: str = "cpu") -> Loade
 # ------------------------------------------------------------------------------------------- export
 
 
+# Parity inputs keep every latent at least this far (Euclidean, latent units) nearer to its code than to
+# the second-nearest: closer to a tie, the ~1e-6 by which two runtimes' encoders differ can pick the
+# other code, a discrete jump no float tolerance covers (on MIT-BIH test records the flips seen sat
+# 4e-6 from a tie; `scripts/onnx_agreement.py` counts them).
+TIE_MARGIN = 3e-5
+
+
 def example_windows(cfg: Config, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n synthetic ECG windows (n, L, T) in mV and their repeat-last-beat priors (n, L, F)."""
     from ecg_vqvae.generator import draw_patient, synthesize
 
     rng = np.random.default_rng(seed)
-    w, f, fs = cfg.data.window_samples, cfg.data.window_samples, cfg.data.samples_per_second
-    f *= cfg.forecast.forecast_predictions
+    w, fs = cfg.data.window_samples, cfg.data.samples_per_second
+    f = w * cfg.forecast.forecast_predictions
     signal, _, _ = synthesize(draw_patient(rng), n * w / fs + 1, fs, rng)  # (n_samples, 2)
     x = signal[: n * w, : cfg.model.in_channels].T.reshape(-1, n, w).transpose(1, 0, 2)
     x = np.ascontiguousarray(x, dtype=np.float32)  # (n, L, T)
     prior = np.stack([repeat_last_beat(c, f, fs) for c in x]).astype(np.float32)  # (n, L, F)
     return torch.from_numpy(x), torch.from_numpy(prior)
+
+
+def clear_of_ties(vqvae: VQVAE, window: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+    """(B,) bool: every latent of the window (and of its prior, encoded with the window's statistics,
+    as the forecaster encodes it) is at least TIE_MARGIN from a tie between two codes."""
+    ok = vqvae.tie_margin(window) >= TIE_MARGIN
+    if prior is not None:
+        _, stats = vqvae.normalize(window)
+        w = window.shape[-1]
+        for i in range(prior.shape[-1] // w):
+            ok &= vqvae.tie_margin(prior[..., i * w : (i + 1) * w], stats) >= TIE_MARGIN
+    return ok
 
 
 def export_spec(loaded: LoadedRun) -> ExportSpec:
@@ -230,7 +249,14 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
     with_prior = forecaster is not None and forecaster.use_prior
 
     def inputs(n: int, seed: int) -> tuple[torch.Tensor, ...]:
-        window, prior = example_windows(cfg, n, seed)
+        window, prior = example_windows(cfg, 4 * n, seed)  # spares for windows near a code tie
+        keep = clear_of_ties(graph.vqvae, window, prior if forecaster is not None else None)
+        window, prior = window[keep][:n], prior[keep][:n]
+        if len(window) < n:
+            raise ConfigError(
+                f"export: fewer than {n} of {len(keep)} synthetic windows keep every code "
+                f"{TIE_MARGIN:g} from a tie; this model cannot be parity-checked on them"
+            )
         return (window, prior) if with_prior else (window,)
 
     names = ["window", "prior"] if with_prior else ["window"]
@@ -242,6 +268,9 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
         "window": f"(batch, {cfg.model.in_channels} leads, {w} samples): {w / fs:g} s of ECG, leads "
         "in the training order (MIT-BIH: MLII, V1); per-window normalisation (RevIN) is inside",
         "reconstruction": "(batch, leads, samples): the window encoded to codes and decoded",
+        "parity_inputs": f"synthetic ECG windows whose latents lie at least {TIE_MARGIN:g} from a "
+        "tie between two codes; nearer, the runtimes' ~1e-6 differences can pick the other code (a "
+        "discrete jump: 2 of 630 MIT-BIH test examples, up to 9e-3 mV; see docs/ecg-vqvae.md)",
         "time_axis": "fixed at the trained window: the forecaster's positions and the per-window "
         "normalisation are defined on it; cut longer signals into windows (ECGModel.reconstruct)",
     }

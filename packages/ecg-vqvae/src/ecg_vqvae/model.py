@@ -262,6 +262,13 @@ class VQVAE(nn.Module):
         z_q, commitment, codes = self.quantizer(z_e)
         return z_q.transpose(1, 2), commitment, codes, stats  # (B, D, N)
 
+    @torch.no_grad()
+    def tie_margin(self, x: Tensor, stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """(B,) the smallest `quantizer.tie_margin` over each window's code positions, x (B, L, T)."""
+        x, _ = self.normalize(x, stats)
+        z_e = self.quantize_conv(self.encoder(x)).transpose(1, 2)  # (B, N, D)
+        return self.quantizer.tie_margin(z_e.reshape(-1, z_e.shape[-1])).view(len(x), -1).amin(1)
+
     def decode(self, z_q: Tensor, stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Latents (B, D, N) -> signal (B, L, T), de-normalised with `stats` when RevIN is on."""
         return self.denormalize(self.decoder(self.post_quant_conv(z_q)), stats)

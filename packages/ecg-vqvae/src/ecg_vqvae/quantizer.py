@@ -114,6 +114,15 @@ class VectorQuantizerEMA(nn.Module):
         )  # (M, K)
         return dist.argmin(dim=1)
 
+    @torch.no_grad()
+    def tie_margin(self, flat: Tensor) -> Tensor:
+        """(M,) how much farther the second-nearest code is than the nearest (Euclidean, float64) for
+        each row of flat (M, D). Near 0 the assignment is a coin toss for rounding: another runtime
+        (ONNX Runtime, another BLAS) whose encoder output differs by ~1e-6 may pick the other code."""
+        dist = torch.cdist(flat.double(), self.embed.double())  # (M, K)
+        two = dist.topk(2, dim=1, largest=False).values  # (M, 2)
+        return two[:, 1] - two[:, 0]
+
     def embed_code(self, codes: Tensor) -> Tensor:
         """codes (...) -> code vectors (..., D)."""
         return F.embedding(codes, self.embed)
