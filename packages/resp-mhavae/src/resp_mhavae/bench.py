@@ -78,6 +78,48 @@ def _in_fresh_process(kind: str, decoding: str, p: dict[str, Any]) -> dict[str, 
         return pool.submit(_case, kind, decoding, p).result()
 
 
+def export_rows(folder: Path, batch_size: int = 16, repeat: int = 20) -> tuple[list, list[str]]:
+    """The shipped model's window scorer (what `resp-mhavae export --pretrained` writes) under ONNX
+    Runtime and PyTorch on one CPU thread: bench rows and notes (export time, parity)."""
+    import time
+
+    import torch
+    from sigzoo_shared.export import PARITY_ATOL, parity, speed_rows, write_export
+
+    from resp_mhavae.api import DEFAULT_PRETRAINED, export_spec, load_pretrained
+
+    detector = load_pretrained(DEFAULT_PRETRAINED)
+    spec = export_spec(detector)
+    start = time.perf_counter()
+    path = folder / "scorer.onnx"
+    write_export(spec, path, check=False)
+    seconds = time.perf_counter() - start
+    k, C, L = detector.config.data.look_back_num, len(detector.channels), detector.config.data.l_win
+    runs = torch.randn(batch_size, k + 1, C, L, generator=torch.Generator().manual_seed(1))
+    worst = parity(spec.module, path, [(runs,), (runs[:1],)])
+    rows = []
+    for r in speed_rows(spec.module, path, (runs,), repeat=repeat):
+        t = r["median_ms"] / 1e3
+        rows.append(
+            {
+                "case": f"window scorer, pretrained {DEFAULT_PRETRAINED}",
+                "decoding": r["runtime"],
+                "config": f"runs {r['input']} (B x (k + 1) x C x L)",
+                "median_s": t,
+                "throughput": f"{batch_size / t:.3g} windows/s",
+                "peak_rss_mb": "",
+                "speedup_vs_loop": "",
+            }
+        )
+    notes = [
+        f"window scorer export: {seconds:.0f} s wall to write {path.name} "
+        f"({path.stat().st_size / 1e6:.1f} MB: the autoregressive decoding is unrolled over l_win "
+        f"= {L} steps); ONNX Runtime vs PyTorch max abs diff {worst:.1e} on batches of "
+        f"{batch_size} and 1 (tolerance {PARITY_ATOL}); median of {repeat} calls each"
+    ]
+    return rows, notes
+
+
 def bench(
     cfg: Config,
     run_dir: Path | None = None,
@@ -132,8 +174,11 @@ def bench(
                 f"equal results (detection): predictions differ by at most "
                 f"{float((a['prediction'] - b['prediction']).abs().max()):.2e}"
             )
+    onnx_rows, onnx_notes = export_rows(run.path)
+    rows += onnx_rows
+    notes += onnx_notes
     notes.append(
-        "one torch thread per case, each case in a fresh process (peak RSS = growth over the "
+        "one torch thread per LSTM case, each case in a fresh process (peak RSS = growth over the "
         "process baseline); time_fn: 1 warm-up, median of the repeats"
     )
     write_bench(

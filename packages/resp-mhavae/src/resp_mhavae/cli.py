@@ -15,6 +15,7 @@ from sigzoo_shared.cli import (
     dispatch_common,
     run_main,
 )
+from sigzoo_shared.export import add_export_verb
 
 from resp_mhavae import __version__
 
@@ -73,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("demo", help="generate a recording, train briefly, detect, write report.md")
     add_config_args(p)
+    p = sub.add_parser(
+        "make-pretrained",
+        help="(maintainers) leaderboard on one NAB series, then ship its first seed's model + card",
+    )
+    add_config_args(p)
+    p.add_argument("--series", required=True, metavar="CSV", help="one NAB timestamp,value CSV")
+    p.add_argument("--name", required=True, help="the shipped model's name, e.g. nab-ec2-latency")
+    p.add_argument("--out", type=Path, default=None, help="default: the package's own folder")
+    add_export_verb(sub)
     add_common_verbs(sub)
     return parser
 
@@ -116,13 +126,13 @@ CHANGEABLE_ON_RESUME = ("data.path", "data.dataset_config")
 def _resume_config(args: argparse.Namespace):  # -> Config
     """The stored config of the run to resume (`resume_config`: only resumable keys may change).
 
-    Its phases' `last.pt` files are checked in `train` before any data is read: they live in the
-    phase folders, not in RUN/checkpoints where the core looks.
+    Every unfinished phase's `last.pt` (RUN/mhavae/vae, ...) is opened here, before any data is read.
     """
     from sigzoo_shared.cli import overrides_from
     from sigzoo_shared.runs import resume_config
 
     from resp_mhavae.config import Config
+    from resp_mhavae.train import PHASES
 
     return resume_config(
         Config,
@@ -130,7 +140,7 @@ def _resume_config(args: argparse.Namespace):  # -> Config
         overrides_from(args),
         config_file=args.config,
         changeable=CHANGEABLE_ON_RESUME,
-        check_checkpoint=False,
+        phases=PHASES,
     )
 
 
@@ -143,7 +153,20 @@ def dispatch(args: argparse.Namespace) -> None:
         # our layering, so `config` shows what the original flat JSON becomes as well
         print(config_yaml(_config(args)), end="")
         return
+    if args.command == "pretrained" and args.pretrained_command == "pack":
+        _pack(args)  # the shipped checkpoint holds the VAE, the LSTM and the normalisation
+        return
     if dispatch_common(args, Config, MODULE):
+        return
+    if args.command == "export":
+        from sigzoo_shared.export import dispatch_export
+
+        from resp_mhavae import api
+
+        def load(a: argparse.Namespace) -> api.Detector:
+            return api.load_run(a.run_dir) if a.run_dir else api.load_pretrained(a.pretrained)
+
+        dispatch_export(args, load, api.export_spec)
         return
     if args.command == "preprocess":
         from resp_mhavae.train import preprocess
@@ -179,12 +202,33 @@ def dispatch(args: argparse.Namespace) -> None:
 
         extra = [] if args.series is None else [f"leaderboard.series={json.dumps(args.series)}"]
         print(f"leaderboard: {leaderboard(_config(args, extra), args.run_dir)}")
+    elif args.command == "make-pretrained":
+        from resp_mhavae.card import make_pretrained
+
+        dest = make_pretrained(_config(args), args.series, args.name, args.run_dir, args.out)
+        print(f"pretrained model: {dest}")
     elif args.command == "demo":
         from resp_mhavae.demo import demo
 
         print(f"demo report: {demo(_config(args), args.run_dir)}")
     else:
         raise SystemExit(f"unknown command {args.command}")
+
+
+def _pack(args: argparse.Namespace) -> None:
+    import json
+
+    from sigzoo_shared.errors import ConfigError
+
+    from resp_mhavae.api import pack
+
+    try:
+        meta = json.loads(args.meta.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{args.meta}: not valid JSON ({err.msg}, line {err.lineno})") from err
+    card = args.card.read_text(encoding="utf-8")
+    dest = pack(args.run_dir, args.name, card_md=card, meta=meta, out=args.out, half=args.half)
+    print(f"packed {args.run_dir} -> {dest}")
 
 
 def _print_summary(summary: dict, path: Path) -> None:

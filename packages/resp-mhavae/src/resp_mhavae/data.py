@@ -105,13 +105,15 @@ def read_table(
     return values, times
 
 
-def check_values(values: np.ndarray, path: Path, first_line: int = 2) -> None:
+def check_values(values: np.ndarray, path: Path | str, first_line: int | None = 2) -> None:
+    """DataError for NaN/inf; `first_line` is the file line of data row 0 (None: an array, no lines)."""
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
         row = int(bad[0, 0])
+        where = f"row {row}" if first_line is None else f"line {row + first_line} (data row {row})"
         raise DataError(
-            f"{path}: {len(bad)} NaN/inf value(s), first at line {row + first_line} "
-            f"(data row {row}); clean or interpolate the recording first"
+            f"{path}: {len(bad)} NaN/inf value(s), first at {where}; "
+            "clean or interpolate the recording first"
         )
 
 
@@ -244,6 +246,21 @@ def read_intervals_file(path: Path, n_rows: int, name: str) -> np.ndarray:
     return intervals_to_labels(intervals, n_rows, str(path))
 
 
+def read_values(cfg: DataConfig, path: Path) -> tuple[np.ndarray, float]:
+    """The `data.channels` columns (N, C) of a CSV and its sample rate, checked as every reader checks
+    them (numbers, NaN, timestamps in order, and without gaps except in NAB's own series); labels are
+    not read."""
+    if cfg.format == "nab":
+        values, t = read_nab_values(path, cfg.timestamp_order)
+        return values, nab_rate(t)
+    values, times = read_table(path, cfg.channels, cfg.timestamp_column)
+    check_values(values, path)
+    rate = cfg.sample_rate_hz
+    if times is not None:
+        rate = rate or check_timestamps(times, path, cfg.max_gap_s, 2, cfg.timestamp_order)
+    return values, float(rate or 1.0)
+
+
 def read_generic(cfg: DataConfig) -> Recording:
     path = Path(cfg.path)
     name = path.stem
@@ -274,13 +291,8 @@ def read_generic(cfg: DataConfig) -> Recording:
         )
         check_values(values, path, first_line=0)
     else:
-        values, times = read_table(path, cfg.channels, cfg.timestamp_column)
-        check_values(values, path)
+        values, rate = read_values(cfg, path)
         channels, labels = list(cfg.channels), None
-        rate = cfg.sample_rate_hz
-        if times is not None:
-            rate = rate or check_timestamps(times, path, cfg.max_gap_s, 2, cfg.timestamp_order)
-        rate = rate or 1.0
     if cfg.intervals is not None:
         labels = read_intervals_file(Path(cfg.intervals), len(values), name)
     if labels is None:
@@ -293,12 +305,26 @@ def read_generic(cfg: DataConfig) -> Recording:
     return Recording(name, values, labels, channels, float(rate), str(path))
 
 
-def read_nab(cfg: DataConfig) -> Recording:
-    """A NAB series; windows come from `data.intervals` or `<root>/labels/combined_windows.json`."""
-    path = Path(cfg.path)
+def read_nab_values(path: Path, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """A NAB CSV's values (N, 1) and POSIX times (N,), checked (numbers, NaN, time order)."""
     values, times = read_table(path, ["value"], "timestamp")
     check_values(values, path)
     assert times is not None
+    t = np.array([x.timestamp() for x in times])
+    _out_of_order(times, np.flatnonzero(np.diff(t) <= 0), path, order, 2, "not increasing")
+    return values, t
+
+
+def nab_rate(t: np.ndarray) -> float:
+    """Samples per second from the typical step (NAB series have gaps; windows are cut by row)."""
+    step = np.diff(t)
+    return 1.0 / (float(np.median(step[step > 0])) if (step > 0).any() else 1.0)
+
+
+def read_nab(cfg: DataConfig) -> Recording:
+    """A NAB series; windows come from `data.intervals` or `<root>/labels/combined_windows.json`."""
+    path = Path(cfg.path)
+    values, t = read_nab_values(path, cfg.timestamp_order)
     windows_path = (
         Path(cfg.intervals)
         if cfg.intervals
@@ -308,9 +334,6 @@ def read_nab(cfg: DataConfig) -> Recording:
     key = f"{path.parent.name}/{path.name}"
     if not isinstance(windows, dict) or key not in windows:
         raise DataError(f"{windows_path}: no anomaly windows for {key!r}")
-    t = np.array([x.timestamp() for x in times])
-    step = np.diff(t)
-    _out_of_order(times, np.flatnonzero(step <= 0), path, cfg.timestamp_order, 2, "not increasing")
     labels = np.zeros(len(values), dtype=np.int8)
     for i, (start, end) in enumerate(windows[key]):
         s = _parse_time(start, f"{windows_path}: {key} window {i}").timestamp()
@@ -320,9 +343,8 @@ def read_nab(cfg: DataConfig) -> Recording:
                 f"{windows_path}: {key} window {i} [{start}, {end}] lies outside the series"
             )
         labels[(t >= s) & (t <= e)] = 1
-    # gaps are kept (NAB windows by row; ambient_temperature has multi-day holes): rate = typical step
-    step_s = float(np.median(step[step > 0])) if (step > 0).any() else 1.0
-    return Recording(path.stem, values, labels, ["value"], 1.0 / step_s, str(path))
+    # gaps are kept (NAB windows by row; ambient_temperature has multi-day holes)
+    return Recording(path.stem, values, labels, ["value"], nab_rate(t), str(path))
 
 
 def load_recording(cfg: DataConfig) -> Recording:
@@ -480,7 +502,7 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
             raise DataError(f"{rec.source}: the training part has no normal rows to normalise with")
         mean, std = normal_train.mean(0), normal_train.std(0)
     std = np.where(std > 1e-8, std, 1.0)
-    z = (rec.values - mean) / std
+    z = zscore(rec.values, mean, std)
     windows = _cut(z, L, cfg.center_windows)  # (W, C, L)
     row_labels = rec.labels[: n_windows * L]
     labels = row_labels.reshape(n_windows, L).max(1).astype(np.int8)
@@ -526,6 +548,28 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
         rec.name,
         n,
     )
+
+
+def zscore(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(N, C) raw values -> (N, C) z-scores with the training part's statistics (C,)."""
+    return (values - mean) / std
+
+
+# the statistics a trained model's inputs are z-scored with, beside its phase folders
+NORMALISATION = "normalisation.json"
+
+
+def write_normalisation(folder: Path, prepared: Prepared) -> Path:
+    """`folder/normalisation.json`: channels, per-channel mean and std, sample rate (atomic)."""
+    from sigzoo_shared.io import atomic_write_json
+
+    stats = {
+        "channels": list(prepared.channels),
+        "mean": [float(x) for x in prepared.mean],
+        "std": [float(x) for x in prepared.std],
+        "sample_rate_hz": float(prepared.sample_rate_hz),
+    }
+    return atomic_write_json(Path(folder) / NORMALISATION, stats)
 
 
 def cache_key(cfg: DataConfig) -> str:

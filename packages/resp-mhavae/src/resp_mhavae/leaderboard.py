@@ -27,14 +27,22 @@ from sigzoo_shared import RunDir, resolve_device, setup
 from sigzoo_shared import metrics as M
 from sigzoo_shared.errors import DataError
 
-from resp_mhavae.config import Config, resolved_modality_weights
-from resp_mhavae.data import TEST, Prepared, Recording, load_recording, prepare
+from resp_mhavae.config import Config
+from resp_mhavae.data import (
+    TEST,
+    Prepared,
+    Recording,
+    load_recording,
+    prepare,
+    write_normalisation,
+    zscore,
+)
 from resp_mhavae.detectors import DETECTOR_NAMES, detector_scores
 from resp_mhavae.pointwise import (
+    learned_window_scores,
     resolve_stride,
     sliding_windows,
     spread,
-    vae_lstm_window_scores,
     window_starts,
 )
 from resp_mhavae.range_metrics import pointwise_metrics
@@ -129,7 +137,7 @@ def build_scene(cfg: Config, rec: Recording) -> Scene:
     prepared = prepare(rec, cfg.data)
     L = cfg.data.l_win
     test_start = int(np.flatnonzero(prepared.split == TEST)[0]) * L
-    z = (rec.values - prepared.mean) / prepared.std  # (N, C)
+    z = zscore(rec.values, prepared.mean, prepared.std)  # (N, C)
     stride = resolve_stride(L, cfg.score.stride)
     starts = window_starts(len(z), L, stride)
     windows = sliding_windows(z, starts, L)
@@ -143,6 +151,12 @@ def step_metrics(cfg: Config, scene: Scene, window_scores: np.ndarray) -> dict[s
     """Spread window scores to steps, then every metric on the test steps (+ the window ROC-AUC)."""
     L = cfg.data.l_win
     steps = spread(window_scores, scene.starts, L, len(scene.rec.values), cfg.score.spread)
+    return scored_part_metrics(cfg, scene, steps)
+
+
+def scored_part_metrics(cfg: Config, scene: Scene, steps: np.ndarray) -> dict[str, Any]:
+    """Every metric of point-wise scores (N,) on the scene's test steps (+ the window ROC-AUC)."""
+    L = cfg.data.l_win
     y = scene.rec.labels[scene.test_start :]
     buffer = cfg.score.vus_window if cfg.score.vus_window is not None else min(L, 100)
     out = pointwise_metrics(y, steps[scene.test_start :], buffer, cfg.score.affiliation_thresholds)
@@ -166,24 +180,10 @@ def learned_scores(
     train_vae_lstm(
         cfg, scene.prepared, run, name, name == "mhavae" and cfg.model.use_attention, device
     )
+    write_normalisation(run.path, scene.prepared)  # what `resp_mhavae.load_run` z-scores with
     vae = load_vae(run.path / name / "vae", device)
     lstm = load_model(run.path / name / "lstm", device)
-    weights = torch.tensor(
-        resolved_modality_weights(cfg.model, len(scene.rec.channels)), dtype=torch.float32
-    )
-    windows = scene.windows
-    if cfg.data.center_windows:
-        windows = windows - windows.mean(-1, keepdims=True)
-    return vae_lstm_window_scores(
-        vae,
-        lstm,
-        windows,
-        cfg.data.l_win // scene.stride,
-        cfg.data.look_back_num,
-        weights,
-        cfg.detect.prediction_weight,
-        device,
-    )
+    return learned_window_scores(vae, lstm, scene.windows, scene.stride, cfg, device)
 
 
 def load_scene(cfg: Config, series: Series, split: str) -> tuple[Config, Scene]:

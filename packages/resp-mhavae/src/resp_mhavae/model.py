@@ -178,3 +178,33 @@ class SequenceLSTM(nn.Module):
             nxt = self.head(o)
             outs.append(nxt)
         return torch.cat(outs, 1).transpose(1, 2)  # (B, D, L)
+
+
+class WindowScorer(nn.Module):
+    """The MHA-VAE-LSTM's anomaly score of a window from itself and its k predecessors on the model's
+    grid: modality-weighted reconstruction error + `prediction_weight` x the error of the LSTM's
+    autoregressive prediction decoded to signal space (Lin et al. 2020, Sec. 2.3; the seed's mix).
+
+    One module for deployment (the ONNX export) and for loading a shipped model; batch scoring of a
+    whole series encodes each window once instead (`pointwise.vae_lstm_window_scores`, same numbers).
+    """
+
+    def __init__(
+        self, vae: MHAVAE, lstm: SequenceLSTM, weights: Tensor, prediction_weight: float
+    ) -> None:
+        super().__init__()
+        self.vae, self.lstm = vae, lstm
+        # from the config, not learned: kept out of the state dict
+        self.register_buffer("weights", weights.float(), persistent=False)  # (C,)
+        self.prediction_weight = float(prediction_weight)
+
+    def forward(self, runs: Tensor) -> Tensor:  # (B, k + 1, C, L) -> (B,)
+        B, n, C, L = runs.shape
+        mu, _ = self.vae.encode(runs.reshape(B * n, C, L))  # (B * n, D, L)
+        mu = mu.reshape(B, n, -1, L)  # (B, k + 1, D, L)
+        target = runs[:, -1]  # (B, C, L)
+        recon = weighted_squared_error(target, self.vae.decode(mu[:, -1]), self.weights)  # (B,)
+        predicted = self.vae.decode(self.lstm.generate(mu[:, :-1]))  # (B, C, L)
+        return recon + self.prediction_weight * weighted_squared_error(
+            target, predicted, self.weights
+        )

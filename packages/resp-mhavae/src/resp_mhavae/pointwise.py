@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from resp_mhavae.config import Config, resolved_modality_weights
 from resp_mhavae.model import MHAVAE, SequenceLSTM, weighted_squared_error
 
 
@@ -105,3 +106,43 @@ def vae_lstm_window_scores(
         )
         score[t] = recon[t] + prediction_weight * pred
     return score.cpu().numpy().astype(np.float64)
+
+
+def learned_window_scores(
+    vae: MHAVAE,
+    lstm: SequenceLSTM,
+    windows: np.ndarray,
+    stride: int,
+    cfg: Config,
+    device: torch.device,
+) -> np.ndarray:
+    """Scores (W,) of z-scored sliding windows (W, C, L) `stride` apart, under the run's config
+    (window centring, modality weights, prediction weight): what `leaderboard` and the API score."""
+    if cfg.data.center_windows:
+        windows = windows - windows.mean(-1, keepdims=True)
+    weights = torch.tensor(
+        resolved_modality_weights(cfg.model, windows.shape[1]), dtype=torch.float32
+    )
+    per_window = cfg.data.l_win // stride
+    return vae_lstm_window_scores(
+        vae,
+        lstm,
+        windows,
+        per_window,
+        cfg.data.look_back_num,
+        weights,
+        cfg.detect.prediction_weight,
+        device,
+    )
+
+
+def step_scores(
+    vae: MHAVAE, lstm: SequenceLSTM, z: np.ndarray, cfg: Config, device: torch.device
+) -> np.ndarray:
+    """Point-wise scores (N,) of a z-scored series (N, C): slide, score every window, spread."""
+    L = cfg.data.l_win
+    stride = resolve_stride(L, cfg.score.stride)
+    starts = window_starts(len(z), L, stride)
+    windows = sliding_windows(z, starts, L)
+    scores = learned_window_scores(vae, lstm, windows, stride, cfg, device)
+    return spread(scores, starts, L, len(z), cfg.score.spread)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from sigzoo_shared import EpochFigures, RunDir, Trainer, seed_everything, setup
 from sigzoo_shared.config import TrainConfig
-from sigzoo_shared.runs import check_resumable, make_loaders, stored_config_path
+from sigzoo_shared.runs import make_loaders
 from torch import Tensor, nn
 
 from resp_mhavae import plots
@@ -40,6 +40,7 @@ from resp_mhavae.data import (
     WindowDataset,
     cache_key,
     load_prepared,
+    write_normalisation,
 )
 from resp_mhavae.factory import build_lstm, build_vae, load_model
 from resp_mhavae.model import MHAVAE, vae_loss, weighted_squared_error
@@ -47,6 +48,8 @@ from resp_mhavae.model import MHAVAE, vae_loss, weighted_squared_error
 log = logging.getLogger(__name__)
 PACKAGE = "resp-mhavae"
 MAIN = "mhavae"
+# one core run per phase: RUN/mhavae/vae, RUN/mhavae/lstm, RUN/lstm_only, ... (any depth)
+PHASES = "**"
 
 
 def vae_variants(cfg: Config) -> dict[str, bool]:
@@ -276,26 +279,14 @@ def validated_inputs(cfg: Config, run_path: Path | None = None) -> Prepared:
     return prepared
 
 
-def check_phases_resumable(run_path: Path) -> list[Path]:
-    """Open every unfinished phase's `last.pt` now, before any data is read; return them.
-
-    A run keeps one core run per phase (RUN/mhavae/vae, ...), so the core's `check_resumable` is
-    applied to each phase folder that would be continued (a done.json means it is skipped).
-    """
-    stored_config_path(run_path)  # a folder without config.yaml is no run: one clear error
-    return [
-        check_resumable(last.parent.parent)
-        for last in sorted(run_path.glob("**/checkpoints/last.pt"))
-        if not (last.parent.parent / "done.json").is_file()
-    ]
-
-
 def train(
     cfg: Config, run_dir: Path | None = None, resume: Path | None = None, force: bool = False
 ) -> Path:
-    """Preprocess (cached), then train the MHA-VAE-LSTM and the neural baselines; return the run dir."""
-    if resume is not None:
-        check_phases_resumable(Path(resume))
+    """Preprocess (cached), then train the MHA-VAE-LSTM and the neural baselines; return the run dir.
+
+    With `resume`, `cfg` is the run's stored config from `sigzoo_shared.runs.resume_config(...,
+    phases=PHASES)`, which has already opened every unfinished phase's `last.pt`.
+    """
     target = Path(resume) if resume is not None else run_dir
     prepared = validated_inputs(cfg, target)
     device = setup(cfg.train)
@@ -303,6 +294,7 @@ def train(
         run.save_config(cfg)
         if not cache_path(cfg, run.path).is_file():
             prepared.save(cache_path(cfg, run.path))
+        write_normalisation(run.path, prepared)  # what `resp_mhavae.load_run` z-scores with
         log.info(
             "%s: %d windows (%d train, %d val, %d test), %d training sequences",
             prepared.name,
