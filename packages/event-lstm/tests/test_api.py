@@ -18,6 +18,8 @@ from sigzoo_shared.export import PARITY_ATOL
 
 @pytest.fixture(scope="module")
 def exported(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    for module in ("onnxscript", "onnxruntime"):  # the sigzoo-shared[export] extra
+        pytest.importorskip(module, reason=f"ONNX export needs {module}")
     out = tmp_path_factory.mktemp("onnx") / "detector.onnx"
     assert main(["export", "--run-dir", str(tiny_run), "--out", str(out)]) == 0
     return out

@@ -88,7 +88,10 @@ def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:
     full, part = tmp_path / "full", tmp_path / "part"
     run_cli("train", "--run-dir", str(full), *args)
     # a progress line per epoch between the batches and the epoch summary (issue 33)
-    assert capsys.readouterr().err.count("scoring events on 16 validation windows") == 2
+    err = capsys.readouterr().err
+    assert err.count("scoring events on 16 validation windows") == 2
+    assert err.count("drawing the window and template figures") == 2
+    assert "training EventSpecificClassifier" in err and "3 batches per epoch" in err
     assert (full / "checkpoints" / "best.pt").is_file() and (full / "config.yaml").is_file()
     run_cli("train", "--run-dir", str(part), *args, "train.epochs=1")
     # the stored config wins: a key that changes what was trained is refused, naming it

@@ -157,6 +157,10 @@ def _train_defaults() -> TrainConfig:
         grad_clip_norm=1.0,
         epochs=20,
         log_every_n_steps=20,
+        # the first heartbeat comes this long after an epoch starts, after the trainer's setup (the
+        # optimizer's first construction imports torch's compiler stack: 5-20 s on a busy CPU), so
+        # 10 s keeps the silence before it under 30 s; later lines come every 10 s plus one batch
+        progress_every_s=10.0,
     )
 
 

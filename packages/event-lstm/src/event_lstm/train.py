@@ -165,6 +165,7 @@ def _supervised_callbacks(cfg: Config, val: WindowSet) -> list[Callback]:
         return {"val_f1_5ms": o["f1"], "val_onset_median_ms": res["onset_error_ms"]["median"]}
 
     def figures(trainer: Trainer, model: nn.Module, epoch: int) -> dict[str, Any]:
+        log.info("epoch %d: drawing the window and template figures", epoch + 1)
         x = torch.from_numpy(subset.signals[:1]).to(trainer.device)
         figs = {
             "window": detection_figure(
@@ -216,6 +217,13 @@ def _fit_supervised(
         build_loss(cfg).to(device), teacher_mask=cfg.model.arch == "event_specific"
     )
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
+    log.info(
+        "training %s (%d parameters) on %d windows, %d batches per epoch",
+        type(model).__name__,
+        sum(p.numel() for p in model.parameters()),
+        len(train_ws.signals),
+        len(loader),
+    )
     return trainer.fit(
         model,
         step,

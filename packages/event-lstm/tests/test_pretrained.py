@@ -1,0 +1,41 @@
+"""Every shipped model loads offline, matches its card's checksum and reproduces its card's figure."""
+
+from __future__ import annotations
+
+import pytest
+from event_lstm.builders import classifier_model
+from event_lstm.config import Config, GeneratorConfig
+from event_lstm.evaluate import window_metrics
+from event_lstm.generator import generate_windows
+from sigzoo_shared.pretrained import list_pretrained, load_pretrained, verify_pretrained
+
+SHIPPED = [card["name"] for card in list_pretrained("event_lstm")]
+# the same code on the same generated windows gives the same events; the margin covers other CPUs'
+# float rounding moving an onset across a 10-sample bin edge (one event of 470 is 0.002 of F1)
+F1_TOLERANCE = 0.005
+
+
+def test_the_default_pretrained_model_ships() -> None:
+    from event_lstm.api import DEFAULT_PRETRAINED
+
+    assert DEFAULT_PRETRAINED in SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_reproduces_its_card(name: str) -> None:
+    verify_pretrained("event_lstm", name)
+    loaded = load_pretrained("event_lstm", name, Config, classifier_model)
+    card = loaded.card
+    for key in ("summary", "command", "data", "licence", "metrics", "intended_use", "weaknesses"):
+        assert card.get(key), key
+    want = card["metrics"]["seed7_windows"]
+    cfg = loaded.config
+    # the unseen test windows of `event-lstm generate --out DIR generator.seed=7`
+    gen = GeneratorConfig(**{**vars(cfg.generator), "seed": 7})
+    test = generate_windows(gen, gen.n_test, "test", cfg.data.n_events, cfg.data.n_channels)
+    res = window_metrics(loaded.model, test, cfg, tolerances_ms=[5.0])
+    assert res["by_tolerance"]["5ms"]["overall"]["f1"] == pytest.approx(
+        want["f1_5ms"], abs=F1_TOLERANCE
+    )
+    assert res["refractory_violations"] == 0
+    assert res["chance_f1"]["5ms"] < 0.05 < want["f1_5ms"]
