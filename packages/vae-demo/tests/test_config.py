@@ -83,11 +83,6 @@ def test_dataclass_checks_directly() -> None:
         DataConfig(freq_max_hz=64)
 
 
-def test_the_dataclasses_are_the_cli_defaults() -> None:
-    """One source of defaults: `Config()` in Python trains what `vae-demo train` does."""
-    assert Config() == load_config(Config, None, [], base=packaged_config("vae_demo"))
-
-
 def test_a_run_made_with_todays_settings_passes_the_stored_config_check() -> None:
     check_stored_config(to_dict(Config()), "run")
     stored = to_dict(Config())
