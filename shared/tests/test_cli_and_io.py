@@ -321,3 +321,23 @@ def test_log_lines_follow_the_current_stderr(capsys) -> None:
         assert "to the second" in sys.stderr.getvalue()
     finally:
         sys.stderr = old
+
+
+def test_config_names_a_shipped_config_unless_a_file_of_that_name_is_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigzoo_shared.cli import shipped_config
+
+    (tmp_path / "site" / "shipzoo" / "configs").mkdir(parents=True)
+    (tmp_path / "site" / "shipzoo" / "__init__.py").write_text("")
+    (tmp_path / "site" / "shipzoo" / "configs" / "seed.yaml").write_text("{}\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.chdir(tmp_path)
+    shipped = tmp_path / "site" / "shipzoo" / "configs" / "seed.yaml"
+    assert shipped_config("shipzoo", Path("seed")) == shipped
+    assert shipped_config("shipzoo", Path("seed.yaml")) == shipped
+    assert shipped_config("shipzoo", Path("other")) == Path("other")  # load_config names it as missing
+    assert shipped_config("shipzoo", Path("sub/seed")) == Path("sub/seed")  # a path is a path
+    (tmp_path / "seed.yaml").write_text("{}\n")
+    assert shipped_config("shipzoo", Path("seed.yaml")) == Path("seed.yaml")  # the user's file wins
+    assert shipped_config("shipzoo", None) is None

@@ -32,7 +32,11 @@ QUICK_OVERRIDES = ("train.epochs=1", "train.limit_train_batches=2", "train.limit
 def add_config_args(parser: argparse.ArgumentParser, *, run_dir: bool = True) -> None:
     """--config FILE, --set KEY=VALUE (repeatable), trailing KEY=VALUE overrides, --run-dir, --device."""
     parser.add_argument(
-        "--config", type=Path, default=None, help="YAML/JSON file overriding the package defaults"
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML/JSON file overriding the package defaults, or the name of a config shipped "
+        "with the package (e.g. seed: see its configs/ folder)",
     )
     parser.add_argument(
         "--set",
@@ -95,6 +99,22 @@ def packaged_config(package: str, name: str = "default.yaml") -> Path:
     return Path(str(ref))
 
 
+def shipped_config(package: str, given: Path | str | None) -> Path | None:
+    """`--config NAME` as a config shipped in `<package>/configs/`, when no file NAME exists here.
+
+    A documented command such as `--config seed` then works from any folder; a file the user has
+    in the current folder always wins, so nothing they wrote is shadowed by a packaged name.
+    """
+    if given is None:
+        return None
+    path = Path(given)
+    if path.exists() or path.parent != Path("."):
+        return path
+    names = {".yaml": [path.name], "": [f"{path.name}.yaml"]}.get(path.suffix, [])
+    shipped = [packaged_config(package, n) for n in names]
+    return next((p for p in shipped if p.is_file()), path)
+
+
 def config_from_args(
     cls: type[T], args: argparse.Namespace, package: str, extra_overrides: Sequence[str] = ()
 ) -> T:
@@ -106,9 +126,8 @@ def config_from_args(
     """
     base = packaged_config(package)
     overrides = list(extra_overrides) + quick_list(cls, args) + user_overrides(args)
-    return load_config(
-        cls, getattr(args, "config", None), overrides, base=base if base.is_file() else None
-    )
+    given = shipped_config(package, getattr(args, "config", None))
+    return load_config(cls, given, overrides, base=base if base.is_file() else None)
 
 
 def quick_overrides(cls: type) -> list[str]:

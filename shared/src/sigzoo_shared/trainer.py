@@ -254,6 +254,15 @@ class Trainer:
         model.to(self.device)
         ddp_model = wrap_ddp(model, self.device)
         n_train = self._n_batches(train_loader, cfg.limit_train_batches)
+        # said before the optimizer is built: its first construction imports torch's compiler stack,
+        # which can take many seconds, and a user should not face a silent terminal meanwhile
+        log.info(
+            "setting up: %d parameters on %s, %s training batches per epoch, %d epochs",
+            sum(p.numel() for p in model.parameters()),
+            self.device,
+            n_train if n_train is not None else "?",
+            cfg.epochs,
+        )
         optimizer = optimizer or build_optimizer(model.parameters(), cfg)
         if scheduler is None:
             scheduler, scheduler_interval = build_scheduler(optimizer, cfg, n_train or 1)
