@@ -189,11 +189,11 @@ def test_user_errors_are_one_line_naming_the_problem(tmp_path, capsys) -> None:
     assert "no checkpoint found" in capsys.readouterr().err
 
 
-def test_the_dataclasses_are_the_cli_defaults() -> None:
-    """One source of defaults: `Config()` in Python trains what `event-lstm train` does."""
-    from sigzoo_shared.cli import packaged_config
+def test_one_source_of_defaults_every_key_shown_and_help_without_torch() -> None:
+    """`Config()` trains what `event-lstm train` does; `config` shows every key; --help stays light."""
+    from sigzoo_shared.layout import cli_problems
 
-    assert Config() == load_config(Config, None, [], base=packaged_config("event_lstm"))
+    assert cli_problems("event_lstm", Config, main, ["model.hidden_size=32", "train.lr=0.01"]) == []
     assert (Config().model.hidden_size, Config().train.lr) == (64, 3e-3)
 
 
@@ -267,20 +267,6 @@ def test_a_corrupt_npz_is_one_line_naming_the_file_in_every_verb(
         err = capsys.readouterr().err
         assert f"{bad}: not a readable .npz file" in err and one_error_line(err), err
     assert not any((tmp_path / name).exists() for name in "tped")
-
-
-def test_config_verb_prints_every_key(capsys) -> None:
-    """`event-lstm config` shows every setting a user can change, with the value a run would use."""
-    import yaml
-    from sigzoo_shared.runs import config_dict
-
-    assert main(["config", "model.hidden_size=32"]) == 0
-    shown = yaml.safe_load(capsys.readouterr().out)
-    printed = {
-        f"{section}.{key}": value for section, keys in shown.items() for key, value in keys.items()
-    }
-    expected = config_dict(load_config(Config, None, ["model.hidden_size=32"]))
-    assert set(printed) == set(expected) and printed["model.hidden_size"] == 32
 
 
 def test_the_package_has_the_promised_layout() -> None:
