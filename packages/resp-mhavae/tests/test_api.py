@@ -120,3 +120,27 @@ def test_export_cli_writes_onnx_with_parity(trained_run, tmp_path: Path, capsys)
     # parity was checked on batch sizes other than the example's
     assert {shape[0][0] for shape in record["parity_inputs"]} >= {1, 2, 5}
     assert record["dynamic_axes"] == {"runs": {"0": "batch"}}
+
+
+def test_pretrained_pack_ships_the_scorer_and_its_normalisation(
+    detector, trained_run, tmp_path: Path
+) -> None:
+    """`resp-mhavae pretrained pack` (the maintainer's step) stores what load_pretrained needs."""
+    from resp_mhavae.api import build_scorer
+    from resp_mhavae.config import Config
+    from sigzoo_shared.runs import load_run as load_core
+
+    _, run = trained_run
+    card, meta = tmp_path / "card.md", tmp_path / "meta.json"
+    card.write_text("# tiny\n")
+    facts = ("summary", "command", "data", "licence", "metrics", "intended_use", "weaknesses")
+    meta.write_text(json.dumps({key: "x" for key in facts}))
+    out = tmp_path / "shipped"
+    args = ["--run-dir", str(run), "--name", "tiny", "--card", str(card), "--meta", str(meta)]
+    assert main(["pretrained", "pack", *args, "--out", str(out)]) == 0
+    loaded = load_core(Config, out / "model.pt", build_scorer, needs_state=True)
+    assert loaded.state["channels"] == detector.channels
+    np.testing.assert_allclose(loaded.state["mean"].numpy(), detector.mean)
+    want = detector.scorer().state_dict()
+    got = loaded.model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
