@@ -336,7 +336,9 @@ def test_config_names_a_shipped_config_unless_a_file_of_that_name_is_here(
     shipped = tmp_path / "site" / "shipzoo" / "configs" / "seed.yaml"
     assert shipped_config("shipzoo", Path("seed")) == shipped
     assert shipped_config("shipzoo", Path("seed.yaml")) == shipped
-    assert shipped_config("shipzoo", Path("other")) == Path("other")  # load_config names it as missing
+    assert shipped_config("shipzoo", Path("other")) == Path(
+        "other"
+    )  # load_config names it as missing
     assert shipped_config("shipzoo", Path("sub/seed")) == Path("sub/seed")  # a path is a path
     (tmp_path / "seed.yaml").write_text("{}\n")
     assert shipped_config("shipzoo", Path("seed.yaml")) == Path("seed.yaml")  # the user's file wins

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -324,3 +325,41 @@ def test_the_export_verb_loads_exports_and_prints_one_line(
     out = capsys.readouterr().out
     assert out.startswith(f"exported {tmp_path / 'm.onnx'} (onnx; max abs diff ")
     assert not dispatch_export(parser.parse_args([]), load=print, spec=print)
+
+
+def test_a_package_pack_replaces_the_generic_one_and_files_are_readable(
+    tmp_path: Path, fake_package: str, capsys: pytest.CaptureFixture
+) -> None:
+    import stat
+
+    parser, sub = base_parser("fakezoo", "test")
+    add_common_verbs(sub)
+    made = []
+
+    def own_pack(args: argparse.Namespace) -> Path:
+        made.append(args.name)
+        return pack_pretrained(args.run_dir, tmp_path / "own", card_md="x", meta=META)
+
+    run = make_run(tmp_path / "r")
+    argv = [
+        "pretrained",
+        "pack",
+        "--run-dir",
+        str(run),
+        "--name",
+        "n",
+        "--card",
+        "c",
+        "--meta",
+        "m",
+    ]
+    assert dispatch_common(parser.parse_args(argv), Config, fake_package, pack=own_pack)
+    assert made == ["n"] and f"-> {tmp_path / 'own'}" in capsys.readouterr().out
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in (
+        "model.pt",
+        "card.json",
+        "card.md",
+    ):  # as open() would make them, not mkstemp's 0600
+        assert stat.S_IMODE((tmp_path / "own" / name).stat().st_mode) == 0o666 & ~umask

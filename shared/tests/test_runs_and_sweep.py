@@ -205,3 +205,23 @@ def test_list_items_are_named_by_their_label() -> None:
         "x.0": 1.0,
         "x.1": 2.0,
     }
+
+
+def test_group_by_splits_runs_on_a_path_key_and_repeated_labels_keep_their_figures(
+    tmp_path: Path,
+) -> None:
+    from sigzoo_shared.sweep import flat_numbers
+
+    runs = []
+    for i, (where, value) in enumerate([("a.csv", 1.0), ("a.csv", 3.0), ("b.csv", 10.0)]):
+        run = make_run(tmp_path / f"r{i}", Config(data=DataConfig(data_dir=where)))
+        (run / "results.json").write_text(json.dumps({"auc": value}))
+        runs.append(run)
+    assert len(group_runs(runs)) == 1  # a path alone does not split groups
+    rows = summarize(runs, keys=["auc"], group_by=["data.data_dir"])
+    assert sorted((r["group"], r["mean"]) for r in rows) == [
+        ("data.data_dir=a.csv", 2.0),
+        ("data.data_dir=b.csv", 10.0),
+    ]
+    rows = [{"method": "m", "mae": 1.0}, {"method": "m", "mae": 2.0}]
+    assert flat_numbers({"forecast": rows}) == {"forecast.m.mae": 1.0, "forecast.m#2.mae": 2.0}

@@ -280,15 +280,23 @@ def add_common_verbs(sub: Any) -> None:
     add_pretrained_verb(sub)
 
 
-def dispatch_common(args: argparse.Namespace, cls: type, package: str) -> bool:
-    """Run a common verb for `package` (its module name) and `cls` (its Config); False otherwise."""
+def dispatch_common(
+    args: argparse.Namespace,
+    cls: type,
+    package: str,
+    pack: Callable[[argparse.Namespace], Path] | None = None,
+) -> bool:
+    """Run a common verb for `package` (its module name) and `cls` (its Config); False otherwise.
+
+    `pack`: the package's own `pretrained pack` (see `sigzoo_shared.pretrained.dispatch_pretrained`).
+    """
     from sigzoo_shared.pretrained import dispatch_pretrained
     from sigzoo_shared.sweep import dispatch_sweep
 
     return (
         dispatch_config(args, cls, package)
         or dispatch_sweep(args, package)
-        or dispatch_pretrained(args, package)
+        or dispatch_pretrained(args, package, pack)
     )
 
 

@@ -10,6 +10,7 @@ the `sigzoo-shared[export]` extra and are imported only when used.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -66,8 +67,13 @@ def export_onnx(
     input_names: Sequence[str],
     output_names: Sequence[str],
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None,
+    optimize: bool = True,
 ) -> Path:
-    """Write `model` (put in eval mode) as ONNX to `path`; `dynamic_axes`: input -> {dim: name}."""
+    """Write `model` (put in eval mode) as ONNX to `path`; `dynamic_axes`: input -> {dim: name}.
+
+    `optimize=False` skips the exporter's graph optimisation, which for a model whose loop is
+    unrolled (a step-by-step decoder) takes minutes while changing little at run time.
+    """
     import torch
 
     _require("onnxscript")
@@ -99,6 +105,7 @@ def export_onnx(
                 output_names=list(output_names),
                 dynamic_shapes=shapes,
                 verbose=False,
+                optimize=optimize,
             )
         program.save(tmp)
         os.replace(tmp, path)
@@ -191,6 +198,7 @@ class ExportSpec:
     dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     check_inputs: Sequence[Sequence[torch.Tensor]] = ()
     notes: Mapping[str, Any] = field(default_factory=dict)
+    optimize: bool = True  # False: skip the exporter's slow graph optimisation (unrolled loops)
 
 
 def export_torchscript(
@@ -226,8 +234,11 @@ def torchscript_parity(
     return worst
 
 
-def add_export_verb(sub: Any) -> None:
-    """`<pkg> export (--run-dir R | --pretrained NAME) --out F [--format onnx|torchscript]`."""
+def add_export_verb(sub: Any) -> argparse.ArgumentParser:
+    """`<pkg> export (--run-dir R | --pretrained NAME) --out F [--format onnx|torchscript]`.
+
+    Returns the verb's parser, for a package's own options (e.g. which of its models to export).
+    """
     p = sub.add_parser("export", help="write the inference model as ONNX (or TorchScript)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--run-dir", type=Path, help="a training run (its best checkpoint)")
@@ -239,6 +250,7 @@ def add_export_verb(sub: Any) -> None:
         action="store_true",
         help=f"skip the parity check (max abs diff <= {PARITY_ATOL})",
     )
+    return p
 
 
 def write_export(spec: ExportSpec, out: Path | str, fmt: str = "onnx", check: bool = True) -> dict:
@@ -262,6 +274,7 @@ def write_export(spec: ExportSpec, out: Path | str, fmt: str = "onnx", check: bo
             input_names=spec.input_names,
             output_names=spec.output_names,
             dynamic_axes=spec.dynamic_axes,
+            optimize=spec.optimize,
         )
     else:
         export_torchscript(spec.module, spec.example, out)

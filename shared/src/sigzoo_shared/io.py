@@ -16,6 +16,17 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes its file 0600; a result, a figure or a model shipped in a wheel must be readable
+# by whoever the user's umask lets read new files, as with a plain open()
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
     """Call `write(fileobj)` on a temp file beside `path`, fsync it, then `os.replace` it onto `path`."""
     path = Path(path)
@@ -26,6 +37,7 @@ def atomic_write(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)

@@ -226,8 +226,15 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
-def dispatch_pretrained(args: argparse.Namespace, package: str) -> bool:
-    """Run the `pretrained` verb for `package` (its module name); False for other verbs."""
+def dispatch_pretrained(
+    args: argparse.Namespace, package: str, pack: Callable[[argparse.Namespace], Path] | None = None
+) -> bool:
+    """Run the `pretrained` verb for `package` (its module name); False for other verbs.
+
+    `pack` replaces the generic `pretrained pack` for a package whose model needs more than one
+    run's checkpoint (several checkpoints, normalisation, a k-NN bank): it gets the parsed
+    arguments and returns the folder it wrote.
+    """
     if getattr(args, "command", None) != "pretrained":
         return False
     action = args.pretrained_command
@@ -240,6 +247,8 @@ def dispatch_pretrained(args: argparse.Namespace, package: str) -> bool:
     elif action == "show":
         path = pretrained_checkpoint(package, args.name)
         print((path.parent / CARD_MD).read_text(encoding="utf-8"), end="")
+    elif pack is not None:
+        print(f"packed {args.run_dir} -> {pack(args)}")
     else:
         meta = _read_json_object(args.meta)
         dest = args.out if args.out is not None else pretrained_root(package) / args.name

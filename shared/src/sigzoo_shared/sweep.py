@@ -119,12 +119,19 @@ def flat_numbers(tree: Any, prefix: str = "") -> dict[str, float]:
 
     List items are named by their label field (`name`, `method`, `id`, ...) where they have one,
     else by position, so `results.IsolationForest.vus_pr` stays the same key when the order changes.
+    A label that repeats in one list (one method at two horizons) gets `#2`, `#3`, ... rather than
+    overwriting the first item's figures.
     """
     out: dict[str, float] = {}
     if isinstance(tree, dict):
         items: Any = tree.items()
     elif isinstance(tree, list):
-        items = [(_label(v, i), v) for i, v in enumerate(tree)]
+        seen: dict[str, int] = {}
+        items = []
+        for i, v in enumerate(tree):
+            label = str(_label(v, i))
+            seen[label] = seen.get(label, 0) + 1
+            items.append((label if seen[label] == 1 else f"{label}#{seen[label]}", v))
     else:
         items = ()
     for key, value in items:
@@ -148,14 +155,18 @@ def _matches(key: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
-def group_runs(run_dirs: Sequence[Path]) -> dict[str, list[Path]]:
-    """Runs keyed by the settings in which their configs differ, seeds and paths left out."""
+def group_runs(run_dirs: Sequence[Path], by: Sequence[str] = ()) -> dict[str, list[Path]]:
+    """Runs keyed by the settings in which their configs differ, seeds and paths left out.
+
+    `by` (globs) names keys that always split groups, paths included: runs of one command on
+    several recordings (`data.path`) are one table's rows, not one pooled mean.
+    """
     configs = {run: _flat_config(run) for run in run_dirs}
     keys = sorted({k for cfg in configs.values() for k in cfg})
     varying = [
         k
         for k in keys
-        if not _matches(k, (*SEED_KEYS, *PATH_KEYS))
+        if (_matches(k, tuple(by)) or not _matches(k, (*SEED_KEYS, *PATH_KEYS)))
         and len({json.dumps(cfg.get(k), default=str) for cfg in configs.values()}) > 1
     ]
     groups: dict[str, list[Path]] = {}
@@ -180,7 +191,10 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def summarize(
-    run_dirs: Sequence[Path], results: str = "results.json", keys: Sequence[str] = ()
+    run_dirs: Sequence[Path],
+    results: str = "results.json",
+    keys: Sequence[str] = (),
+    group_by: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """One row per (group, metric): n, mean, std (ddof 1), min, max over the group's runs."""
     if not run_dirs:
@@ -197,7 +211,7 @@ def summarize(
         except json.JSONDecodeError as err:
             raise DataError(f"{path}: not JSON ({err})") from err
     rows = []
-    for label, runs in group_runs(run_dirs).items():
+    for label, runs in group_runs(run_dirs, group_by).items():
         metrics = sorted({k for run in runs for k in numbers[run]})
         if keys:
             metrics = [m for m in metrics if _matches(m, keys)]
@@ -276,6 +290,13 @@ def add_sweep_verbs(sub: Any) -> None:
 def _summary_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="results.json", help="results file inside each run")
     p.add_argument("--keys", nargs="+", default=[], help="metric globs to keep, e.g. 'auc*'")
+    p.add_argument(
+        "--group-by",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="config keys (globs) that always split groups, paths too, e.g. data.path",
+    )
 
 
 def dispatch_sweep(args: argparse.Namespace, module: str) -> bool:
@@ -292,12 +313,12 @@ def dispatch_sweep(args: argparse.Namespace, module: str) -> bool:
         if args.no_summary:
             print(f"sweep: {len(runs)} run(s) under {args.root}")
             return True
-        md, _ = write_summary(summarize(runs, args.results, args.keys), args.root)
+        md, _ = write_summary(summarize(runs, args.results, args.keys, args.group_by), args.root)
         print(md.read_text(encoding="utf-8"), end="")
         print(f"summary: {md}")
         return True
     if args.command == "summarize":
-        rows = summarize(args.runs, args.results, args.keys)
+        rows = summarize(args.runs, args.results, args.keys, args.group_by)
         if args.out is not None:
             md, _ = write_summary(rows, args.out)
             print(f"summary: {md}")
