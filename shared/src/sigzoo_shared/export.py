@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # torch loads only when a verb runs: `<pkg> --help` stays fas
     import torch
 
 from sigzoo_shared.errors import ConfigError
+from sigzoo_shared.io import _FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def export_onnx(
                 optimize=optimize,
             )
         program.save(tmp)
+        os.chmod(tmp, _FILE_MODE)  # as open() would make it, not mkstemp's 0600
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

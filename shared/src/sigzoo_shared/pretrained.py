@@ -216,7 +216,8 @@ def add_pretrained_verb(sub: Any) -> None:
     pack.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> dict[str, Any]:
+    """A card's facts file (`--meta`): a JSON object, or a ConfigError naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -250,7 +251,7 @@ def dispatch_pretrained(
     elif pack is not None:
         print(f"packed {args.run_dir} -> {pack(args)}")
     else:
-        meta = _read_json_object(args.meta)
+        meta = read_meta(args.meta)
         dest = args.out if args.out is not None else pretrained_root(package) / args.name
         pack_pretrained(
             args.run_dir,
@@ -273,5 +274,6 @@ __all__ = [
     "pack_pretrained",
     "pretrained_checkpoint",
     "pretrained_root",
+    "read_meta",
     "verify_pretrained",
 ]

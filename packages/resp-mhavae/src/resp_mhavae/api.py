@@ -289,8 +289,17 @@ def export_spec(detector: Detector) -> Any:
         f"{detector.config.score.spread} of the windows covering it (resp_mhavae.pointwise)",
         "sample_rate_hz": detector.sample_rate_hz,
     }
+    # the LSTM's step-by-step prediction unrolls into a long graph, which the exporter's
+    # optimisation pass spends minutes on for little gain at run time
     return ExportSpec(
-        detector.scorer(), (example,), ["runs"], ["score"], {"runs": {0: "batch"}}, checks, notes
+        detector.scorer(),
+        (example,),
+        ["runs"],
+        ["score"],
+        {"runs": {0: "batch"}},
+        checks,
+        notes,
+        optimize=False,
     )
 
 

@@ -153,10 +153,8 @@ def dispatch(args: argparse.Namespace) -> None:
         # our layering, so `config` shows what the original flat JSON becomes as well
         print(config_yaml(_config(args)), end="")
         return
-    if args.command == "pretrained" and args.pretrained_command == "pack":
-        _pack(args)  # the shipped checkpoint holds the VAE, the LSTM and the normalisation
-        return
-    if dispatch_common(args, Config, MODULE):
+    # the shipped checkpoint holds the VAE, the LSTM and the normalisation: our own pack
+    if dispatch_common(args, Config, MODULE, pack=_pack):
         return
     if args.command == "export":
         from sigzoo_shared.export import dispatch_export
@@ -215,20 +213,14 @@ def dispatch(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown command {args.command}")
 
 
-def _pack(args: argparse.Namespace) -> None:
-    import json
-
-    from sigzoo_shared.errors import ConfigError
+def _pack(args: argparse.Namespace) -> Path:
+    from sigzoo_shared.pretrained import read_meta
 
     from resp_mhavae.api import pack
 
-    try:
-        meta = json.loads(args.meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{args.meta}: not valid JSON ({err.msg}, line {err.lineno})") from err
     card = args.card.read_text(encoding="utf-8")
-    dest = pack(args.run_dir, args.name, card_md=card, meta=meta, out=args.out, half=args.half)
-    print(f"packed {args.run_dir} -> {dest}")
+    meta = read_meta(args.meta)
+    return pack(args.run_dir, args.name, card_md=card, meta=meta, out=args.out, half=args.half)
 
 
 def _print_summary(summary: dict, path: Path) -> None:
