@@ -14,15 +14,7 @@ from resp_mhavae.config import Config, LeaderboardConfig
 from resp_mhavae.data import load_recording, prepare
 from resp_mhavae.generator import write_collected, write_nab
 from resp_mhavae.leaderboard import find_series, leaderboard, series_config
-from sigzoo_shared.cli import packaged_config
-from sigzoo_shared.config import load_config
 from sigzoo_shared.errors import DataError
-
-
-def test_python_defaults_equal_the_cli_defaults() -> None:
-    cli = load_config(Config, None, [], base=packaged_config("resp_mhavae"))
-    assert Config() == cli
-    assert Config().data.l_win == 96
 
 
 def _early_nab(tmp_path: Path) -> Path:
