@@ -18,12 +18,21 @@ run killed during feature extraction, training or between types picks up where i
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sigzoo_shared import EpochFigures, RunDir, Trainer, make_loaders, seed_everything, setup
+from sigzoo_shared import (
+    Callback,
+    EpochFigures,
+    RunDir,
+    Trainer,
+    make_loaders,
+    seed_everything,
+    setup,
+)
 from sigzoo_shared.checkpoint import LAST
 from torch import Tensor, nn
 
@@ -118,8 +127,12 @@ def train_machine(
     cache_dir: Path,
     device: torch.device,
     resume: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> Path:
-    """Train one model on the normal training clips of one machine type; returns its run directory."""
+    """Train one model on the normal training clips of one machine type; returns its run directory.
+
+    `callbacks` are added to the Trainer's (e.g. a per-epoch evaluation in an ablation script).
+    """
     clips = list_clips(machine_dir, "train", machine_type)
     rate = common_rate(clips, cfg.data)
     log.info(
@@ -164,7 +177,7 @@ def train_machine(
         collate_fn=train_ds.collate,
         val_collate_fn=val_ds.collate if val_ds is not None else None,
     )
-    callbacks = []
+    callbacks = list(callbacks)
     if cfg.figures.enabled and kind != "embedding":
         every = cfg.figures.every_n_epochs or max(1, cfg.train.epochs // 3)
         callbacks.append(
