@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sigzoo_shared import RunDir
-from sigzoo_shared.bench import time_fn, write_bench
+from sigzoo_shared.bench import time_fn, write_bench, zoo_row
 
 from resp_mhavae.config import Config
 
@@ -142,10 +142,19 @@ def bench(
         "batches": batches,
         "repeat": repeat,
     }
-    rows, notes = [], []
+    rows, notes, zoo = [], [], []
     for kind in ("train", "detect"):
         results = {d: _in_fresh_process(kind, d, p) for d in ("loop", "vectorised")}
         ref = results["loop"]["timing"]["median_s"]
+        zoo.append(
+            zoo_row(
+                "resp-mhavae",
+                f"LSTM {'training epoch' if kind == 'train' else 'detection'}, l_win={l_win}",
+                results["vectorised"]["timing"]["median_s"],
+                ref,
+                "measured in this run: the seed's per-step decoding loop",
+            )
+        )
         for decoding, r in results.items():
             t = r["timing"]["median_s"]
             rows.append(
@@ -182,6 +191,10 @@ def bench(
         "process baseline); time_fn: 1 warm-up, median of the repeats"
     )
     write_bench(
-        run.path, "resp-mhavae: vectorised LSTM decoding vs the seed's per-step loop", rows, notes
+        run.path,
+        "resp-mhavae: vectorised LSTM decoding vs the seed's per-step loop",
+        rows,
+        notes,
+        zoo=zoo,
     )
     return run.path / "bench.md"
