@@ -363,3 +363,21 @@ def test_a_package_pack_replaces_the_generic_one_and_files_are_readable(
         "card.md",
     ):  # as open() would make them, not mkstemp's 0600
         assert stat.S_IMODE((tmp_path / "own" / name).stat().st_mode) == 0o666 & ~umask
+
+
+def test_pack_ships_no_machine_path(tmp_path: Path) -> None:
+    """A config or card naming ../shared/data/... or an absolute folder here ships as data/<name>."""
+    local = tmp_path / "recordings" / "data" / "nab"
+    local.mkdir(parents=True)
+    cfg = Config(data=DataConfig(data_dir="../shared/data/mitdb"))
+    run = make_run(tmp_path / "r", cfg)
+    meta = {**META, "command": f"fake train --data-dir {local} --series ../shared/data/nab/x.csv"}
+    card = f"Trained on `{local}/a.csv` (see ../shared/data/README.md); timed by /usr/bin/time.\n"
+    dest = pack_pretrained(run, tmp_path / "p", card_md=card, meta=meta)
+    assert load_checkpoint(dest / "model.pt")["config"]["data"]["data_dir"] == "data/mitdb"
+    stored = json.loads((dest / "card.json").read_text())
+    assert stored["command"] == "fake train --data-dir data/nab --series data/nab/x.csv"
+    text = (dest / "card.md").read_text()
+    assert str(tmp_path) not in text and "../" not in text
+    assert "`data/nab/a.csv`" in text
+    assert "data/README.md" in text and "/usr/bin/time." in text

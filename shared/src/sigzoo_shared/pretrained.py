@@ -21,10 +21,11 @@ import argparse
 import hashlib
 import importlib
 import json
+import re
 import subprocess
 from collections.abc import Callable, Mapping
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from sigzoo_shared.errors import CheckpointError, ConfigError
@@ -113,12 +114,70 @@ def _slim(state: Mapping[str, Any], half: bool) -> dict[str, Any]:
     import torch
 
     slim = {k: v for k, v in state.items() if k not in TRAINING_ONLY and k != "format"}
+    if "config" in slim:
+        slim["config"] = _map_strings(slim["config"], _portable_value)
     if half:
         slim["model_state"] = {
             k: v.half() if torch.is_tensor(v) and v.is_floating_point() else v
             for k, v in slim["model_state"].items()
         }
     return slim
+
+
+# a path token in card text: one or more leading "../", or an absolute path (rewritten only if it
+# lies under home, temp or the project's parent, so "/usr/bin/time" in a command stays)
+_PATH_TOKEN = re.compile(r"(?<![\w:/.-])(?:\.\./)+[^\s'\"`)\],;]+|(?<![\w:/.-])/[^\s'\"`)\],;]+")
+
+
+def portable_path(path: str) -> str:
+    """`../shared/data/nab/x.csv` or `/home/me/data/nab/x.csv` -> `data/nab/x.csv`.
+
+    A shipped model must not carry the maintainer's machine paths (they mean nothing on the user's
+    machine and leak the maintainer's layout). What stays is the part a user can act on: the data
+    set's own folder, under a relative `data/` (from the first `data` component, else the last name).
+    """
+    parts = [p for p in PurePosixPath(path).parts if p not in ("/", "..", ".")]
+    if not parts:
+        return path
+    tail = parts[parts.index("data") :] if "data" in parts else ["data", parts[-1]]
+    return str(PurePosixPath(*tail))
+
+
+def _machine_roots() -> tuple[str, ...]:
+    """Folders whose paths are this machine's own: home, temp, and the folder around the project."""
+    import tempfile
+
+    roots = {str(Path.home()), tempfile.gettempdir(), str(Path.cwd().parent)}
+    return tuple(r.rstrip("/") + "/" for r in roots if r not in ("", "/"))
+
+
+def _is_machine_path(value: str) -> bool:
+    if value.startswith("../"):
+        return True
+    return value.startswith("/") and value.startswith(_machine_roots())
+
+
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """`fn` applied to every string inside nested mappings and lists; other values as they are."""
+    if isinstance(value, Mapping):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return fn(value) if isinstance(value, str) else value
+
+
+def _portable_value(value: str) -> str:
+    return portable_path(value) if _is_machine_path(value) else value
+
+
+def portable_text(text: str) -> str:
+    """Card text (markdown, commands) with every machine path token made portable."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return portable_path(token) if _is_machine_path(token) else token
+
+    return _PATH_TOKEN.sub(swap, text)
 
 
 def _git_commit() -> str | None:
@@ -146,11 +205,14 @@ def pack_pretrained(
 
     `meta` must hold every key of `REQUIRED_META` (a model without its card does not ship).
     `extra` entries (tensors and plain values only) are stored beside the weights for the package's
-    loader. Each file is written atomically and card.json last, since it records model.pt's size
+    loader. Machine paths (`../...`, absolute paths of this machine) in the stored config, the card
+    and the meta strings become `data/<folder>` (`portable_path`). Each file is written atomically and card.json last, since it records model.pt's size
     and sha256: a folder whose card.json matches its model.pt is complete.
     """
     from sigzoo_shared.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 
+    meta = _map_strings(meta, portable_text)
+    card_md = portable_text(card_md)
     missing = [k for k in REQUIRED_META if not meta.get(k)]
     if missing:
         raise ConfigError(f"model card meta lacks {', '.join(missing)} (needed: {REQUIRED_META})")
