@@ -37,7 +37,12 @@ def mse_step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
 
 
 def fit(
-    tmp_path: Path, model: nn.Module | None = None, callbacks=(), val: bool = True, **overrides
+    tmp_path: Path,
+    model: nn.Module | None = None,
+    callbacks=(),
+    val: bool = True,
+    bn_step=None,
+    **overrides,
 ):
     cfg = TrainConfig(
         **{
@@ -54,7 +59,7 @@ def fit(
     train = make_loader(regression(), cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_loader = make_loader(regression(64, seed=1), 32) if val else None
     result = Trainer(cfg, RunDir(tmp_path), callbacks, config=cfg).fit(
-        model, mse_step, train, val_loader
+        model, mse_step, train, val_loader, bn_step=bn_step
     )
     return model, result
 
@@ -263,6 +268,25 @@ def test_precise_bn_gives_the_final_weights_statistics_and_leaves_training_uncha
     assert bn_precise.momentum == 0.1 and bn_precise.num_batches_tracked.item() == 16
     # the moving average of the plain run is not that
     assert (bn_plain.running_mean - h.mean(0)).abs().max() > 1e-3
+
+
+def test_precise_bn_runs_the_cheaper_forward_a_package_gives(tmp_path: Path) -> None:
+    """`bn_step` drives only the BatchNorm layers: same statistics, one pass per batch, same weights."""
+    calls = []
+
+    def bn_step(model: nn.Module, batch):
+        calls.append(1)
+        model[1](model[0](batch[0]))  # the layers up to the BatchNorm only
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+
+    full, _ = fit(tmp_path / "full", net(), epochs=1, precise_bn_batches=1000)
+    cheap, _ = fit(tmp_path / "cheap", net(), epochs=1, precise_bn_batches=1000, bn_step=bn_step)
+    assert len(calls) == 8 and cheap[1].num_batches_tracked.item() == 8
+    torch.testing.assert_close(cheap[1].running_mean, full[1].running_mean)
+    torch.testing.assert_close(cheap[2].weight, full[2].weight)
 
 
 def test_precise_bn_batches_must_not_be_negative() -> None:

@@ -243,12 +243,16 @@ class Trainer:
         scheduler: Any = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         resume: Path | str | None = None,
+        bn_step: StepFn | None = None,
     ) -> FitResult:
         """Train until `epochs`, `max_steps` or early stopping; return where the results are.
 
         `resume` is a run directory or checkpoint file of an interrupted run with the same config: model,
         optimizer, scheduler, scaler, callbacks, epoch/step and RNG states are restored and training
         continues with the next epoch, reaching the same weights as an uninterrupted run on CPU.
+        `bn_step` (default `train_step`) is the forward that precise BN runs: a package whose loss
+        terms after the last BatchNorm cost much (a decoder, spectral terms) passes a cheaper step
+        that only drives the BatchNorm layers, since precise BN needs their inputs, not the loss.
         """
         cfg = self.cfg
         model.to(self.device)
@@ -321,7 +325,7 @@ class Trainer:
             if self.should_stop:  # max_steps reached inside the epoch
                 self.is_last_epoch = True
             if cfg.precise_bn_batches > 0:
-                self._precise_bn(model, train_step, train_loader)
+                self._precise_bn(model, bn_step or train_step, train_loader)
             metrics: dict[str, Any] = {"epoch": epoch, "step": self.global_step, **train_metrics}
             if val_loader is not None:
                 metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
