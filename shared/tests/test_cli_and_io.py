@@ -343,3 +343,22 @@ def test_config_names_a_shipped_config_unless_a_file_of_that_name_is_here(
     (tmp_path / "seed.yaml").write_text("{}\n")
     assert shipped_config("shipzoo", Path("seed.yaml")) == Path("seed.yaml")  # the user's file wins
     assert shipped_config("shipzoo", None) is None
+
+
+def test_a_timed_command_records_its_cpu_and_the_zoo_page_lists_it(tmp_path: Path) -> None:
+    """README times come from whole commands timed as a user runs them; a failing one has no time."""
+    import sys
+
+    from sigzoo_shared.bench import main as bench_main
+
+    out = tmp_path / "pkg" / "commands.json"
+    busy = [sys.executable, "-c", "s = 0\nfor i in range(3_000_000): s += i"]
+    assert bench_main(["--time", str(out), "--package", "pkg", "--", *busy]) == 0
+    assert bench_main(["--time", str(out), "--package", "pkg", "--", *busy]) == 0  # replaced
+    [row] = json.loads(out.read_text())
+    assert row["package"] == "pkg" and row["cpu_s"] > 0.05 and row["wall_s"] >= row["cpu_s"] * 0.5
+    with pytest.raises(RuntimeError, match="exited with 3"):
+        bench_main(["--time", str(out), "--package", "pkg", "--", sys.executable, "-c", "exit(3)"])
+    assert bench_main(["--zoo", str(tmp_path), "pkg"]) == 0
+    page = (tmp_path / "zoo.md").read_text()
+    assert "Whole commands" in page and "range(3_000_000)" in page and "No zoo rows from: pkg" in page

@@ -117,6 +117,62 @@ def zoo_row(
 ZOO_COLUMNS = ("package", "case", "ours_s", "original_s", "speed-up", "original_source")
 
 
+COMMANDS_FILE = "commands.json"
+COMMAND_COLUMNS = ("package", "command", "cpu_s", "wall_s", "peak_rss_mb", "threads", "load_1min")
+
+
+def time_command(
+    argv: Sequence[str], package: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `argv` as a user would from a shell and return its CPU time, wall time and peak memory.
+
+    The times a README promises ("a few minutes") are whole commands: interpreter start, imports,
+    data, training, writing. CPU time is the children's user + system time (what the command costs,
+    steady on a shared machine); wall time is what the user waits at that load (recorded beside it).
+    A failing command is an error: a time for a command that did not work means nothing.
+    """
+    import os
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    done = subprocess.run(list(argv), env={**os.environ, **(env or {})}, check=False)
+    wall = time.perf_counter() - w0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exited with {done.returncode}; no time recorded")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "package": package,
+        "command": " ".join(argv),
+        "cpu_s": round(cpu, 1),
+        "wall_s": round(wall, 1),
+        # ru_maxrss: the largest child so far (KiB on Linux), i.e. this command's if it is the largest
+        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "threads": os.environ.get("OMP_NUM_THREADS", "all"),
+        "load_1min": round(os.getloadavg()[0], 1),
+    }
+
+
+def record_command(out: Path | str, record: dict[str, Any]) -> Path:
+    """Add (or replace, by command) one timing in `out` (a package's commands.json)."""
+    path = Path(out)
+    rows = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    rows = [r for r in rows if r.get("command") != record["command"]] + [record]
+    return atomic_write_json(path, rows)
+
+
+def commands_table(bench_root: Path | str, packages: Sequence[str]) -> str:
+    """The timed commands of every package (`<root>/<pkg>/commands.json`), one markdown table."""
+    rows: list[dict[str, Any]] = []
+    for name in packages:
+        path = Path(bench_root) / name / COMMANDS_FILE
+        if path.is_file():
+            rows += json.loads(path.read_text(encoding="utf-8"))
+    return markdown_table(rows, COMMAND_COLUMNS) if rows else "(no timed commands)\n"
+
+
 def zoo_table(bench_root: Path | str, packages: Sequence[str]) -> str:
     """Every package's `zoo` rows (from `<root>/<pkg>/bench.json`) in one markdown table."""
     rows: list[dict[str, Any]] = []
@@ -171,15 +227,31 @@ def write_bench(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m sigzoo_shared.bench --zoo ROOT PKG...`: write ROOT/zoo.md from the packages' benches."""
+    """`python -m sigzoo_shared.bench --zoo ROOT PKG...`: write ROOT/zoo.md from the packages' benches
+    and timed commands; `... --time ROOT/PKG/commands.json --package PKG -- CMD...`: time one command."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m sigzoo_shared.bench")
-    parser.add_argument("--zoo", type=Path, required=True, help="folder holding <pkg>/bench.json")
-    parser.add_argument("packages", nargs="+")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--zoo", type=Path, help="folder holding <pkg>/bench.json and commands.json")
+    mode.add_argument("--time", type=Path, help="commands.json to add the timed command to")
+    parser.add_argument("--package", help="with --time: the package the command belongs to")
+    parser.add_argument("args", nargs="*", help="packages (--zoo) or the command after -- (--time)")
     args = parser.parse_args(argv)
-    text = "# sigzoo: ours against the original implementations\n\n" + zoo_table(
-        args.zoo, args.packages
+    if args.time is not None:
+        if not args.args or not args.package:
+            parser.error("--time needs --package PKG and a command after --")
+        record = time_command(args.args, args.package)
+        record_command(args.time, record)
+        print(f"{record['command']}: {record['cpu_s']} CPU-s, {record['wall_s']} s wall")
+        return 0
+    text = (
+        "# sigzoo: ours against the original implementations\n\n"
+        + zoo_table(args.zoo, args.args)
+        + "\n## Whole commands (the times the READMEs quote)\n\n"
+        + "CPU time is the command's own (user + system, all threads); wall time depends on the "
+        + "machine's load (`load_1min`).\n\n"
+        + commands_table(args.zoo, args.args)
     )
     print(atomic_write_text(args.zoo / "zoo.md", text))
     return 0
