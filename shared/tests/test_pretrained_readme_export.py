@@ -8,14 +8,13 @@ import json
 import os
 import sys
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
-from sigzoo_shared.checkpoint import load_checkpoint, save_checkpoint
+from sigzoo_shared.checkpoint import load_checkpoint
 from sigzoo_shared.cli import add_common_verbs, base_parser, dispatch_common
-from sigzoo_shared.config import TrainConfig, save_config, to_dict
+from sigzoo_shared.config import to_dict
 from sigzoo_shared.errors import CheckpointError, ConfigError
 from sigzoo_shared.export import (
     PARITY_ATOL,
@@ -32,47 +31,7 @@ from sigzoo_shared.pretrained import (
 )
 from sigzoo_shared.readme import python_blocks, run_python_blocks
 from sigzoo_shared.runs import check_phases, resume_config, stored_overrides
-
-
-@dataclass
-class ModelConfig:
-    width: int = 4
-
-
-@dataclass
-class DataConfig:
-    data_dir: str = "data"
-
-
-@dataclass
-class Config:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
-def build(cfg: Config) -> torch.nn.Module:
-    return torch.nn.Linear(cfg.model.width, 2)
-
-
-def make_run(path: Path, cfg: Config | None = None) -> Path:
-    cfg = cfg or Config()
-    torch.manual_seed(0)
-    model = build(cfg)
-    (path / "checkpoints").mkdir(parents=True)
-    save_config(cfg, path / "config.yaml")
-    state = {
-        "model_state": model.state_dict(),
-        "config": to_dict(cfg),
-        "optimizer_state": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
-        "rng_state": {"torch": torch.get_rng_state()},
-        "epoch": 3,
-        "global_step": 30,
-    }
-    for name in ("last.pt", "best.pt"):
-        save_checkpoint(path / "checkpoints" / name, state)
-    return path
-
+from toyrun import Config, DataConfig, ModelConfig, build, make_run
 
 META = {
     "summary": "a linear map for the tests",

@@ -4,47 +4,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
-from sigzoo_shared.checkpoint import save_checkpoint
-from sigzoo_shared.config import TrainConfig, save_config, to_dict
+from sigzoo_shared.config import TrainConfig, save_config
 from sigzoo_shared.errors import CheckpointError, ConfigError, DataError
 from sigzoo_shared.runs import load_run, make_loaders, resume_config
 from sigzoo_shared.sweep import group_runs, run_sweep, summarize, summary_markdown
-
-
-@dataclass
-class ModelConfig:
-    width: int = 4
-
-
-@dataclass
-class DataConfig:
-    data_dir: str = "data"
-
-
-@dataclass
-class Config:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
-def build(cfg: Config) -> torch.nn.Module:
-    return torch.nn.Linear(cfg.model.width, 1)
-
-
-def make_run(path: Path, cfg: Config | None = None) -> Path:
-    cfg = cfg or Config()
-    (path / "checkpoints").mkdir(parents=True)
-    save_config(cfg, path / "config.yaml")
-    state = {"model_state": build(cfg).state_dict(), "config": to_dict(cfg)}
-    save_checkpoint(path / "checkpoints" / "last.pt", state)
-    save_checkpoint(path / "checkpoints" / "best.pt", state)
-    return path
+from toyrun import Config, DataConfig, ModelConfig, build, make_run
 
 
 def test_resume_keeps_the_stored_config_and_allows_only_safe_keys(tmp_path: Path) -> None:
@@ -76,18 +44,18 @@ def test_resume_checks_the_checkpoint_first(tmp_path: Path) -> None:
 def test_load_run_rebuilds_the_model_from_its_stored_config(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", Config(model=ModelConfig(width=7)))
     loaded = load_run(Config, run, build)
-    assert loaded.config.model.width == 7 and loaded.model.weight.shape == (1, 7)
+    assert loaded.config.model.width == 7 and loaded.model.weight.shape == (2, 7)
     assert not loaded.model.training and loaded.checkpoint.name == "best.pt"
     sized = load_run(
         Config,
         run,
-        lambda cfg, state: torch.nn.Linear(state["model_state"]["weight"].shape[1], 1),
+        lambda cfg, state: torch.nn.Linear(state["model_state"]["weight"].shape[1], 2),
         needs_state=True,
     )
-    assert sized.model.weight.shape == (1, 7)
+    assert sized.model.weight.shape == (2, 7)
     other = make_run(tmp_path / "o", Config(model=ModelConfig(width=3)))
     with pytest.raises(CheckpointError, match="do not fit"):
-        load_run(Config, other / "checkpoints" / "best.pt", lambda cfg: torch.nn.Linear(5, 1))
+        load_run(Config, other / "checkpoints" / "best.pt", lambda cfg: torch.nn.Linear(5, 2))
 
 
 def test_loader_pair_shuffles_train_only_and_drops_an_empty_val() -> None:
