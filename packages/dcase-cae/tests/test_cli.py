@@ -107,6 +107,21 @@ def test_config_shorthand_names_a_shipped_file() -> None:
     assert cfg.model.name == "dense_ae" and cfg.train.epochs == 2 and str(cfg.data.data_dir) == "/x"
 
 
+def test_test_config_shorthand_reads_the_shipped_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`test --config NAME` finds the shipped YAML as `train` does; a file NAME here wins."""
+    from dcase_cae.cli import _test_layer
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["test", "--run-dir", "r", "--config", "dense_ae", "decision.quantile=0.95"]
+    layer = _test_layer(build_parser().parse_args(argv))
+    assert layer["model"]["name"] == "dense_ae" and layer["decision"]["quantile"] == 0.95
+    (tmp_path / "dense_ae").write_text("decision:\n  method: percentile\n")
+    layer = _test_layer(build_parser().parse_args(argv))
+    assert "model" not in layer and layer["decision"]["method"] == "percentile"
+
+
 def test_prepare_train_test_report_from_the_command_line(
     tiny_data: Path, tmp_path: Path, tiny_overrides, capsys: pytest.CaptureFixture
 ) -> None:

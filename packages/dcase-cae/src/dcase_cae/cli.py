@@ -24,6 +24,7 @@ from sigzoo_shared.cli import (
     dispatch_common,
     overrides_from,
     run_main,
+    shipped_config,
 )
 
 from dcase_cae import __version__
@@ -200,20 +201,9 @@ def _reading_flags(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _resolve_shipped(args: argparse.Namespace) -> None:
-    """`--config dense_ae` names a YAML shipped with the package when no such file exists here."""
-    from sigzoo_shared.cli import packaged_config
-
-    if args.config is not None and not args.config.exists() and not args.config.suffix:
-        shipped = packaged_config(MODULE, f"{args.config}.yaml")
-        if shipped.is_file():
-            args.config = shipped
-
-
 def _config(args: argparse.Namespace, extra: Sequence[str] = ()):
     from dcase_cae.config import Config
 
-    _resolve_shipped(args)
     return config_from_args(Config, args, MODULE, extra_overrides=[*extra, *_extra(args)])
 
 
@@ -226,9 +216,8 @@ def _test_layer(args: argparse.Namespace) -> dict:
     from sigzoo_shared.config import merge, parse_overrides, read_yaml
 
     layer: dict = {}
-    if args.config is not None:
-        _resolve_shipped(args)
-        layer = read_yaml(args.config)
+    if args.config is not None:  # `--config dense_ae` names a shipped YAML, as for train
+        layer = read_yaml(shipped_config(MODULE, args.config))
     given = [*_reading_flags(args), *overrides_from(args)]
     return merge(layer, parse_overrides(given)) if given else layer
 
