@@ -85,6 +85,9 @@ class ModelConfig:
     scale: float = 16.0  # embedding model: logit scale
     knn_k: int = 1  # embedding model: score = mean cosine distance to the k nearest training clips
     classes: Literal["auto", "attributes", "clips"] = "auto"  # embedding model: what it classifies
+    # compile the model's forward (torch.compile) for training: a faster step, but the compilation
+    # costs more CPU than a short run saves (docs/dcase-cae.md, speed section)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         for name in (

@@ -28,12 +28,15 @@ from sigzoo_shared import (
     Callback,
     EpochFigures,
     RunDir,
+    TrainConfig,
     Trainer,
     make_loaders,
     seed_everything,
     setup,
 )
 from sigzoo_shared.checkpoint import LAST
+from sigzoo_shared.trainer import FitResult
+from sigzoo_shared.trainer import build_optimizer as core_optimizer
 from torch import Tensor, nn
 
 from dcase_cae.config import Config
@@ -119,6 +122,59 @@ def _example_figure(dataset: WindowDataset, cfg: Config, n: int = 2):
     return make
 
 
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The core's optimizer, except that Adam and AdamW take PyTorch's fused update.
+
+    The core picks the multi-tensor (`foreach`) update; the fused one does the same maths in one
+    kernel over all parameters (other rounding). On the DCASE 2023 baseline's small dense step it cut
+    the CPU time per step by about a tenth (docs/dcase-cae.md, speed section). Build it after the
+    model is on its device.
+    """
+    if cfg.optimizer not in ("adam", "adamw"):
+        return core_optimizer(model.parameters(), cfg)
+    adam = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return adam(
+        model.parameters(),
+        lr=cfg.lr,
+        betas=cfg.betas,
+        weight_decay=cfg.weight_decay,
+        fused=True,
+    )
+
+
+def fit_windows(
+    cfg: Config,
+    model: nn.Module,
+    train_ds: WindowDataset,
+    val_ds: WindowDataset | None,
+    run: RunDir,
+    device: torch.device,
+    callbacks: Sequence[Callback] = (),
+    resume: Path | None = None,
+) -> FitResult:
+    """Loaders, optimizer and (with `model.compile`) a compiled forward, then the core Trainer.
+
+    `bench --cases epoch` times this function, so what it measures is what `train` runs.
+    `nn.Module.compile` compiles in place: parameter names, hence checkpoints, stay those of the
+    plain model.
+    """
+    loader, val_loader = make_loaders(
+        train_ds,
+        val_ds,
+        cfg.train,
+        device,
+        collate_fn=train_ds.collate,
+        val_collate_fn=val_ds.collate if val_ds is not None else None,
+    )
+    model.to(device)
+    optimizer = build_optimizer(model, cfg.train)
+    if cfg.model.compile:
+        model.compile()
+    trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
+    step = margin_step if isinstance(model, AttributeEmbedder) else reconstruction_step
+    return trainer.fit(model, step, loader, val_loader, optimizer=optimizer, resume=resume)
+
+
 def train_machine(
     cfg: Config,
     machine_type: str,
@@ -169,14 +225,6 @@ def train_machine(
         model.set_normalisation(
             torch.from_numpy(frames.mean(axis=1)), torch.from_numpy(frames.std(axis=1))
         )
-    loader, val_loader = make_loaders(
-        train_ds,
-        val_ds,
-        cfg.train,
-        device,
-        collate_fn=train_ds.collate,
-        val_collate_fn=val_ds.collate if val_ds is not None else None,
-    )
     callbacks = list(callbacks)
     if cfg.figures.enabled and kind != "embedding":
         every = cfg.figures.every_n_epochs or max(1, cfg.train.epochs // 3)
@@ -200,12 +248,14 @@ def train_machine(
             "classes": classes,
         },
     )
-    trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
-    result = trainer.fit(
+    result = fit_windows(
+        cfg,
         model,
-        margin_step if kind == "embedding" else reconstruction_step,
-        loader,
-        val_loader,
+        train_ds,
+        val_ds,
+        run,
+        device,
+        callbacks,
         resume=run.path if resume and (run.checkpoints / LAST).is_file() else None,
     )
     from sigzoo_shared.plots import loss_curves
@@ -272,6 +322,8 @@ def load_trained(
 __all__ = [
     "build_for_weights",
     "build_model",
+    "build_optimizer",
+    "fit_windows",
     "load_trained",
     "margin_step",
     "reconstruction_step",
