@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from event_lstm.model import (
     ContrastiveLSTM,
     EventSpecificClassifier,
@@ -112,6 +113,66 @@ def test_per_event_cnn_features_reach_the_outputs() -> None:
     EventSpecificLoss()(model(x, event_mask=labels > 0.5), labels, timings)["loss"].backward()
     last_conv = model.event_cnn.event_path[4]
     assert last_conv.weight.grad is not None and last_conv.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "kernel", "padding", "groups"),
+    [(6, 10, 11, 5, 1), (8, 8, 41, 20, 2), (6, 16, 80, 0, 1)],  # first layer, grouped, templates
+)
+def test_spectral_convolution_equals_conv1d(c_in, c_out, kernel, padding, groups) -> None:
+    from event_lstm.event_specific import conv_spectrum, fft_size, spectral_conv
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, c_in, 300, generator=g)
+    w = torch.randn(c_out, c_in // groups, kernel, generator=g)
+    bias = torch.randn(c_out, generator=g)
+    want = F.conv1d(F.pad(x, (padding, kernel - 1 - padding)), w, bias, groups=groups)
+    n = fft_size(300 + max(padding, kernel - 1 - padding))
+    got = spectral_conv(F.pad(x, (0, n - 300)), conv_spectrum(w, n, padding, groups), bias, groups)
+    assert torch.allclose(got[..., :300], want, atol=1e-4)
+
+
+@pytest.mark.parametrize("T", [300, 305])  # 305: the last LSTM step holds 5 samples
+def test_fast_inference_gives_the_reference_outputs(T) -> None:
+    """FFT convolutions and skipped timing heads change nothing a user reads (events, onsets,
+    probabilities within float rounding), with padded windows too."""
+    torch.manual_seed(0)
+    model = EventSpecificClassifier(**ES).eval()
+    x, *_ = batch(4, T)
+    lengths = torch.tensor([T, T, 200, 81])
+    with torch.no_grad():
+        fast = model.predict_events(x, lengths, threshold=0.5, apply_refractory=False)
+        all_heads = model.window_scores(x, lengths, threshold=0.0)
+        model.fast_inference = False
+        ref = model.predict_events(x, lengths, threshold=0.5, apply_refractory=False)
+        ref_scores = model.window_scores(x, lengths)
+    assert 0 < int(ref["present"].sum()) < ref["present"].numel()
+    assert torch.allclose(fast["probs"], ref["probs"], atol=1e-5)
+    assert torch.equal(fast["present"], ref["present"])
+    assert torch.equal(fast["onsets"].nan_to_num(-1.0), ref["onsets"].nan_to_num(-1.0))
+    assert torch.equal(all_heads[1], ref_scores[1])  # threshold 0: every head, the same onsets
+
+
+def test_cnn_reduction_after_pooling_equals_pooling_after_it() -> None:
+    """The per-event 1x1 reduction runs on pooled steps; with a partial last step the result is
+    still the reduction of each sample, zero-padded, then averaged (as it was computed before)."""
+    torch.manual_seed(0)
+    model = EventSpecificClassifier(**ES).eval()
+    x, *_ = batch(2, 305)
+    captured = {}
+
+    def keep_extra(module, args, out) -> None:  # the encoder's third input: the pooled features
+        captured["extra"] = args[2]
+
+    model.encoder.register_forward_hook(keep_extra)
+    with torch.no_grad():
+        model(x)
+        xc = model._prepare(x, None)
+        ev, _ = model.event_cnn(xc)  # (B, T, E, K)
+        per_sample = model.cnn_reduce(ev.flatten(2).transpose(1, 2))  # (B, E * k, T)
+        want = F.avg_pool1d(F.pad(per_sample, (0, 5)), 10).transpose(1, 2)  # (B, S, E * k)
+    E = model.num_events
+    assert torch.allclose(captured["extra"][..., E : E + want.shape[-1]], want, atol=1e-5)
 
 
 def test_event_specific_loss_counts_its_refractory_weight() -> None:

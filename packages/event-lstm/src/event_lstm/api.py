@@ -7,7 +7,7 @@
 
 Inputs are validated as the CLI validates files (`data.validate_signal`, `data.validate_windows`): a
 wrong shape, sampling rate or a NaN is one `DataError` naming the value and what was expected. Detection
-is the CLI's streaming detection (`detect.detect_array`: overlapping windows, the refractory enforcer),
+is the CLI's streaming detection (`detect.detect_signal`: overlapping windows, the refractory enforcer),
 and `classify` the windowed prediction `evaluate` scores (`detect.predict_windows`), so the API and the
 CLI give the same events for the same input.
 """
@@ -27,7 +27,7 @@ from event_lstm.backbone import WindowScores
 from event_lstm.builders import classifier_model
 from event_lstm.config import Config
 from event_lstm.data import WindowSet, load_recording, validate_signal, validate_windows
-from event_lstm.detect import OnnxWindowScores, detect_array, load_classifier, predict_windows
+from event_lstm.detect import OnnxWindowScores, detect_signal, load_classifier, predict_windows
 
 DEFAULT_PRETRAINED = "event-specific"
 
@@ -74,16 +74,12 @@ class EventDetector:
         more probable wins). `threshold` overrides `detect.threshold` (event probability, 0..1).
         """
         signal = self._signal(stream, fs_hz)
-        d = self.config.detect
-        dets, _ = detect_array(
+        dets, _ = detect_signal(
             self.model,  # type: ignore[arg-type]
             signal,
             self.window_samples,
-            d.hop(self.window_samples),
-            d.threshold if threshold is None else _probability(threshold),
-            d.timing,
-            d.chunk_samples,
-            threads=d.threads,
+            self.config.detect,
+            threshold=None if threshold is None else _probability(threshold),
         )
         return [Event(x.event, x.sample / self.fs_hz, x.sample, x.probability) for x in dets]
 

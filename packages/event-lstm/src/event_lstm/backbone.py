@@ -233,11 +233,19 @@ class EventModel(nn.Module):
         return masked_mean(out["hidden_states"], mask)
 
     def window_scores(
-        self, x: Tensor, lengths: Tensor | None = None, timing: str = "expected"
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        timing: str = "expected",
+        threshold: float | None = None,
     ) -> tuple[Tensor, Tensor]:
         """(B, T, C) windows -> event probabilities (B, E) and onsets (B, E) in samples, rounded to the
-        timing resolution: all that detection reads from the network (`WindowScores` exports it)."""
-        out = self(x, lengths)
+        timing resolution: all that detection reads from the network (`WindowScores` exports it).
+
+        With `threshold`, onsets are read only where the probability reaches it (elsewhere they come
+        from a flat timing distribution and mean nothing), so a model may skip those timing heads.
+        """
+        out = self(x, lengths, threshold=threshold)
         onsets = window_onsets(
             out["timing_probs"],
             self.encoder.downsample,
@@ -264,7 +272,7 @@ class EventModel(nn.Module):
         all windows of the batch in recording time (overlapping windows that saw the same event keep the
         more probable detection); without offsets each window is its own recording.
         """
-        probs, onsets = self.window_scores(x, lengths, timing)  # (B, E), (B, E)
+        probs, onsets = self.window_scores(x, lengths, timing, threshold)  # (B, E), (B, E)
         present = probs >= threshold
         if apply_refractory:
             start = (

@@ -58,7 +58,7 @@ def _run_demo(cfg: Config, run_dir: Path | str | None, pretrain_epochs: int) -> 
 
 def _demo_into(run: RunDir, cfg: Config, pretrain_epochs: int) -> Path:
     from event_lstm.data import load_recording
-    from event_lstm.detect import detect_array
+    from event_lstm.detect import detect_signal
     from event_lstm.evaluate import evaluate, load_classifier, summary
     from event_lstm.generator import generate_dataset
     from event_lstm.plots import stream_figure, template_grid
@@ -83,14 +83,7 @@ def _demo_into(run: RunDir, cfg: Config, pretrain_epochs: int) -> Path:
     loaded = load_classifier(fit.run_dir)
     model, mcfg = loaded.model, loaded.config
     rec = load_recording(paths["stream"])
-    dets, _ = detect_array(
-        model,
-        rec.signal,
-        mcfg.generator.window_samples,
-        cfg.detect.hop(mcfg.generator.window_samples),
-        cfg.detect.threshold,
-        threads=cfg.detect.threads,
-    )
+    dets, _ = detect_signal(model, rec.signal, mcfg.generator.window_samples, cfg.detect)
     run.save_figure(stream_figure(rec.signal, rec.fs_hz, rec.events, dets, 0.0, 6.0), "detections")
     if mcfg.model.arch == "event_specific":
         run.save_figure(template_grid(model), "templates")

@@ -293,6 +293,30 @@ def _detect_array(
     return out, {"elapsed_s": elapsed, "raw_candidates": det.raw_candidates}
 
 
+def detect_signal(
+    model: nn.Module,
+    signal: np.ndarray,
+    window_samples: int,
+    settings: DetectConfig,
+    device: torch.device | str = "cpu",
+    threshold: float | None = None,
+) -> tuple[list[Detection], dict[str, float]]:
+    """`detect_array` with the settings of a config's `detect` section (hop from the overlap, threshold,
+    timing read-out, chunk size, threads): the one call behind `event-lstm detect`, `evaluate` on a
+    recording, the Python API, the demo and the bench. `threshold` overrides `settings.threshold`."""
+    return detect_array(
+        model,
+        signal,
+        window_samples,
+        settings.hop(window_samples),
+        settings.threshold if threshold is None else threshold,
+        settings.timing,
+        settings.chunk_samples,
+        device,
+        settings.threads,
+    )
+
+
 def count_refractory_violations(samples: np.ndarray, events: np.ndarray, refractory: int) -> int:
     """Pairs of consecutive same-type events closer than `refractory` samples."""
     n = 0
@@ -337,17 +361,7 @@ def detect_file(
     model, cfg = loaded.model, loaded.config
     d = detect_cfg or cfg.detect
     rec = load_recording(input_path, n_channels=cfg.data.n_channels, fs_hz=cfg.data.fs_hz)
-    dets, timing = detect_array(
-        model,
-        rec.signal,
-        cfg.generator.window_samples,
-        d.hop(cfg.generator.window_samples),
-        d.threshold,
-        d.timing,
-        d.chunk_samples,
-        device,
-        d.threads,
-    )
+    dets, timing = detect_signal(model, rec.signal, cfg.generator.window_samples, d, device)
     with RunDir.created("event-lstm", run_dir=run_dir, verb="detect", tensorboard=False) as run:
         return _write_detections(run, dets, timing, cfg, input_path, out, len(rec.signal))
 

@@ -24,8 +24,8 @@ from event_lstm.config import Config
 from event_lstm.data import WindowSet, load_recording, load_windows, npz_names
 from event_lstm.detect import (  # noqa: F401  (load_classifier, detect_file: their old home)
     count_refractory_violations,
-    detect_array,
     detect_file,
+    detect_signal,
     load_classifier,
     predict_windows,
     write_events_csv,
@@ -194,16 +194,8 @@ def _evaluate_into(
                 f"{data}: no events CSV beside the recording ({data.with_suffix('.csv')}); "
                 "evaluation needs true events"
             )
-        dets, timing = detect_array(
-            model,
-            rec.signal,
-            cfg.generator.window_samples,
-            cfg.detect.hop(cfg.generator.window_samples),
-            cfg.detect.threshold,
-            cfg.detect.timing,
-            cfg.detect.chunk_samples,
-            device,
-            cfg.detect.threads,
+        dets, timing = detect_signal(
+            model, rec.signal, cfg.generator.window_samples, cfg.detect, device
         )
         ps = np.array([d.sample for d in dets], dtype=float)
         pt = np.array([d.event for d in dets], dtype=int)

@@ -6,6 +6,10 @@ Where we differ on purpose: template onset delays are applied with a differentia
 gradient. The per-event CNN features are reduced per event and fed to the LSTM (the original computed and
 dropped them).
 
+At inference (eval mode under no_grad) the template correlation and the per-event convolutions run by
+FFT, and only the timing heads of reported events are computed: the same events as the direct
+computation training uses, at about 1.6x the streaming speed on one CPU thread (docs/event-lstm.md).
+
 Shapes: B batch, T samples, C channels, E event types, S LSTM steps, D LSTM output size,
 K per-event CNN channels, L template length.
 """
@@ -13,6 +17,8 @@ K per-event CNN channels, L template length.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +54,83 @@ def fractional_shift(x: Tensor, delay: Tensor) -> Tensor:
     return (1 - frac) * take(lo) + frac * take(lo + 1)
 
 
+def conv_spectrum(weight: Tensor, n_fft: int, padding: int, groups: int = 1) -> Tensor:
+    """Spectrum of a conv1d kernel (O, I / groups, k) with left padding `padding`, laid out for
+    `spectral_conv`: (F, I, O) when dense (one complex matmul per frequency), (g, O/g, I/g, F) when
+    grouped; F = n_fft // 2 + 1.
+
+    conv1d is a cross-correlation, y[t] = sum_j w[j] x[t + j - padding]; as a circular convolution
+    y = x (*) h its impulse response is h[m] = w[padding - m] (indices mod n_fft), i.e. the flipped
+    kernel rotated by k - 1 - padding. It equals conv1d on the first T outputs when
+    n_fft >= T + max(padding, k - 1 - padding), so no wrapped sample reaches them.
+    """
+    n_out, in_per_group, k = weight.shape
+    h = F.pad(weight.flip(-1), (0, n_fft - k))  # (O, I/g, n_fft)
+    spectrum = torch.fft.rfft(torch.roll(h, -(k - 1 - padding), dims=-1))  # (O, I/g, F)
+    if groups == 1:
+        return spectrum.permute(2, 1, 0).contiguous()  # (F, I, O)
+    return spectrum.view(groups, n_out // groups, in_per_group, -1)  # (g, O/g, I/g, F)
+
+
+def spectral_conv(x: Tensor, spectrum: Tensor, bias: Tensor | None, groups: int = 1) -> Tensor:
+    """conv1d (stride 1) by FFT: x (B, I, n_fft), zero beyond the T samples that count, and a kernel
+    from `conv_spectrum` -> (B, O, n_fft), equal to conv1d on the first T samples (float rounding
+    aside, ~1e-6 of the activations); later samples hold the convolution's spill-over.
+
+    Why: the per-event convolutions (up to 41 taps on groups of 4 channels) cost O(k) per output
+    sample directly and O(log n) by FFT; at inference this is the model's largest saving. The bias
+    goes into the DC bin (a constant c over n samples has spectrum n c at frequency 0).
+    """
+    B, n = x.shape[0], x.shape[-1]
+    X = torch.fft.rfft(x)  # (B, I, F)
+    if groups == 1:
+        Y = torch.bmm(X.permute(2, 0, 1).contiguous(), spectrum)  # (F, B, O)
+        if bias is not None:
+            Y[0] += n * bias
+        return torch.fft.irfft(Y.permute(1, 2, 0), n=n)  # (B, O, n)
+    g, Og, Ig, F_ = spectrum.shape
+    Xg = X.view(B, g, Ig, 1, F_)
+    Y = Xg[:, :, 0] * spectrum[:, :, 0]  # (B, g, O/g, F)
+    for i in range(1, Ig):  # a few fused multiply-adds beat a matmul of 4 x 4 blocks
+        Y.addcmul_(Xg[:, :, i], spectrum[:, :, i])
+    Y = Y.view(B, g * Og, F_)
+    if bias is not None:
+        Y[:, :, 0] += n * bias
+    return torch.fft.irfft(Y, n=n)  # (B, O, n)
+
+
+def inference_only() -> bool:
+    """True under no_grad / inference_mode outside export and tracing: where a module may take its
+    FFT path (complex tensors have no ONNX form, and cached spectra must not carry autograd state)."""
+    return not (torch.is_grad_enabled() or torch.compiler.is_exporting() or torch.jit.is_tracing())
+
+
+R = TypeVar("R")
+
+
+def cached(module: nn.Module, name: str, make: Callable[[], R], *key: int) -> R:
+    """`make()` computed once per state of the module's parameters (an in-place update, such as
+    load_state_dict or an optimizer step, bumps a tensor's version and so recomputes it)."""
+    full_key = (*key, *((q.data_ptr(), q._version) for q in module.parameters()))
+    hit = module.__dict__.get(f"_cache_{name}")
+    if hit is None or hit[0] != full_key:
+        hit = (full_key, make())
+        module.__dict__[f"_cache_{name}"] = hit
+    return hit[1]
+
+
+def fft_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n (sizes that FFT libraries transform fastest)."""
+    while True:
+        m = n
+        for f in (2, 3, 5):
+            while m % f == 0:
+                m //= f
+        if m == 1:
+            return n
+        n += 1
+
+
 class EventTemplateBank(nn.Module):
     """One learnable template (E, C, L) per event type, each channel delayed by a learnable onset delay
     (E, C) within +-max_delay_samples; scores = normalised cross-correlation with the input."""
@@ -72,17 +155,30 @@ class EventTemplateBank(nn.Module):
     def shifted_templates(self) -> Tensor:
         return fractional_shift(self.templates, self.delays)  # (E, C, L)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, T, C) -> (B, T, E) in [-1, 1]: score[t] compares the template with x[t : t + L]."""
-        w = self.shifted_templates()  # (E, C, L)
-        L = w.shape[-1]
-        xt = F.pad(x.transpose(1, 2), (0, L - 1))  # (B, C, T + L - 1)
-        num = F.conv1d(xt, w)  # (B, E, T)
-        energy = F.conv1d(
-            xt.pow(2).sum(1, keepdim=True), torch.ones(1, 1, L, device=x.device)
-        )  # (B, 1, T)
-        norm = energy.clamp_min(1e-8).sqrt() * w.flatten(1).norm(dim=1)[None, :, None]
+    def forward(self, x: Tensor, fft: bool = False) -> Tensor:
+        """(B, T, C) -> (B, T, E) in [-1, 1]: score[t] compares the template with x[t : t + L].
+
+        `fft` correlates by FFT with the shifted templates' spectra cached (inference only).
+        """
+        L = self.templates.shape[-1]
+        xt = x.transpose(1, 2)  # (B, C, T)
+        T = x.shape[1]
+        if fft:
+            n = fft_size(T + L - 1)
+            spectrum, w_norm = cached(self, "spectrum", lambda: self._spectrum(n), n)
+            num = spectral_conv(F.pad(xt, (0, n - T)), spectrum, None)[..., :T]  # (B, E, T)
+        else:
+            w = self.shifted_templates()  # (E, C, L)
+            num = F.conv1d(F.pad(xt, (0, L - 1)), w)  # (B, E, T)
+            w_norm = w.flatten(1).norm(dim=1)  # (E,)
+        sq = F.pad(xt.pow(2).sum(1, keepdim=True), (0, L - 1))  # (B, 1, T + L - 1)
+        energy = F.conv1d(sq, torch.ones(1, 1, L, device=x.device))  # (B, 1, T)
+        norm = energy.clamp_min(1e-8).sqrt() * w_norm[None, :, None]
         return (num / (norm + 1e-6)).transpose(1, 2)  # (B, T, E)
+
+    def _spectrum(self, n_fft: int) -> tuple[Tensor, Tensor]:
+        w = self.shifted_templates()  # (E, C, L)
+        return conv_spectrum(w, n_fft, padding=0), w.flatten(1).norm(dim=1)
 
 
 class EventSpecificCNN(nn.Module):
@@ -101,6 +197,7 @@ class EventSpecificCNN(nn.Module):
         E, K = num_events, output_channels
         self.num_events, self.channels = E, K
         k1, k2, k3 = kernel_sizes
+        self.kernel_sizes = kernel_sizes
         self.event_path = nn.Sequential(
             nn.Conv1d(input_channels, E * K, k1, padding=k1 // 2),
             nn.GELU(),
@@ -125,10 +222,49 @@ class EventSpecificCNN(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """(B, T, C) -> event features (B, T, E, K) and shared features (B, T, K) or None."""
         B, T, _ = x.shape
-        xt = x.transpose(1, 2)  # (B, C, T)
-        ev = self.event_path(xt).view(B, self.num_events, self.channels, T).permute(0, 3, 1, 2)
-        shared = self.shared_path(xt).transpose(1, 2) if self.shared_path is not None else None
+        E, K = self.num_events, self.channels
+        h = self.features(x)  # (B, E * K (+ K), T)
+        ev = h[:, : E * K].view(B, E, K, T).permute(0, 3, 1, 2)
+        shared = h[:, E * K :].transpose(1, 2) if self.shared_path is not None else None
         return ev, shared
+
+    def layers(self) -> list[tuple[Tensor, Tensor, int]]:
+        """Both pathways as one network of (weight, bias, groups) per layer: the first convolution
+        sees every input channel, the next two are grouped per event, the shared pathway being one
+        more group of K channels. Same arithmetic as running the pathways apart, one call per layer."""
+        convs = [m for m in self.event_path if isinstance(m, nn.Conv1d)]
+        shared = (
+            [m for m in self.shared_path if isinstance(m, nn.Conv1d)] if self.shared_path else []
+        )
+        out = []
+        for i, conv in enumerate(convs):
+            parts = [conv] + ([shared[i]] if shared else [])
+            weight = torch.cat([m.weight for m in parts])  # (E * K (+ K), I, k)
+            bias = torch.cat([m.bias for m in parts])
+            out.append((weight, bias, 1 if i == 0 else len(weight) // self.channels))
+        return out
+
+    def features(self, x: Tensor, fft: bool = False) -> Tensor:
+        """(B, T, C) -> (B, E * K (+ K), T): each event's K channels in order, then the shared K.
+
+        `fft` convolves by FFT with the kernels' spectra cached (inference only).
+        """
+        h = x.transpose(1, 2)  # (B, C, T)
+        T = h.shape[-1]
+        if not fft:
+            for weight, bias, groups in self.layers():
+                h = F.gelu(F.conv1d(h, weight, bias, padding=weight.shape[-1] // 2, groups=groups))
+            return h
+        n = fft_size(T + max(self.kernel_sizes) // 2)
+        h = F.pad(h, (0, n - T))  # (B, C, n): the zero padding conv1d would add
+        for spectrum, bias, groups in cached(self, "spectra", lambda: self._spectra(n), n):
+            h = spectral_conv(h, spectrum, bias, groups)  # (B, O, n)
+            h[..., T:] = 0  # the next layer's zero padding (gelu(0) = 0)
+            h = F.gelu(h)
+        return h[..., :T]
+
+    def _spectra(self, n_fft: int) -> list[tuple[Tensor, Tensor, int]]:
+        return [(conv_spectrum(w, n_fft, w.shape[-1] // 2, g), b, g) for w, b, g in self.layers()]
 
 
 class EventSpecificTimingHeads(nn.Module):
@@ -165,6 +301,8 @@ class EventSpecificTimingHeads(nn.Module):
     def forward(
         self, h: Tensor, event_mask: Tensor | None = None, mask: Tensor | None = None
     ) -> Tensor:
+        if event_mask is not None and not self.training:
+            return self._masked_heads(h, event_mask, mask)
         B, S, _ = h.shape
         nh, dh = self.nh, self.d // self.nh
         z = self.proj(h).view(B, S, self.E, self.d).permute(0, 2, 1, 3)  # (B, E, S, d)
@@ -185,13 +323,46 @@ class EventSpecificTimingHeads(nn.Module):
             logits = logits.masked_fill(~mask[:, None, :], NEG)
         return logits
 
+    def _masked_heads(self, h: Tensor, event_mask: Tensor, mask: Tensor | None) -> Tensor:
+        """`forward` at inference, computing only the N heads `event_mask` keeps (a few of the 16 per
+        window when it holds the reported events): the same logits, zero (flat) elsewhere."""
+        B, S, D = h.shape
+        nh, dh, d = self.nh, self.d // self.nh, self.d
+        b, e = torch.nonzero(event_mask, as_tuple=True)  # (N,) each
+        N = len(b)
+        w_proj = self.proj.weight.view(self.E, d, D)[e]  # (N, d, D)
+        z = torch.baddbmm(self.proj.bias.view(self.E, 1, d)[e], h[b], w_proj.transpose(1, 2))
+        k, v = torch.bmm(z, self.kv[e]).chunk(2, dim=-1)  # 2 x (N, S, d)
+        scores = torch.einsum("nshk,nhk->nsh", k.reshape(N, S, nh, dh), self.query[e])
+        scores = scores / math.sqrt(dh)  # (N, S, nh)
+        if mask is not None:
+            scores = scores.masked_fill(~mask[b][:, :, None], NEG)
+        w = scores.softmax(dim=1)  # attention over time, per head
+        ctx = torch.einsum("nsh,nshk->nhk", w, v.reshape(N, S, nh, dh)).reshape(N, 1, d)
+        z = z + torch.bmm(ctx, self.out[e])  # (N, S, d)
+        z = F.relu(torch.baddbmm(self.b1[e], z, self.w1[e]))  # (N, S, d)
+        picked = torch.baddbmm(self.b2[e][:, :, None], z, self.w2[e][:, :, None])  # (N, S, 1)
+        logits = h.new_zeros(B, self.E, S)
+        logits[b, e] = picked[..., 0]
+        if mask is not None:
+            logits = logits.masked_fill(~mask[:, None, :], NEG)
+        return logits
+
 
 class EventSpecificClassifier(EventModel):
     """Templates + per-event CNN + input -> BiLSTM -> event head and per-event timing heads.
 
     Template scores are max-pooled and CNN features averaged down to the LSTM rate; the per-event CNN
     features are reduced by a per-event 1x1 convolution to `cnn_out_per_event` channels each.
+
+    Fast inference (eval mode under no_grad: evaluation, streaming detection): the template
+    correlation and the per-event convolutions run by FFT, and with a `threshold` only the timing
+    heads of the reported event types are computed. `fast_inference = False` computes as training
+    does (direct convolutions, every head): the reference the fast path is tested against (same
+    events; probabilities within ~1e-6).
     """
+
+    fast_inference: bool = True
 
     def __init__(
         self,
@@ -242,28 +413,45 @@ class EventSpecificClassifier(EventModel):
         )
 
     def forward(
-        self, x: Tensor, lengths: Tensor | None = None, event_mask: Tensor | None = None
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        event_mask: Tensor | None = None,
+        threshold: float | None = None,
     ) -> dict[str, Tensor]:
+        """`event_mask` (B, E) masks the timing heads to those event types (training passes the true
+        ones). At fast inference without it, `threshold` masks them to the types whose probability
+        reaches it (what detection reports) and the other heads are not computed."""
         x = self._prepare(x, lengths)  # (B, T, C)
         B, T, _ = x.shape
         ds = self.encoder.downsample
         S = n_steps(T, ds)
-        scores = self.template_bank(x)  # (B, T, E)
-        ev, shared = self.event_cnn(x)  # (B, T, E, K), (B, T, K)
-        ev = self.cnn_reduce(ev.flatten(2).transpose(1, 2))  # (B, E * k, T)
+        fast = self.fast_inference and not self.training and inference_only()
+        scores = self.template_bank(x, fast)  # (B, T, E)
+        feats = self.event_cnn.features(x, fast)  # (B, E * K + K, T)
         pad = S * ds - T
-        pooled_scores = F.max_pool1d(
-            F.pad(scores.transpose(1, 2), (0, pad), value=-1.0), ds
-        )  # (B, E, S)
-        feats = torch.cat([ev, shared.transpose(1, 2)], dim=1)  # (B, E * k + K, T)
-        pooled_feats = F.avg_pool1d(F.pad(feats, (0, pad)), ds)  # (B, E * k + K, S)
-        extra = torch.cat([pooled_scores, pooled_feats], dim=1).transpose(1, 2)  # (B, S, X)
+        scores_t = scores.transpose(1, 2)  # (B, E, T)
+        if pad:  # (F.pad copies even when it adds nothing)
+            scores_t, feats = F.pad(scores_t, (0, pad), value=-1.0), F.pad(feats, (0, pad))
+        pooled_scores = F.max_pool1d(scores_t, ds)  # (B, E, S)
+        pooled = F.avg_pool1d(feats, ds)  # (B, E * K + K, S)
+        EK = self.event_cnn.num_events * self.event_cnn.channels
+        # the 1x1 reduction is linear, so it commutes with the average: applied to S steps instead
+        # of T samples. Zero padding pooled before it would count its bias in the last bin at the
+        # valid fraction only: that share is taken off again.
+        ev = self.cnn_reduce(pooled[:, :EK])  # (B, E * k, S)
+        if pad:
+            last = torch.arange(S, device=ev.device) == S - 1  # (S,)
+            ev = ev - (pad / ds) * self.cnn_reduce.bias[:, None] * last
+        extra = torch.cat([pooled_scores, ev, pooled[:, EK:]], dim=1).transpose(1, 2)  # (B, S, X)
         h = self.encoder(x, lengths, extra)  # (B, S, D)
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
         event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         event_probs = torch.sigmoid(event_logits)
         # training passes the true presence (masked to present events); inference reads timings only
-        # of events it reports, so it leaves every head unmasked (any decision threshold works)
+        # of events it reports: unmasked (any decision threshold works), or masked at `threshold`
+        if event_mask is None and threshold is not None and fast:
+            event_mask = event_probs >= threshold
         timing_logits = self.timing_heads(h, event_mask, mask)  # (B, E, S)
         return {
             "event_logits": event_logits,

@@ -141,7 +141,11 @@ class LSTMEventClassifier(EventModel):
         self.event_head = mlp_head(D, hidden_size, num_events, dropout)
         self.timing_head = mlp_head(D, hidden_size, num_events, dropout)
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, threshold: float | None = None
+    ) -> dict[str, Tensor]:
+        """`threshold` is accepted as the event-specific model's is (`window_scores` passes it); one
+        timing head serves every event type here, so there is nothing to skip."""
         x = self._prepare(x, lengths)  # (B, T, C)
         h = self.encoder(x, lengths)  # (B, S, D)
         B, S, _ = h.shape
