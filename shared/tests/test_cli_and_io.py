@@ -361,4 +361,6 @@ def test_a_timed_command_records_its_cpu_and_the_zoo_page_lists_it(tmp_path: Pat
         bench_main(["--time", str(out), "--package", "pkg", "--", sys.executable, "-c", "exit(3)"])
     assert bench_main(["--zoo", str(tmp_path), "pkg"]) == 0
     page = (tmp_path / "zoo.md").read_text()
-    assert "Whole commands" in page and "range(3_000_000)" in page and "No zoo rows from: pkg" in page
+    assert (
+        "Whole commands" in page and "range(3_000_000)" in page and "No zoo rows from: pkg" in page
+    )
