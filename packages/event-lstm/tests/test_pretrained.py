@@ -58,3 +58,15 @@ def test_fast_detection_gives_the_reference_events_on_a_generated_stream() -> No
     assert len(ref) > 30
     assert [(d.sample, d.event) for d in fast] == [(d.sample, d.event) for d in ref]
     assert np.allclose([d.probability for d in fast], [d.probability for d in ref], atol=1e-5)
+
+
+def test_bench_times_detection_with_the_shipped_weights_of_the_default() -> None:
+    """Which timing heads run depends on the weights, so the bench's detection rows use the shipped
+    model when it has the config's settings, and say which weights they used."""
+    from event_lstm.bench import detection_model
+    from sigzoo_shared.config import load_config
+
+    model, label = detection_model(Config())
+    assert "shipped" in label and not model.training
+    _, other = detection_model(load_config(Config, overrides=["model.hidden_size=32"]))
+    assert other == "untrained weights"

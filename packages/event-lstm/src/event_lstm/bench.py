@@ -71,17 +71,32 @@ def _subprocess_case(cfg: Config, batch_size: int, repeat: int) -> dict[str, flo
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def detection_model(cfg: Config) -> tuple[torch.nn.Module, str]:
+    """The classifier to time detection with: the shipped model when it has `cfg.model`'s settings
+    (the default's case), otherwise untrained weights of that size (seed 0). Trained weights matter
+    for the event-specific model: it computes timing heads only for the event types it reports."""
+    from sigzoo_shared.pretrained import list_pretrained, load_pretrained
+
+    from event_lstm.api import DEFAULT_PRETRAINED
+    from event_lstm.builders import build_model, classifier_model
+
+    if any(card["name"] == DEFAULT_PRETRAINED for card in list_pretrained("event_lstm")):
+        shipped = load_pretrained("event_lstm", DEFAULT_PRETRAINED, Config, classifier_model)
+        if shipped.config.model == cfg.model:
+            return shipped.model.eval(), f"shipped '{DEFAULT_PRETRAINED}' weights"
+    torch.manual_seed(0)
+    return build_model(cfg.model).eval(), "untrained weights"
+
+
 def streaming_rtf(
     cfg: Config, seconds: float = 30.0, repeat: int = 3, fast: bool = True
 ) -> dict[str, float]:
     """Streaming detection of a generated recording in-process (no start, no I/O); `fast=False` runs
     the event-specific model's reference path (`fast_inference`)."""
-    from event_lstm.builders import build_model
     from event_lstm.detect import detect_signal
     from event_lstm.generator import _rng, generate_recording
 
-    torch.manual_seed(0)
-    model = build_model(cfg.model).eval()
+    model, _ = detection_model(cfg)
     model.fast_inference = fast
     rec = generate_recording(
         cfg.generator, int(seconds * cfg.data.fs_hz), _rng(cfg.generator, "stream")
@@ -123,12 +138,10 @@ def detect_command(cfg: Config, seconds: list[float], folder: Path) -> list[dict
 
     from sigzoo_shared.checkpoint import save_checkpoint
 
-    from event_lstm.builders import build_model
     from event_lstm.data import write_recording
     from event_lstm.generator import _rng, generate_recording
 
-    torch.manual_seed(0)
-    model = build_model(cfg.model)
+    model, _ = detection_model(cfg)
     ckpt = save_checkpoint(
         folder / "model" / "checkpoints" / "best.pt",
         {"model_state": model.state_dict(), "config": to_dict(cfg), "epoch": 0, "global_step": 0},
@@ -277,8 +290,10 @@ def _bench_into(
         f"window {cfg.generator.window_samples} samples, overlap {cfg.detect.overlap_samples}, chunk "
         f"{cfg.detect.chunk_samples}; stream of {stream_s:g} s generated; torch threads "
         f"{cfg.detect.threads} while streaming, {torch.get_num_threads()} for training steps",
-        "whole command: a fresh `event-lstm detect` process on one thread (OMP_NUM_THREADS=1) with "
-        "untrained weights of the model's size, bytecode cached as after an install; "
+        f"detection rows: event-specific model with {detection_model(es)[1]}, LSTM with "
+        f"{detection_model(lstm)[1]}",
+        "whole command: a fresh `event-lstm detect` process on one thread (OMP_NUM_THREADS=1), "
+        "bytecode cached as after an install; "
         "real_time_factor is recording length / wall time, cpu_real_time_factor / CPU time "
         "(interpreter and torch start included); two lengths give the fixed start cost",
         "cpu_ms: process CPU time (all threads) per second of data / per step, a load-independent "
