@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import ecg_vqvae
+    from ecg_vqvae.baselines import repeat_last_beat
     from ecg_vqvae.evaluate import example_starts
-    from ecg_vqvae.forecasts import point_priors
     from ecg_vqvae.model import InferenceGraph
     from sigzoo_shared.export import PARITY_ATOL, onnx_session, run_onnx
 
@@ -55,10 +55,10 @@ def main() -> None:
         x = model.read_record(args.data_dir / name)  # (L, n)
         starts = example_starts(x.shape[1], w, f, int(round(args.stride_s * fs)), None)
         window = torch.from_numpy(np.stack([x[:, s : s + w] for s in starts]))  # (m, L, W)
-        inputs = (window,)
-        if model.forecaster.use_prior:
-            prior = point_priors(window.numpy(), f, fs, model.forecaster.prior_name)  # (m, L, F)
-            inputs = (window, torch.from_numpy(prior))
+        prior = torch.from_numpy(
+            np.stack([repeat_last_beat(c, f, fs) for c in window.numpy()]).astype(np.float32)
+        )  # (m, L, F)
+        inputs = (window, prior) if model.forecaster.use_prior else (window,)
         with torch.no_grad():
             want = [t.numpy() for t in graph(*inputs)]
         got = run_onnx(session, inputs)

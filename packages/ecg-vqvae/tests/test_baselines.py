@@ -3,14 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 import wfdb
 from ecg_vqvae.baselines import (
     context_mean,
     context_median,
     detect_r_peaks,
     persistence,
-    prior_forecast,
     repeat_last_beat,
     seasonal,
 )
@@ -61,18 +59,3 @@ def test_seasonal_averages_beats_aligned_at_the_r_peak() -> None:
     err_s = np.abs(seasonal(noisy, 1080, fs) - x[:, 1080:]).mean()
     err_r = np.abs(repeat_last_beat(noisy, 1080, fs) - x[:, 1080:]).mean()
     assert err_s < 0.8 * err_r
-
-
-def test_prior_forecasts_place_the_next_beat_one_given_rr_after_the_last_peak() -> None:
-    """A drawn RR interval (sampled futures) moves the next beat of either prior to r_last + rr."""
-    fs, period = 360, 288
-    t = np.arange(1080)
-    beat = np.exp(-0.5 * ((t % period) - 100) ** 2 / 4.0**2)
-    x = np.stack([beat, 0.5 * beat])
-    last_peak = 100 + 3 * period  # 964, the context's last R peak
-    for name in ("repeat_last_beat", "seasonal"):
-        assert np.allclose(prior_forecast(name, x, 1080, fs), seasonal(x, 1080, fs), atol=1e-6)
-        pred = prior_forecast(name, x, 1080, fs, rr=324)
-        assert int(np.argmax(pred[0])) == last_peak + 324 - 1080
-    with pytest.raises(ValueError, match="unknown prior"):
-        prior_forecast("flat", x, 1080, fs)

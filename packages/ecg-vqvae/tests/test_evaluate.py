@@ -161,9 +161,6 @@ def test_runs_load_through_the_core_and_old_forecasters_keep_learned_queries(
     assert all(torch.equal(v, own[k]) for k, v in fc.vqvae.state_dict().items())
 
     state = torch.load(forecaster_run / "checkpoints" / "best.pt", weights_only=True)
-    del state["config"]["forecast"]["residual"]
-    torch.save(state, tmp_path / "latent.pt")
-    assert load_forecaster(tmp_path / "latent.pt")[0].residual == "latent"
     del state["config"]["forecast"]["prior"]
     torch.save(state, tmp_path / "old.pt")
     old, old_cfg = load_forecaster(tmp_path / "old.pt")

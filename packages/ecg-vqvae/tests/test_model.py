@@ -1,6 +1,5 @@
 """The VQ-VAE and the forecaster: shapes, decode_code, frozen VQ-VAE, the original variant's size."""
 
-import pytest
 import torch
 from ecg_vqvae.model import VQVAE, LatentForecaster
 
@@ -72,20 +71,3 @@ def test_untrained_forecaster_with_prior_returns_the_prior_through_the_vqvae() -
         stats = vqvae.revin.stats(context)
         expected = vqvae.decode(vqvae.encode(prior, stats)[0], stats)
     assert torch.allclose(pred, expected, atol=1e-5)
-
-
-def test_untrained_signal_residual_forecaster_is_the_prior_itself_and_learns_a_correction() -> None:
-    """With residual="signal" the VQ-VAE's reconstruction error of the prior never enters: an
-    untrained forecaster returns the prior sample for sample, beat timing included."""
-    vqvae = small_vqvae(normalization="revin").eval()
-    forecaster = LatentForecaster(
-        vqvae, d_model=16, n_layers=1, n_heads=2, prior_name="seasonal", residual="signal"
-    )
-    context, prior = torch.randn(2, 2, 1080), torch.randn(2, 2, 1080)
-    with torch.no_grad():
-        assert torch.allclose(forecaster.eval()(context, prior), prior, atol=1e-5)
-    forecaster.train()(context, prior).abs().mean().backward()
-    assert forecaster.patch_out.weight.grad is not None  # the correction is trained
-    assert all(p.grad is None for p in vqvae.parameters())
-    with pytest.raises(ValueError, match="residual"):
-        LatentForecaster(vqvae, use_prior=False, residual="signal")

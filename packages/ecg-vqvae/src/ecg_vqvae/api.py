@@ -24,10 +24,11 @@ import torch
 from sigzoo_shared import ConfigError
 from sigzoo_shared.runs import LoadedRun
 
+from ecg_vqvae.baselines import repeat_last_beat
 from ecg_vqvae.config import Config
 from ecg_vqvae.data import read_record, signal_array, windows
 from ecg_vqvae.evaluate import reconstruct as reconstruct_windows
-from ecg_vqvae.forecasts import model_forecast, point_priors, sample_futures, sampled_priors
+from ecg_vqvae.forecasts import model_forecast, sample_futures, sampled_priors
 from ecg_vqvae.model import VQVAE, InferenceGraph, LatentForecaster
 from ecg_vqvae.train import build_model, load_model
 
@@ -151,15 +152,14 @@ class ECGModel:
         f, fs_model, batch = self.horizon_samples, self.fs, self.config.evaluate.batch_size
         prior = None
         if self.forecaster.use_prior:
-            prior = point_priors(contexts, f, fs_model, self.forecaster.prior_name)  # (1, L, F)
+            prior = repeat_last_beat(contexts[0], f, fs_model)[None]  # (1, L, F)
         drawn = None
         with torch.random.fork_rng():  # dropout masks from `seed`, the caller's RNG untouched
             torch.manual_seed(seed)
             point = model_forecast(self.forecaster, contexts, prior, batch)[0]  # (L, F)
             if samples:
                 rng = np.random.default_rng(seed)
-                name = self.forecaster.prior_name or "repeat_last_beat"
-                priors = sampled_priors(contexts, f, fs_model, samples, rng, name)  # (K, 1, L, F)
+                priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)
                 drawn = sample_futures(self.forecaster, contexts, priors, batch)[:, 0]
         return Forecast(point=point, samples=drawn, fs=fs_model)
 
@@ -213,8 +213,7 @@ TIE_MARGIN = 3e-5
 
 
 def example_windows(cfg: Config, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """n synthetic ECG windows (n, L, T) in mV and their priors (n, L, F): the naive forecast
-    `forecast.prior` names (repeat-last-beat when it is none)."""
+    """n synthetic ECG windows (n, L, T) in mV and their repeat-last-beat priors (n, L, F)."""
     from ecg_vqvae.generator import draw_patient, synthesize
 
     rng = np.random.default_rng(seed)
@@ -223,8 +222,7 @@ def example_windows(cfg: Config, n: int, seed: int = 0) -> tuple[torch.Tensor, t
     signal, _, _ = synthesize(draw_patient(rng), n * w / fs + 1, fs, rng)  # (n_samples, 2)
     x = signal[: n * w, : cfg.model.in_channels].T.reshape(-1, n, w).transpose(1, 0, 2)
     x = np.ascontiguousarray(x, dtype=np.float32)  # (n, L, T)
-    name = "repeat_last_beat" if cfg.forecast.prior == "none" else cfg.forecast.prior
-    prior = point_priors(x, f, fs, name)  # (n, L, F)
+    prior = np.stack([repeat_last_beat(c, f, fs) for c in x]).astype(np.float32)  # (n, L, F)
     return torch.from_numpy(x), torch.from_numpy(prior)
 
 
@@ -283,9 +281,8 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
         )
     if with_prior:
         notes["prior"] = (
-            f"{forecaster.prior_name} extrapolation of each window (peak detection in NumPy/SciPy, "
-            "outside the graph): ecg_vqvae.baselines.prior_forecast("
-            f"'{forecaster.prior_name}', window, {w * cfg.forecast.forecast_predictions}, {fs})"
+            "repeat-last-beat extrapolation of each window (peak detection in NumPy/SciPy, outside "
+            f"the graph): ecg_vqvae.baselines.repeat_last_beat(window, {w}, {fs})"
         )
     return ExportSpec(
         module=graph,

@@ -38,30 +38,26 @@ def context_mean(context: np.ndarray, horizon: int) -> np.ndarray:
     return np.repeat(context.mean(axis=1, keepdims=True), horizon, axis=1)
 
 
-def seasonal(
-    context: np.ndarray, horizon: int, fs: float, n_beats: int = 4, rr: int | None = None
-) -> np.ndarray:
+def seasonal(context: np.ndarray, horizon: int, fs: float, n_beats: int = 4) -> np.ndarray:
     """(L, Tc) -> (L, horizon): the mean of the last `n_beats` beats aligned at their R peaks.
 
     Period P = the mean of the last `n_beats` RR intervals; the template is the mean of x[r : r + P] over
     the last complete beats r; the forecast at t >= Tc is template[(t - r_last) mod P]. An averaged
-    template blurs beat-to-beat noise that repeat-last-beat copies. A given `rr` (samples, as drawn for
-    sampled futures) replaces P as the beat spacing while the template keeps its shape: a longer RR holds
-    the template's last value (a longer diastole), a shorter one cuts it. Falls back to
-    repeat-last-beat with fewer than two R peaks.
+    template blurs beat-to-beat noise that repeat-last-beat copies. Falls back to repeat-last-beat with
+    fewer than two R peaks.
     """
     peaks = detect_r_peaks(context[0], fs)
     n = context.shape[1]
     if len(peaks) < 2:
-        return repeat_last_beat(context, horizon, fs, rr=rr)
-    period = int(round(np.diff(peaks)[-n_beats:].mean()))
+        return repeat_last_beat(context, horizon, fs)
+    rr = np.diff(peaks)[-n_beats:]
+    period = int(round(rr.mean()))
     starts = [r for r in peaks[:-1] if r + period <= n][-n_beats:]
     if period <= 0 or not starts:
-        return repeat_last_beat(context, horizon, fs, rr=rr)
+        return repeat_last_beat(context, horizon, fs)
     template = np.mean([context[:, r : r + period] for r in starts], axis=0)  # (L, P)
-    spacing = period if rr is None or rr <= 0 else int(rr)
-    phase = (np.arange(n, n + horizon) - peaks[-1]) % spacing
-    return template[:, np.minimum(phase, period - 1)]
+    phase = (np.arange(n, n + horizon) - peaks[-1]) % period
+    return template[:, phase]
 
 
 def detect_r_peaks(lead: np.ndarray, fs: float, min_height: float = 0.0) -> np.ndarray:
@@ -128,18 +124,3 @@ def repeat_last_beat(
     ]  # one period ending at the context's end: phase continues from there
     reps = int(np.ceil(horizon / rr))
     return np.tile(beat, (1, reps))[:, :horizon]
-
-
-PRIORS = ("repeat_last_beat", "seasonal")
-
-
-def prior_forecast(
-    name: str, context: np.ndarray, horizon: int, fs: float, rr: int | None = None
-) -> np.ndarray:
-    """(L, Tc) -> (L, horizon): the beat-aware naive forecast `name` (one of `PRIORS`) that a
-    forecaster starts from, with the RR interval `rr` (samples) instead of the detected one if given."""
-    if name == "repeat_last_beat":
-        return repeat_last_beat(context, horizon, fs, rr=rr)
-    if name == "seasonal":
-        return seasonal(context, horizon, fs, rr=rr)
-    raise ValueError(f"unknown prior forecast {name!r}, expected one of {PRIORS}")

@@ -39,8 +39,8 @@ def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
     from sigzoo_shared.device import peak_rss_mb
     from sigzoo_shared.trainer import build_optimizer
 
+    from ecg_vqvae.baselines import repeat_last_beat
     from ecg_vqvae.config import Config
-    from ecg_vqvae.forecasts import point_priors
     from ecg_vqvae.model import build_vqvae
     from ecg_vqvae.train import build_forecaster, make_reconstruction_step
 
@@ -81,12 +81,11 @@ def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
         forecaster = build_forecaster(cfg, model).eval()
         horizon = cfg.data.window_samples * f.forecast_predictions
 
-        def forecast(xb: torch.Tensor) -> torch.Tensor:  # the prior forecast included
+        def forecast(xb: torch.Tensor) -> torch.Tensor:  # prior (repeat-last-beat) included
             prior = None
             if forecaster.use_prior:
-                prior = torch.from_numpy(
-                    point_priors(xb.numpy(), horizon, 360, forecaster.prior_name)
-                )
+                beats = [repeat_last_beat(c, horizon, 360) for c in xb.numpy()]
+                prior = torch.from_numpy(np.stack(beats).astype(np.float32))
             return forecaster(xb, prior)
 
         with torch.no_grad():

@@ -188,12 +188,8 @@ class ForecastConfig:
     n_heads: int = 4
     patch: int = 6  # code positions merged into one transformer token (540 / 6 = 90 per window)
     dropout: float = 0.1
-    # the beat-aware naive forecast the future queries start from ("none": learned constants)
-    prior: Literal["repeat_last_beat", "seasonal", "none"] = "repeat_last_beat"
-    # where the correction of the prior lives: "latent" decodes the corrected latents of the prior (an
-    # untrained model gives the prior as the VQ-VAE reconstructs it); "signal" adds the decoded change of
-    # the latents to the prior in mV (an untrained model gives the prior exactly)
-    residual: Literal["latent", "signal"] = "latent"
+    # future queries start from the encoded repeat-last-beat extrapolation ("none": learned constants)
+    prior: Literal["repeat_last_beat", "none"] = "repeat_last_beat"
     loss: Literal["l1", "mse"] = (
         "l1"  # in mV through the frozen decoder; l1 targets the MAE reported
     )
@@ -214,10 +210,6 @@ class ForecastConfig:
             )
         if self.patch < 1:
             problems.append(f"forecast.patch must be >= 1, got {self.patch}")
-        if self.residual == "signal" and self.prior == "none":
-            problems.append(
-                "forecast.residual=signal needs a prior forecast to correct (forecast.prior is none)"
-            )
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -42,12 +42,11 @@ from ecg_vqvae.data import (
 )
 from ecg_vqvae.forecasts import (
     NAIVE,
-    draw_rr,
     forecast_all,
     model_forecast,
     naive_forecasts,
-    priors_from_rr,
     sample_futures,
+    sampled_priors,
 )
 from ecg_vqvae.model import VQVAE, LatentForecaster
 from ecg_vqvae.quantizer import perplexity
@@ -288,16 +287,13 @@ def score_record(
         points = naive_forecasts(contexts, future, fs)
         samples: dict[str, np.ndarray] = {}
         if ev.n_samples:
-            rr = draw_rr(contexts, fs, ev.n_samples, rng)  # (K, m)
-            priors = priors_from_rr(contexts, rr, future, fs)  # (K, m, L, F) repeat-last-beat
+            priors = sampled_priors(contexts, future, fs, ev.n_samples, rng)  # (K, m, L, F)
             samples["rr_ensemble"] = priors
             points["rr_ensemble"] = np.median(priors, axis=0)
         if forecaster is not None:
-            prior = points[forecaster.prior_name] if forecaster.use_prior else None
+            prior = points["repeat_last_beat"] if forecaster.use_prior else None
             points["vqvae_forecaster"] = model_forecast(forecaster, contexts, prior, ev.batch_size)
             if ev.n_samples:
-                if forecaster.use_prior and forecaster.prior_name != "repeat_last_beat":
-                    priors = priors_from_rr(contexts, rr, future, fs, forecaster.prior_name)
                 samples["vqvae_forecaster"] = sample_futures(
                     forecaster, contexts, priors, ev.batch_size
                 )

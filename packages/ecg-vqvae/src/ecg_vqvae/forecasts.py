@@ -3,14 +3,12 @@
 The forecaster is trained as a point forecaster (L1 in mV), so its one output is a damped hedge where beat
 timing is uncertain. Its futures are sampled from the two sources of uncertainty it was built around:
 
-- beat timing: each sample starts from its prior (repeat-last-beat or seasonal) with an RR interval
-  drawn from the context's own RR intervals (the rhythm the patient just showed), instead of the
-  detected one;
+- beat timing: each sample starts from a repeat-last-beat prior whose RR interval is drawn from the
+  context's own RR intervals (the rhythm the patient just showed), instead of the last one only;
 - the model's weights: the transformer runs with dropout on (Monte Carlo dropout, Gal & Ghahramani,
   ICML 2016), the frozen VQ-VAE in eval mode.
 
-Repeat-last-beat with the same drawn RR intervals, without the model, forms the naive ensemble
-`rr_ensemble`, so CRPS compares the
+The same RR-drawn priors without the model form the naive ensemble `rr_ensemble`, so CRPS compares the
 model's spread with the spread a practitioner gets for free. This is not a prior over code sequences
 (no autoregressive prior is trained); see docs/ecg-vqvae.md.
 """
@@ -26,7 +24,6 @@ from ecg_vqvae.baselines import (
     context_rr,
     last_rr,
     persistence,
-    prior_forecast,
     repeat_last_beat,
     seasonal,
 )
@@ -62,44 +59,19 @@ def model_forecast(
     return np.concatenate(out)
 
 
-def draw_rr(contexts: np.ndarray, fs: float, k: int, rng: np.random.Generator) -> np.ndarray:
-    """(k, n) RR intervals (samples; 0 = none found) drawn from each context's own RR intervals."""
-    out = np.zeros((k, len(contexts)), dtype=np.int64)
+def sampled_priors(
+    contexts: np.ndarray, horizon: int, fs: float, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(k, n, L, horizon) repeat-last-beat extrapolations with RR drawn from each context's RR intervals."""
+    out = np.empty((k, len(contexts), contexts.shape[1], horizon), dtype=np.float32)
     for i, c in enumerate(contexts):
         rrs = context_rr(c, fs)
         if len(rrs) == 0:
             fallback = last_rr(c, fs)
             rrs = np.asarray([fallback] if fallback else [0])
-        out[:, i] = rng.choice(rrs, size=k)
+        for j, rr in enumerate(rng.choice(rrs, size=k)):
+            out[j, i] = repeat_last_beat(c, horizon, fs, rr=int(rr) if rr > 0 else None)
     return out
-
-
-def priors_from_rr(
-    contexts: np.ndarray, rr: np.ndarray, horizon: int, fs: float, prior: str = "repeat_last_beat"
-) -> np.ndarray:
-    """(k, n, L, horizon) extrapolations `prior` of contexts (n, L, Tc) with the RR intervals rr (k, n)."""
-    out = np.empty((len(rr), len(contexts), contexts.shape[1], horizon), dtype=np.float32)
-    for j, row in enumerate(rr):
-        for i, (c, r) in enumerate(zip(contexts, row)):
-            out[j, i] = prior_forecast(prior, c, horizon, fs, rr=int(r) if r > 0 else None)
-    return out
-
-
-def sampled_priors(
-    contexts: np.ndarray,
-    horizon: int,
-    fs: float,
-    k: int,
-    rng: np.random.Generator,
-    prior: str = "repeat_last_beat",
-) -> np.ndarray:
-    """(k, n, L, horizon) extrapolations `prior` with RR drawn from each context's RR intervals."""
-    return priors_from_rr(contexts, draw_rr(contexts, fs, k, rng), horizon, fs, prior)
-
-
-def point_priors(contexts: np.ndarray, horizon: int, fs: float, prior: str) -> np.ndarray:
-    """(n, L, horizon) the naive forecast `prior` of each context (n, L, Tc), as a forecaster takes it."""
-    return np.stack([prior_forecast(prior, c, horizon, fs) for c in contexts]).astype(np.float32)
 
 
 def sample_futures(
@@ -123,7 +95,7 @@ def forecast_all(
     """Point forecasts (n, L, horizon) of every naive method and, given one, the forecaster."""
     out = naive_forecasts(contexts, horizon, fs)
     if model is not None:
-        prior = out[model.prior_name] if model.use_prior else None
+        prior = out["repeat_last_beat"] if model.use_prior else None
         out = {
             "vqvae_forecaster": model_forecast(model, contexts, prior, batch_size)[..., :horizon],
             **out,

@@ -295,15 +295,11 @@ class LatentForecaster(nn.Module):
     through the decoder with a loss in mV. With RevIN on, the future is de-normalised with the context's
     statistics (the future's are unknown).
 
-    With `use_prior`, `forward` also takes a naive extrapolation of the context (`prior_name`:
-    repeat-last-beat or seasonal, computed outside this torch-only module): it is encoded with the
-    context's statistics, added to the query tokens, and the network predicts a *correction* of its
-    latents (the output projection starts at zero). With `residual="latent"` the corrected latents are
-    decoded, so an untrained forecaster reproduces the prior as the VQ-VAE reconstructs it; with
-    `residual="signal"` the decoded change decode(z + dz) - decode(z) is added to the prior in mV, so an
-    untrained forecaster is the prior itself, beat timing included, and the VQ-VAE's reconstruction error
-    of the prior does not enter the forecast. Without a prior, the queries are learned constants and the
-    network must find the rhythm itself.
+    With `use_prior`, `forward` also takes a naive extrapolation of the context (repeat-last-beat, computed
+    outside this torch-only module): it is encoded with the context's statistics, added to the query tokens,
+    and the network predicts a *correction* of its latents (the output projection starts at zero, so an
+    untrained forecaster reproduces the prior as the VQ-VAE reconstructs it). Without it, the queries are
+    learned constants and the network must find the rhythm itself.
     """
 
     def __init__(
@@ -316,14 +312,9 @@ class LatentForecaster(nn.Module):
         patch: int = 3,
         dropout: float = 0.1,
         use_prior: bool = True,
-        prior_name: str = "repeat_last_beat",
-        residual: str = "latent",
     ) -> None:
         super().__init__()
-        if residual not in ("latent", "signal") or (residual == "signal" and not use_prior):
-            raise ValueError(f"residual={residual!r}: expected 'latent', or 'signal' with a prior")
         self.vqvae, self.use_prior = vqvae, use_prior
-        self.prior_name, self.residual = (prior_name if use_prior else None), residual
         for p in self.vqvae.parameters():
             p.requires_grad_(False)
         n = vqvae.n_positions
@@ -373,22 +364,15 @@ class LatentForecaster(nn.Module):
             queries = queries + self.patch_in(z_prior).transpose(1, 2)
         h = torch.cat([h, queries], dim=1) + self.pos  # (B, (1+W)*N/patch, d)
         h = self.norm(self.transformer(h)[:, self.tokens :])  # (B, W*N/patch, d)
-        dz = self.patch_out(h.transpose(1, 2))  # (B, D, W*N)
-        if not self.use_prior:
-            return self.decode_windows(dz, stats)
-        if self.residual == "latent":
-            return self.decode_windows(z_prior + dz, stats)
-        with torch.no_grad():
-            base = self.decode_windows(z_prior, stats)  # (B, L, W*T)
-        return prior + (self.decode_windows(z_prior + dz, stats) - base)
-
-    def decode_windows(self, z: Tensor, stats: tuple[Tensor, Tensor] | None) -> Tensor:
-        """Latents (B, D, W*N) -> signal (B, L, W*T), one window's N positions at a time."""
+        z_future = self.patch_out(h.transpose(1, 2))  # (B, D, W*N)
+        if self.use_prior:
+            z_future = z_future + z_prior
         n = self.vqvae.n_positions
         out = [
-            self.vqvae.decode(z[:, :, i * n : (i + 1) * n], stats) for i in range(self.n_windows)
+            self.vqvae.decode(z_future[:, :, i * n : (i + 1) * n], stats)
+            for i in range(self.n_windows)
         ]
-        return torch.cat(out, dim=-1)
+        return torch.cat(out, dim=-1)  # (B, L, W*T)
 
 
 def build_vqvae(model_cfg: object, window_samples: int) -> VQVAE:

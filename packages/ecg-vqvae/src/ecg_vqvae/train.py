@@ -185,24 +185,15 @@ def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
         f.n_heads,
         f.patch,
         f.dropout,
-        use_prior=f.prior != "none",
-        prior_name=f.prior,
-        residual=f.residual,
+        use_prior=f.prior == "repeat_last_beat",
     )
 
 
 def forecast_datasets(cfg: Config, segments: dict[str, np.ndarray]) -> ForecastDataset:
     w = cfg.data.window_samples
     stride = max(1, int(round(cfg.data.forecast_stride_s * cfg.data.samples_per_second)))
-    prior = None if cfg.forecast.prior == "none" else cfg.forecast.prior
-    return ForecastDataset(
-        segments,
-        w,
-        w * cfg.forecast.forecast_predictions,
-        stride,
-        cfg.data.samples_per_second,
-        prior,
-    )
+    prior_fs = cfg.data.samples_per_second if cfg.forecast.prior == "repeat_last_beat" else None
+    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride, prior_fs)
 
 
 def train_forecaster(
@@ -277,9 +268,6 @@ def build_model(cfg: Config, state: dict) -> VQVAE | LatentForecaster:
     # written before `forecast.prior` existed: those forecasters were trained with learned queries
     if isinstance(stored, dict) and "prior" not in stored.get("forecast", {}):
         cfg.forecast.prior = "none"
-    # written before `forecast.residual` existed: those forecasters corrected the prior's latents
-    if isinstance(stored, dict) and "residual" not in stored.get("forecast", {}):
-        cfg.forecast.residual = "latent"
     return build_forecaster(cfg, _build_vqvae(cfg))
 
 
