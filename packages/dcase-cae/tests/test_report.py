@@ -53,3 +53,18 @@ def test_a_run_without_results_is_named_and_nothing_is_written(tmp_path: Path) -
     with pytest.raises(DataError, match="untested/results.json: not found"):
         compare_runs([good, tmp_path / "untested"], tmp_path / "cmp")
     assert not (tmp_path / "cmp").exists()
+
+
+def test_a_2020_layout_report_shows_auc_and_f1(tmp_path: Path) -> None:
+    """MIMII-style runs carry AUC, pAUC and F1 but no official figures: the table shows all three."""
+    runs = []
+    for name, auc in (("f1", 0.70), ("f2", 0.80)):
+        run = tmp_path / name
+        run.mkdir()
+        row = {"machine_id": "00", "AUC": auc, "pAUC": 0.55, "F1": 0.6, "ci95": {"AUC": [0.5, 0.9]}}
+        res = {"machine_type": "fan", "model": "dense_ae", "ids": [row], "average": row}
+        (run / "results.json").write_text(json.dumps({"results": [res], "data_dir": "/d/fan"}))
+        runs.append(run)
+    report = compare_runs(runs, tmp_path / "cmp").read_text()
+    assert "| runs | pAUC | AUC | F1 |" in report
+    assert "| 2 | 0.550 ± 0.000 | 0.750 ± 0.050 [0.50, 0.90] | 0.600 ± 0.000 |" in report

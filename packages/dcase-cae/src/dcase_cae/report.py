@@ -96,7 +96,7 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def report_markdown(agg: Sequence[dict[str, Any]], n_runs: int) -> str:
-    keys = [k for k in SHOWN if any(f"{k}_mean" in r for r in agg)] or ["AUC", "pAUC"]
+    keys = [k for k in (*SHOWN, "AUC", "F1") if any(f"{k}_mean" in r for r in agg)]
     lines = [
         "# dcase-cae comparison",
         "",

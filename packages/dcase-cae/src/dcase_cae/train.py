@@ -167,6 +167,9 @@ def fit_windows(
         val_collate_fn=val_ds.collate if val_ds is not None else None,
     )
     model.to(device)
+    # said first: the process's first optimizer build imports torch's compiler stack (seconds of
+    # silence otherwise; the core's own line comes after it)
+    log.info("building the %s optimizer", cfg.train.optimizer)
     optimizer = build_optimizer(model, cfg.train)
     if cfg.model.compile:
         model.compile()
