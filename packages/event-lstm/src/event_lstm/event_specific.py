@@ -8,7 +8,7 @@ dropped them).
 
 At inference (eval mode under no_grad) the template correlation and the per-event convolutions run by
 FFT, and only the timing heads of reported events are computed: the same events as the direct
-computation training uses, at about 1.6x the streaming speed on one CPU thread (docs/event-lstm.md).
+computation training uses, at about 1.5x the streaming speed on one CPU thread (docs/event-lstm.md).
 
 Shapes: B batch, T samples, C channels, E event types, S LSTM steps, D LSTM output size,
 K per-event CNN channels, L template length.
@@ -234,7 +234,9 @@ class EventSpecificCNN(nn.Module):
         more group of K channels. Same arithmetic as running the pathways apart, one call per layer."""
         convs = [m for m in self.event_path if isinstance(m, nn.Conv1d)]
         shared = (
-            [m for m in self.shared_path if isinstance(m, nn.Conv1d)] if self.shared_path else []
+            [m for m in self.shared_path if isinstance(m, nn.Conv1d)]
+            if self.shared_path is not None
+            else []
         )
         out = []
         for i, conv in enumerate(convs):
