@@ -137,7 +137,10 @@ def time_command(
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
-    done = subprocess.run(list(argv), env={**os.environ, **(env or {})}, check=False)
+    # as after an install: bytecode cached (a PYTHONDONTWRITEBYTECODE in the caller's shell would
+    # recompile torch's modules at every start of the command, ~3 CPU-s each, which users do not pay)
+    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(list(argv), env={**child_env, **(env or {})}, check=False)
     wall = time.perf_counter() - w0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
