@@ -46,6 +46,9 @@ def test_each_shipped_yaml_loads(name: str) -> None:
     if name == "seed.yaml":
         assert cfg.data.l_win == 800 and cfg.data.protocol == "original"
         assert cfg.model.modality_weights == [0.4, 0.3, 0.3]
+        assert cfg.detect.prediction_weight == 0.5  # the seed's score mix
+    else:  # the default scores the reconstruction error alone
+        assert cfg.detect.prediction_weight == 0.0
 
 
 def test_original_flat_json_config_is_accepted(tmp_path: Path, recording: Path, capsys) -> None:

@@ -8,8 +8,9 @@ train`/`run`, a model the leaderboard trained, or a pretrained model shipped wit
 
 Every time step gets a score exactly as `resp-mhavae leaderboard` scores it (`pointwise.step_scores`):
 z-score with the training part's statistics (`data.zscore`), windows of `l_win` samples sliding by
-`score.stride`, each window scored by reconstruction + 0.5 x prediction error, a step's score the mean
-of the windows covering it. Inputs are checked as the CLI checks a recording (`data.check_values`,
+`score.stride`, each window scored by reconstruction + `detect.prediction_weight` x prediction error
+(the run's own config: 0 by default, the seed's 0.5 for models made before that default), a step's
+score the mean of the windows covering it. Inputs are checked as the CLI checks a recording (`data.check_values`,
 `data.check_series`, `data.read_values`). Higher = more anomalous; the scale is the model's own.
 """
 

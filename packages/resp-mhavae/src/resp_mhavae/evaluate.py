@@ -1,8 +1,8 @@
 """Detection: window scores -> thresholds -> point-wise, event-wise and ranking metrics for every method.
 
 Seed system: MHA-VAE-LSTM (see model.py). The score of a window is its modality-weighted reconstruction
-error plus `prediction_weight` (0.5) times the error of the LSTM's autoregressive prediction decoded to
-signal space. Two protocols:
+error plus `prediction_weight` times the error of the LSTM's autoregressive prediction decoded to signal
+space (default 0: the reconstruction error alone; the seed's 0.5 is in configs/seed.yaml). Two protocols:
 
 - `original` (the seed's): z-score with statistics of the whole recording (done in data.py) and threshold =
   the `threshold_percent` percentile of the *test* scores, so the top 20 % of test windows are always flagged.
