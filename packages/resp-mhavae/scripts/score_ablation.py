@@ -1,6 +1,7 @@
 """Re-score a finished leaderboard's MHA-VAE-LSTM models with other score definitions (no retraining).
 
-    python packages/resp-mhavae/scripts/score_ablation.py RUN [--splits chronological nab] [SERIES ...]
+    python packages/resp-mhavae/scripts/score_ablation.py RUN [--splits chronological nab]
+        [--variants rec kl pred mix elbo elbo_pred] [SERIES ...]
 
 RUN is a `resp-mhavae leaderboard` folder. For every trained model (series x protocol x seed) the
 same sliding windows get the parts of the model's score: the reconstruction error, the KL term of the
@@ -32,14 +33,14 @@ from sigzoo_shared.config import from_dict, load_config
 from torch import nn
 
 torch.set_num_threads(1)
-# variant -> weights of (reconstruction, KL term, prediction error)
+# variant -> (description, weights of reconstruction, KL term, prediction error)
 VARIANTS = {
-    "reconstruction": (1.0, 0.0, 0.0),
-    "KL term": (0.0, 1.0, 0.0),
-    "prediction": (0.0, 0.0, 1.0),
-    "seed mix: reconstruction + 0.5 prediction": (1.0, 0.0, 0.5),
-    "reconstruction + 0.8 KL (negative ELBO)": (1.0, 0.8, 0.0),
-    "reconstruction + 0.8 KL + 0.5 prediction": (1.0, 0.8, 0.5),
+    "rec": ("reconstruction (the default)", 1.0, 0.0, 0.0),
+    "kl": ("KL term", 0.0, 1.0, 0.0),
+    "pred": ("prediction", 0.0, 0.0, 1.0),
+    "mix": ("seed mix: reconstruction + 0.5 prediction", 1.0, 0.0, 0.5),
+    "elbo": ("reconstruction + 0.8 KL (negative ELBO)", 1.0, 0.8, 0.0),
+    "elbo_pred": ("reconstruction + 0.8 KL + 0.5 prediction", 1.0, 0.8, 0.5),
 }
 
 
@@ -70,7 +71,7 @@ def parts(
     return {"rec": rec, "kl": kl, "pred": pred}
 
 
-def main(run: Path, splits: list[str] | None, only: list[str]) -> None:
+def main(run: Path, splits: list[str] | None, only: list[str], variants: list[str]) -> None:
     cfg = load_config(Config, run / "config.yaml")
     rows = json.loads((run / "leaderboard.json").read_text())["rows"]
     paths = {}
@@ -90,7 +91,8 @@ def main(run: Path, splits: list[str] | None, only: list[str]) -> None:
             y = scene.rec.labels[scene.test_start :]
             for seed in cfg.leaderboard.seeds:
                 p = parts(run, name, split, seed, scfg, scene)
-                for variant, (a, b, c) in VARIANTS.items():
+                for variant in variants:
+                    _, a, b, c = VARIANTS[variant]
                     score = a * p["rec"] + b * p["kl"] + c * p["pred"]
                     score = np.where(np.isfinite(p["pred"]), score, np.nan)  # the mix's windows
                     steps = spread(score, scene.starts, L, n, scfg.score.spread)
@@ -98,11 +100,11 @@ def main(run: Path, splits: list[str] | None, only: list[str]) -> None:
                     out.setdefault((split, variant), {}).setdefault(name, {})[seed] = value
                 print(f"{split} {name} seed {seed} done", file=sys.stderr, flush=True)
     for split in dict.fromkeys(s for s, _ in out):
-        series = list(out[(split, next(iter(VARIANTS)))])
+        series = list(out[(split, variants[0])])
         print(f"\n{split} split, VUS-PR (mean ± std over seeds {cfg.leaderboard.seeds})\n")
         print("| score | median | " + " | ".join(series) + " |")
         print("|---|---|" + "---|" * len(series))
-        for variant in VARIANTS:
+        for variant in variants:
             per = out[(split, variant)]
             seeds = cfg.leaderboard.seeds
             medians = [np.median([per[s][seed] for s in series]) for seed in seeds]
@@ -111,7 +113,7 @@ def main(run: Path, splits: list[str] | None, only: list[str]) -> None:
                 for s in series
             ]
             print(
-                f"| {variant} | {np.mean(medians):.3f} ± {np.std(medians):.3f} | "
+                f"| {VARIANTS[variant][0]} | {np.mean(medians):.3f} ± {np.std(medians):.3f} | "
                 + " | ".join(cells)
                 + " |"
             )
@@ -122,5 +124,6 @@ if __name__ == "__main__":
     parser.add_argument("run", type=Path)
     parser.add_argument("series", nargs="*", help="series names (default: every scorable one)")
     parser.add_argument("--splits", nargs="*", default=None)
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     a = parser.parse_args()
-    main(a.run, a.splits, a.series)
+    main(a.run, a.splits, a.series, a.variants)
