@@ -4,6 +4,9 @@
         --then 'score --run-dir {run_dir}' -- demo
     python packages/vae-demo/scripts/pack_pretrained.py runs/vae-demo/pretrained/demo --ship 85
 
+It writes the card (ROOT/demo-card.md) and its facts (ROOT/demo-meta.json), then packs through
+`vae-demo pretrained pack --run-dir ROOT/seed-85 --name demo --card ... --meta ...`.
+
 The card's figures come from the sweep's runs (`RUN/results.json`, written by `vae-demo score`):
 ARI / NMI of every seed with mean and spread, and for the shipped run the pattern accuracy on a
 fresh series (`fresh_accuracy`), the figure tests/test_pretrained.py reproduces.
@@ -19,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import vae_demo
-from vae_demo.api import DEFAULT_PRETRAINED, PACKAGE_MODULE, PatternModel, load_run, pack_run
+from sigzoo_shared.io import atomic_write_json, atomic_write_text
+from vae_demo.api import DEFAULT_PRETRAINED, PACKAGE_MODULE, PatternModel, load_run
+from vae_demo.cli import main as cli_main
 
 FRESH = {"repeats": 5, "seed": 1}  # the fresh series of the card's accuracy figure
 
@@ -139,7 +144,13 @@ def main() -> None:
     from sigzoo_shared.pretrained import pretrained_root
 
     dest = args.out or pretrained_root(PACKAGE_MODULE) / args.name
-    pack_run(run, dest, md, meta)
+    # the card and its facts beside the sweep, then the package's `pretrained pack` verb
+    card_md, meta_json = args.root / f"{args.name}-card.md", args.root / f"{args.name}-meta.json"
+    atomic_write_text(card_md, md)
+    atomic_write_json(meta_json, meta)
+    pack = ["pretrained", "pack", "--run-dir", str(run), "--name", args.name]
+    if cli_main([*pack, "--card", str(card_md), "--meta", str(meta_json), "--out", str(dest)]):
+        raise SystemExit(f"vae-demo {' '.join(pack)} failed")
     print(
         f"packed {run} -> {dest} (ARI {results[args.ship]['ari']:.3f}, fresh accuracy {accuracy:.3f})"
     )

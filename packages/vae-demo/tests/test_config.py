@@ -5,14 +5,20 @@ from pathlib import Path
 import pytest
 from sigzoo_shared import ConfigError
 from sigzoo_shared.cli import packaged_config
-from sigzoo_shared.config import load_config, to_dict
+from sigzoo_shared.config import from_dict, load_config, to_dict
 from vae_demo.cli import main
-from vae_demo.config import HISTORY_COMMIT, Config, DataConfig, check_stored_config
+from vae_demo.config import (
+    HISTORY_COMMIT,
+    LAYER_KEYS,
+    Config,
+    DataConfig,
+    check_stored_config,
+)
 
 CONFIGS = Path(str(packaged_config("vae_demo"))).parent
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "demo.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "demo.yaml", "fast.yaml"])
 def test_each_shipped_yaml_loads(name: str) -> None:
     cfg = load_config(Config, CONFIGS / name, base=CONFIGS / "default.yaml")
     assert cfg.data.window <= cfg.data.pattern_len
@@ -42,6 +48,11 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
     assert not m.center_input
     assert seed.train.precise_bn_batches == 0
+    assert (cfg.model.encoder, cfg.model.decoder) == ("attention", "gru")
+    assert (seed.model.encoder, seed.model.decoder) == ("attention", "gru")
+    fast = load_config(Config, CONFIGS / "fast.yaml", base=CONFIGS / "default.yaml")
+    assert (fast.model.encoder, fast.model.decoder) == ("spectrum", "dense")
+    assert fast.data == cfg.data and fast.train == cfg.train  # only the layers differ
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 
@@ -108,3 +119,14 @@ def test_a_run_older_than_a_setting_is_refused_naming_it() -> None:
     del stored["train"]["precise_bn_batches"]
     with pytest.raises(ConfigError, match=r"model\.spectral_weight, train\.precise_bn_batches"):
         check_stored_config(stored, "runs/x/config.yaml")
+
+
+def test_a_run_older_than_the_layer_choice_is_read_with_the_original_layers() -> None:
+    """Runs before model.encoder/model.decoder all had the original's layers: fine while those are
+    the defaults, which a stored config without the keys is rebuilt with."""
+    stored = to_dict(Config())
+    for key in LAYER_KEYS:
+        del stored["model"][key]
+    check_stored_config(stored, "runs/x/config.yaml")
+    rebuilt = from_dict(Config, stored)
+    assert (rebuilt.model.encoder, rebuilt.model.decoder) == ("attention", "gru")

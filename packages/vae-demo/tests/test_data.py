@@ -1,9 +1,11 @@
 """The generated series, its on-disk formats, and the windowing/labelling of the original."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sigzoo_shared import DataError
 from vae_demo.config import DataConfig
 from vae_demo.data import load_series, load_splits, make_windows, time_encoding, window_labels
@@ -109,3 +111,27 @@ def test_bad_series_files_are_named(tmp_path: Path) -> None:
             DataConfig(n_features=3),
             np.random.default_rng(0),
         )
+
+
+def test_the_window_dataset_gives_the_loaders_batches_whole() -> None:
+    """Fetched a batch at a time, the same batches as one window at a time, in the same order."""
+    from sigzoo_shared.runs import make_loaders
+    from torch.utils.data import TensorDataset
+    from vae_demo.config import Config
+    from vae_demo.data import Windows, keep_batch, to_dataset
+
+    rng = np.random.default_rng(0)
+    w = Windows(
+        rng.random((50, 3, 16), dtype=np.float32), rng.integers(-1, 4, 50), np.arange(50), {}
+    )
+    train = dataclasses.replace(Config().train, batch_size=8, num_workers=0)
+    cpu = torch.device("cpu")
+    per_window, _ = make_loaders(
+        TensorDataset(torch.from_numpy(w.x), torch.from_numpy(w.y)), None, train, cpu
+    )
+    batched, _ = make_loaders(to_dataset(w), None, train, cpu, collate_fn=keep_batch)
+    pairs = list(zip(per_window, batched, strict=True))
+    assert len(pairs) == 7
+    for (x1, y1), (x2, y2) in pairs:
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert to_dataset(w)[3][0].shape == (3, 16)  # one window, for the core's other users

@@ -1,6 +1,7 @@
 """Shapes, the time bypass, the reconstruct-time option and a batch-size-independent loss."""
 
 import numpy as np
+import pytest
 import torch
 from vae_demo.model import Layers, TimeSeriesVAE, kl_divergence, reparameterize
 from vae_demo.train import KLWarmup, make_step
@@ -265,3 +266,54 @@ def test_centred_input_leaves_no_first_layer_unit_dead_at_initialisation() -> No
     b.load_state_dict(a.state_dict())
     a.eval(), b.eval()
     torch.testing.assert_close(a.encode(x[:4] - 0.5)[0], b.encode(x[:4])[0])
+
+
+def test_the_trimmed_shift_error_and_its_gradient_match_the_by_hand_computation() -> None:
+    """The loss rolls the target back onto the output and drops the largest steps; the same maths
+    as rolling the output and keeping the smallest, value and gradient (to float rounding)."""
+    from vae_demo.model import real_spectra, shift_tolerant_mse, spectral_errors
+
+    torch.manual_seed(3)
+    x = torch.rand(5, 7, 128, dtype=torch.float64)
+    y = torch.rand(5, 7, 128, requires_grad=True)
+
+    def by_hand(out: torch.Tensor) -> torch.Tensor:
+        errors = torch.stack(
+            [((x - torch.roll(out, d, dims=-1)) ** 2).mean(dim=(1, 2)) for d in range(128)], 1
+        )
+        best = errors.argmin(dim=1)
+        rolled = torch.stack([torch.roll(r, int(k), dims=-1) for r, k in zip(out, best)])
+        kept = ((x - rolled) ** 2).mean(dim=1).sort(dim=1).values[:, :96]  # keep 0.75
+        mag = lambda a: torch.fft.rfft(a.double(), dim=-1).abs()  # noqa: E731
+        return kept.mean() + ((mag(out) - mag(x)) ** 2).mean(dim=(1, 2)).mean() / 128
+
+    expected = by_hand(y)
+    (grad_expected,) = torch.autograd.grad(expected, y)
+    spectra = real_spectra(y, x)
+    loss = shift_tolerant_mse(y, x, 0.75, spectra)[0] + spectral_errors(y, x, spectra).mean()
+    (grad,) = torch.autograd.grad(loss, y)
+    torch.testing.assert_close(loss.double(), expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(grad.double(), grad_expected.double(), atol=1e-9, rtol=1e-4)
+
+
+def test_the_fast_layers_decode_every_sample_and_encode_the_spectrum() -> None:
+    from vae_demo.model import DenseDecoder, SpectrumEncoder, dft_basis
+
+    torch.manual_seed(0)
+    x = torch.rand(6, 8, 128)
+    # the basis gives the real FFT
+    re, im = (x @ dft_basis(128)).chunk(2, dim=-1)
+    torch.testing.assert_close(torch.complex(re, im), torch.fft.rfft(x, dim=-1), atol=1e-4, rtol=0)
+    layers = Layers(encoder="spectrum", decoder="dense", spectrum_units=16, dense_decoder_units=16)
+    model = TimeSeriesVAE(7, 128, layers=layers, center_input=True).eval()
+    assert isinstance(model.encoder, SpectrumEncoder) and isinstance(model.decoder, DenseDecoder)
+    out = model(x)
+    assert out.recon.shape == out.target.shape == (6, 7, 128)
+    assert ((out.recon >= 0) & (out.recon <= 1)).all()
+    # a magnitude spectrum does not see where a cyclic window starts
+    mu, _ = model.encode(x)
+    torch.testing.assert_close(model.encode(torch.roll(x, 37, dims=-1))[0], mu, atol=1e-4, rtol=0)
+    # the basis is rebuilt, not stored: the weights are the learned layers only
+    assert not any("basis" in k for k in model.state_dict())
+    with pytest.raises(ValueError, match="decoder must be 'gru' or 'dense'"):
+        TimeSeriesVAE(7, 128, layers=Layers(decoder="lstm"))

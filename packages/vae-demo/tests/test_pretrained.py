@@ -58,3 +58,27 @@ def test_shipped_model_reproduces_its_card(name: str) -> None:
 def test_unknown_name_names_the_shipped_ones() -> None:
     with pytest.raises(ConfigError, match="available: .*demo"):
         vae_demo.load_pretrained("no-such-model")
+
+
+def test_the_pretrained_pack_verb_ships_what_the_api_loads(tiny_run: Path, tmp_path: Path) -> None:
+    """`vae-demo pretrained pack` stores the scaling and the cluster centres beside the weights."""
+    import json
+
+    import torch
+    from sigzoo_shared.checkpoint import load_checkpoint
+    from vae_demo.api import load_run
+    from vae_demo.cli import main
+
+    card, meta = tmp_path / "card.md", tmp_path / "meta.json"
+    card.write_text("# tiny\n", encoding="utf-8")
+    facts = {k: "x" for k in ("summary", "command", "data", "licence", "intended_use")}
+    meta.write_text(json.dumps({**facts, "weaknesses": "tiny", "metrics": {"ari": 0.1}}))
+    out = tmp_path / "tiny"
+    args = ["pretrained", "pack", "--run-dir", str(tiny_run), "--name", "tiny"]
+    assert main([*args, "--card", str(card), "--meta", str(meta), "--out", str(out)]) == 0
+    state = load_checkpoint(out / "model.pt")
+    run = load_run(tiny_run)
+    np.testing.assert_allclose(state["centroids"].numpy(), run.centroids)
+    assert torch.equal(state["cluster_patterns"], torch.from_numpy(run.cluster_patterns))
+    assert set(state["scaling"]) == set(run.scaling)
+    assert json.loads((out / "card.json").read_text())["metrics"] == {"ari": 0.1}

@@ -168,17 +168,20 @@ def test_demo_writes_a_report(tmp_path: Path, tiny: list[str]) -> None:
 def test_bench_writes_the_table(tmp_path: Path, tiny: list[str]) -> None:
     assert main(["bench", "--run-dir", str(tmp_path), *tiny, "--repeat", "1"]) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
-    assert [r["case"] for r in rows[1:3]] == [
+    assert [r["case"] for r in rows[1:4]] == [
         "train epoch, time_bypass=False",
         "train epoch, time_bypass=True",
+        "train epoch, the fast layers (encoder=spectrum, decoder=dense)",
     ]
-    assert all(r["peak_rss_mb"] > 0 for r in rows[:3])
+    assert all(r["peak_rss_mb"] > 0 for r in rows[:4])
+    # the third case is another model: configs/fast.yaml's encoder and decoder
+    assert rows[1]["params"] != rows[3]["params"]
     # inference: PyTorch against the exported ONNX encoder, one thread each
-    assert [r["case"] for r in rows[3:]] == [
+    assert [r["case"] for r in rows[4:]] == [
         "encode 16 windows, PyTorch (1 thread)",
         "encode 16 windows, ONNX Runtime (1 thread)",
     ]
-    assert all(r["median_s"] > 0 for r in rows[3:])
+    assert all(r["median_s"] > 0 for r in rows[4:])
     assert (tmp_path / "bench.md").read_text().startswith("# vae-demo")
 
 

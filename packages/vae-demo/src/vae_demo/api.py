@@ -152,9 +152,11 @@ def pretrained_extra(model: PatternModel) -> dict[str, Any]:
     }
 
 
-def pack_run(run: str | Path, dest: str | Path, card_md: str, meta: dict[str, Any]) -> Path:
+def pack_run(
+    run: str | Path, dest: str | Path, card_md: str, meta: dict[str, Any], half: bool = False
+) -> Path:
     """Ship the last checkpoint of `run` (the one `vae-demo score` scores) into `dest` with its
-    card and `pretrained_extra`, through the core's `pack_pretrained`."""
+    card and `pretrained_extra`, through the core's `pack_pretrained` (`vae-demo pretrained pack`)."""
     from sigzoo_shared.pretrained import pack_pretrained
 
     model = load_run(run, which="last")
@@ -165,6 +167,7 @@ def pack_run(run: str | Path, dest: str | Path, card_md: str, meta: dict[str, An
         meta=meta,
         extra=pretrained_extra(model),
         which="last",
+        half=half,
         package=PACKAGE_MODULE,
     )
 
@@ -180,8 +183,7 @@ def load_pretrained(name: str = DEFAULT_PRETRAINED) -> PatternModel:
     if missing:
         raise ConfigError(
             f"{loaded.checkpoint}: no {', '.join(missing)} beside the weights; pack vae-demo "
-            "models with packages/vae-demo/scripts/pack_pretrained.py (api.pack_run), not the "
-            "generic `vae-demo pretrained pack`"
+            "models with `vae-demo pretrained pack` (api.pack_run)"
         )
     return PatternModel(
         loaded.model,

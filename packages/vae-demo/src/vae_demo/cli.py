@@ -109,6 +109,18 @@ def _load_for_export(args: argparse.Namespace) -> object:
     return load_pretrained(args.pretrained) if args.pretrained else load_run(args.run_dir)
 
 
+def _pack(args: argparse.Namespace) -> Path:
+    """`vae-demo pretrained pack`: the run's last checkpoint with the scaling and the cluster
+    centres the API needs (api.pack_run); card figures: scripts/pack_pretrained.py."""
+    from sigzoo_shared.pretrained import pretrained_root, read_meta
+
+    from vae_demo.api import pack_run
+
+    dest = args.out if args.out is not None else pretrained_root(PACKAGE) / args.name
+    card = args.card.read_text(encoding="utf-8")
+    return pack_run(args.run_dir, dest, card, read_meta(args.meta), half=args.half)
+
+
 # a series file may move between a run and its resumption; every other stored key stays
 CHANGEABLE_ON_RESUME = ("data.series_path",)
 
@@ -118,7 +130,8 @@ def dispatch(args: argparse.Namespace) -> None:
 
     from vae_demo.config import Config
 
-    if dispatch_common(args, Config, PACKAGE):
+    # the shipped model carries the scaling and the k-means centres beside the weights: our own pack
+    if dispatch_common(args, Config, PACKAGE, pack=_pack):
         return
     if args.command == "export":
         from vae_demo.export import export_spec

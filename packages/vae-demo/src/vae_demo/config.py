@@ -114,8 +114,17 @@ class ModelConfig:
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
     center_input: bool = True
-    gru_units: int = 128
-    out_kernel_size: int = 5
+    # "attention": 3 x [conv -> BN -> gated self-attention] (the original); "spectrum": the log
+    # magnitude spectrum of each channel -> two dense layers (model.SpectrumEncoder says why).
+    # configs/fast.yaml sets spectrum + dense: ~30x cheaper per step, ARI lower (docs/vae-demo.md)
+    encoder: Literal["attention", "spectrum"] = "attention"
+    spectrum_units: int = 128  # hidden width of the spectrum encoder
+    # "gru": dense -> 4 transposed convs -> GRU over every step -> attention gate -> conv (the
+    # original; ~95 % of its training step); "dense": z -> two ReLU layers -> every sample at once
+    decoder: Literal["gru", "dense"] = "gru"
+    dense_decoder_units: int = 256  # hidden width of the dense decoder
+    gru_units: int = 128  # (decoder=gru)
+    out_kernel_size: int = 5  # (decoder=gru)
     time_bypass: bool = (
         False  # encoder sees signal only; last time value goes straight to the decoder
     )
@@ -152,6 +161,8 @@ class ModelConfig:
             "dense_units",
             "gru_units",
             "out_kernel_size",
+            "dense_decoder_units",
+            "spectrum_units",
         ):
             if getattr(self, name) < 1:
                 problems.append(f"model.{name} must be >= 1, got {getattr(self, name)}")
@@ -255,6 +266,9 @@ class Config:
 # Runs made before today's settings are read by this commit (docs/lab/vae-demo.md holds the results
 # of the options measured and removed since)
 HISTORY_COMMIT = "3358086"
+# Keys a run may lack: runs made before the encoder/decoder choice all had the original's layers,
+# which are still the defaults (a test fails if they stop being so)
+LAYER_KEYS = ("encoder", "spectrum_units", "decoder", "dense_decoder_units")
 
 
 def _package_train_keys() -> list[str]:
@@ -281,6 +295,7 @@ def check_stored_config(stored: Mapping[str, Any], source: str) -> None:
     train = stored.get("train") or {}
     missing = [f"model.{k}" for k in known if k not in model]
     missing += [f"train.{k}" for k in _package_train_keys() if k not in train]
+    missing = [k for k in missing if k.removeprefix("model.") not in LAYER_KEYS]
     if missing:
         raise ConfigError(
             f"{source}: no {', '.join(missing)}: the run predates these settings, whose defaults "

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from sigzoo_shared import DataError
-from torch.utils.data import TensorDataset
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from vae_demo.config import DataConfig
 from vae_demo.generator import Series, make_series
@@ -226,6 +227,33 @@ def load_splits(cfg: DataConfig) -> Splits:
     return split(make_windows(series, cfg, rng), cfg.val_fraction)
 
 
-def to_dataset(w: Windows) -> TensorDataset:
-    """(x, y) pairs; y rides along for plots only."""
-    return TensorDataset(torch.from_numpy(w.x), torch.from_numpy(w.y))
+class WindowDataset(Dataset):
+    """(x, y) windows that a DataLoader fetches a whole batch at a time (`__getitems__`).
+
+    Why: indexing one window at a time and stacking 256 of them cost ~0.5 CPU-s per epoch of the
+    default data, 5 % of a fast epoch; one indexed copy per batch gives the same batches (the loader's
+    sampler and its seeded shuffle are unchanged). Pair it with `collate=keep_batch`.
+    """
+
+    def __init__(self, w: Windows) -> None:
+        self.x, self.y = torch.from_numpy(w.x), torch.from_numpy(w.y)  # (N, C, T), (N,)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        i = torch.as_tensor(indices)
+        return self.x[i], self.y[i]  # (b, C, T), (b,)
+
+
+def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """The loader's collate for `WindowDataset`: its batches are already stacked."""
+    return batch
+
+
+def to_dataset(w: Windows) -> WindowDataset:
+    """(x, y) pairs; y rides along for plots only. Load it with `collate_fn=keep_batch`."""
+    return WindowDataset(w)

@@ -30,14 +30,15 @@ class EncoderExport(nn.Module):
 
 
 def export_spec(loaded: PatternModel) -> ExportSpec:
-    """The encoder of `loaded` with a batch axis, and a time axis when the encoder pools statistics
-    over time (a flattened feature map fixes the window length)."""
+    """The encoder of `loaded` with a batch axis, and a time axis when the conv encoder pools
+    statistics over time (a flattened feature map, or the spectrum encoder's DFT, fixes the window
+    length)."""
     cfg = loaded.config
     d = cfg.data
     c = d.n_features + (1 if d.time_encoding else 0)
     gen = torch.Generator().manual_seed(0)
     window = lambda b, t: torch.rand(b, c, t, generator=gen)  # noqa: E731  scaled windows in [0, 1]
-    any_length = cfg.model.encoder_pool == "stats"
+    any_length = cfg.model.encoder == "attention" and cfg.model.encoder_pool == "stats"
     axes = {0: "batch", 2: "time"} if any_length else {0: "batch"}
     checks = [(window(3, d.window),), (window(17, d.window),)]
     if any_length:

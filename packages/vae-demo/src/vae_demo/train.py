@@ -39,7 +39,7 @@ from sigzoo_shared.runs import check_resumable, make_loaders
 from torch import Tensor, nn
 
 from vae_demo.config import Config, check_run
-from vae_demo.data import Windows, load_splits, to_dataset
+from vae_demo.data import Windows, keep_batch, load_splits, to_dataset
 from vae_demo.evaluate import (
     build_model,
     encode_windows,
@@ -47,7 +47,13 @@ from vae_demo.evaluate import (
     load_run_for_scoring,
     subset,
 )
-from vae_demo.model import kl_divergence, roll_best, shift_tolerant_mse, spectral_errors
+from vae_demo.model import (
+    kl_divergence,
+    real_spectra,
+    roll_best,
+    shift_tolerant_mse,
+    spectral_errors,
+)
 from vae_demo.plots import (
     epoch_frames,
     history_figure,
@@ -109,8 +115,10 @@ def make_step(
     ) -> tuple[Tensor, dict[str, Tensor]]:
         x, _labels = batch
         out = model(x)
+        # both shift-invariant terms read the same FFTs: compute them once
+        spectra = real_spectra(out.recon, out.target) if shift_tolerant or spectral > 0 else None
         if shift_tolerant:
-            recon, _ = shift_tolerant_mse(out.recon, out.target, keep)
+            recon, _ = shift_tolerant_mse(out.recon, out.target, keep, spectra)
         else:
             recon = F.mse_loss(out.recon, out.target)
         kl_d = kl_divergence(out.mu, out.logvar, per_dim=True).mean(dim=0)  # (D,)
@@ -120,7 +128,7 @@ def make_step(
         loss = recon + weight * penalised
         parts = {"recon": recon.detach(), "kl": kl.detach()}
         if spectral > 0:
-            spec = spectral_errors(out.recon, out.target).mean()
+            spec = spectral_errors(out.recon, out.target, spectra).mean()
             loss = loss + spectral * spec
             parts["spec"] = spec.detach()
         return loss, parts
@@ -257,7 +265,7 @@ def _fit(cfg: Config, run: RunDir, device: torch.device, resume: Path | str | No
         splits.train.x.shape[2],
     )
     train_loader, val_loader = make_loaders(
-        to_dataset(splits.train), to_dataset(splits.val), cfg.train, device
+        to_dataset(splits.train), to_dataset(splits.val), cfg.train, device, collate_fn=keep_batch
     )
     model = build_model(cfg)
     monitor = LatentMonitor(cfg, splits.val)
