@@ -18,6 +18,10 @@ the mean and std over time of its last feature map instead of the flattened map;
 puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`); `center_input` feeds
 the encoder x - 0.5.
 
+Cheaper layers (`Layers.encoder="spectrum"`, `Layers.decoder="dense"`; configs/fast.yaml): the encoder
+reads each channel's log magnitude spectrum (`SpectrumEncoder`), the decoder emits every sample at
+once (`DenseDecoder`); ~30x cheaper per training step, with a lower ARI (docs/vae-demo.md, "Speed").
+
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """
 
@@ -119,7 +123,7 @@ class SpectrumEncoder(nn.Module):
     sample the window starts at (k-means on the full magnitude spectra: ARI ~0.8, on the raw windows
     ~0.05; docs/lab/vae-demo.md), and the loss already judges the output up to a cyclic shift and by
     its magnitude spectrum. The conv + attention encoder has to learn such a shift-invariant
-    description; this one is handed it, at ~1/50 of the cost. The magnitude is exact for whole-Hz
+    description; this one is handed it, at ~1/10 of the cost (per step, forward and backward). The magnitude is exact for whole-Hz
     sines in a window of whole seconds (the default: 128 samples at 128 Hz, 1 Hz bins).
     """
 
@@ -191,7 +195,7 @@ class DenseDecoder(nn.Module):
 
     Why: the recurrent decoder spends ~95 % of a training step in its GRU, attention and output
     convolution over the 128 output steps; a decoder that must emit ~31 distinct windows from a 2-D
-    code needs no recurrence to do so, and this one costs ~1/50 of that.
+    code needs no recurrence to do so, and this one costs ~1/60 of that.
     """
 
     def __init__(self, z_in: int, c_out: int, window: int, units: int = 256) -> None:
@@ -297,14 +301,15 @@ def shift_tolerant_mse(
 
 def spectral_errors(recon: Tensor, target: Tensor, spectra: Spectra | None = None) -> Tensor:
     """(B,) mean squared difference of the magnitude spectra: mean over channels and the T/2 + 1
-        frequencies of (|R_f| - |X_f|)^2 / T, R and X the real FFTs of `recon` and `target` over time.
+    frequencies of (|R_f| - |X_f|)^2 / T, R and X the real FFTs of `recon` and `target` over time
+    (`spectra`, from `real_spectra`, saves them when the caller has them).
 
-        With the 1/T scale the term is on the time-domain MSE's scale (Parseval), about at most the error
-        at the best cyclic shift. Like that error it ignores where the window starts (a cyclic shift only
-        changes phases); unlike it, it does not align samples but compares how much of each frequency a
-        window holds, in which a window is close to a *blend* of its two patterns' spectra. Why: under the
-        aligned error, grouping the windows by the junction they hold (c | c + 1, i.e. by start block)
-        costs about what grouping them by majority does (the decoded junction c[64:] | (c+1)[:64] fits the
+    With the 1/T scale the term is on the time-domain MSE's scale (Parseval), about at most the error
+    at the best cyclic shift. Like that error it ignores where the window starts (a cyclic shift only
+    changes phases); unlike it, it does not align samples but compares how much of each frequency a
+    window holds, in which a window is close to a *blend* of its two patterns' spectra. Why: under the
+    aligned error, grouping the windows by the junction they hold (c | c + 1, i.e. by start block)
+    costs about what grouping them by majority does (the decoded junction c[64:] | (c+1)[:64] fits the
     windows of offsets 32-96 as well as a pure pattern fits those of -32-32); in spectrum space a majority
     cluster is pattern c with up to half of c - 1 or c + 1 mixed in, two short arms in different
     directions, while a junction cluster is the whole path from c to c + 1, so majority clusters are the
