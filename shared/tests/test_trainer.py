@@ -338,3 +338,21 @@ def test_validation_and_callbacks_are_announced_when_slow(tmp_path, caplog, monk
     text = "\n".join(caplog.messages)
     assert "epoch 1/1 validation: batch 1/4" in text
     assert "epoch 1/1: end-of-epoch callbacks (Nothing)" in text
+
+
+def test_adam_takes_the_fused_update_with_the_configured_settings() -> None:
+    """Adam/AdamW get PyTorch's fused update (cheaper per step on CPU), with lr, betas and weight decay
+    as configured; parameter groups work; the other optimizers take the multi-tensor update."""
+    from sigzoo_shared.trainer import build_optimizer
+
+    cfg = TrainConfig(lr=3e-4, betas=(0.8, 0.99), weight_decay=0.01)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
+    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
+        opt = build_optimizer(net.parameters(), TrainConfig(**{**vars(cfg), "optimizer": name}))
+        assert type(opt) is cls and opt.defaults["fused"]
+        assert opt.defaults["lr"] == 3e-4 and opt.defaults["betas"] == (0.8, 0.99)
+        assert opt.defaults["weight_decay"] == 0.01
+    groups = [{"params": net[0].parameters()}, {"params": net[1].parameters(), "lr": 1e-3}]
+    assert build_optimizer(groups, cfg).defaults["fused"]
+    sgd = build_optimizer(net.parameters(), TrainConfig(optimizer="sgd"))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["foreach"]

@@ -3,7 +3,7 @@
 Prints, in CPU time of this process (one torch thread unless stated), medians over interleaved rounds:
 
 1. the whole step (forward, MSE, backward, Adam) with PyTorch's three Adam updates (for-loop, the
-   core's `foreach`, `fused`, what `train` uses) and with `fused` plus a compiled forward
+   core's former `foreach`, `fused`: what the core now builds) and with `fused` plus a compiled forward
    (`nn.Module.compile`, as `model.compile=true`; its compilation is timed apart);
 2. the step's parts: forward without gradients, forward + backward;
 3. the step's matrix products alone (each Linear's forward, weight gradient and input gradient), and
@@ -79,8 +79,8 @@ def main() -> None:
     torch.set_num_threads(1)
     steps = {
         "for-loop Adam": make_step("forloop"),
-        "foreach Adam (core)": make_step("foreach"),
-        "fused Adam (train)": make_step("fused"),
+        "foreach Adam (core before)": make_step("foreach"),
+        "fused Adam (core, train)": make_step("fused"),
         "fused Adam + compiled forward": make_step("fused", compiled=True),
     }
     names = list(steps)

@@ -55,24 +55,6 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(run / "toy_fan" / "checkpoints" / "last.pt")["model_state"]
 
 
-def test_adam_takes_the_fused_update_with_the_configured_settings() -> None:
-    """`train` builds Adam/AdamW with PyTorch's fused update (the dense AE's step is ~9 % cheaper on
-    CPU); the configured lr, betas and weight decay are kept, other optimizers come from the core."""
-    from dataclasses import replace
-
-    from dcase_cae.config import Config
-    from dcase_cae.model import DenseAE
-    from dcase_cae.train import build_optimizer
-
-    tcfg = replace(Config().train, lr=3e-4, betas=(0.8, 0.99), weight_decay=0.01)
-    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
-        opt = build_optimizer(DenseAE(), replace(tcfg, optimizer=name))
-        assert type(opt) is cls and opt.defaults["fused"]
-        assert opt.defaults["lr"] == 3e-4 and opt.defaults["betas"] == (0.8, 0.99)
-        assert opt.defaults["weight_decay"] == 0.01
-    assert isinstance(build_optimizer(DenseAE(), replace(tcfg, optimizer="sgd")), torch.optim.SGD)
-
-
 def test_resumed_run_equals_uninterrupted_run(
     tiny_data: Path, tmp_path: Path, tiny_overrides
 ) -> None:

@@ -75,20 +75,31 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer named in the config, with the multi-tensor (`foreach`) update on every device.
+def _update_kind(params: list[Any]) -> dict[str, bool]:
+    """`fused` where every parameter lives on a CPU or CUDA device, else the multi-tensor update."""
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    if tensors and all(t.device.type in ("cpu", "cuda") for t in tensors):
+        return {"fused": True}
+    return {"foreach": True}
 
-    PyTorch picks the multi-tensor update only on CUDA; on a CPU it loops over parameters in Python,
-    which for small models costs as much as a sizeable share of the step. Same maths, other rounding.
+
+def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named in the config, with the cheapest update PyTorch offers for it.
+
+    PyTorch's default on a CPU loops over the parameters in Python, which for small models costs a
+    sizeable share of the step. Adam and AdamW take the fused update (one kernel over all parameters:
+    on the DCASE 2023 baseline's dense step 20.1 ms against 22.0 for the multi-tensor update and 23.9
+    for the loop, dcase-cae's scripts/profile_dense_step.py); the others the multi-tensor update. Same
+    maths, other rounding. Build it after the model is on its device.
     """
-    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, betas=cfg.betas, **common)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, betas=cfg.betas, **common)
+    params = list(params)
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer in ("adam", "adamw"):
+        adam = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        return adam(params, betas=cfg.betas, **common, **_update_kind(params))
     if cfg.optimizer == "radam":
-        return torch.optim.RAdam(params, betas=cfg.betas, **common)
-    return torch.optim.SGD(params, momentum=cfg.momentum, **common)
+        return torch.optim.RAdam(params, betas=cfg.betas, foreach=True, **common)
+    return torch.optim.SGD(params, momentum=cfg.momentum, foreach=True, **common)
 
 
 def build_scheduler(

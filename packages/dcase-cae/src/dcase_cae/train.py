@@ -28,7 +28,6 @@ from sigzoo_shared import (
     Callback,
     EpochFigures,
     RunDir,
-    TrainConfig,
     Trainer,
     make_loaders,
     seed_everything,
@@ -36,7 +35,6 @@ from sigzoo_shared import (
 )
 from sigzoo_shared.checkpoint import LAST
 from sigzoo_shared.trainer import FitResult
-from sigzoo_shared.trainer import build_optimizer as core_optimizer
 from torch import Tensor, nn
 
 from dcase_cae.config import Config
@@ -122,26 +120,6 @@ def _example_figure(dataset: WindowDataset, cfg: Config, n: int = 2):
     return make
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The core's optimizer, except that Adam and AdamW take PyTorch's fused update.
-
-    The core picks the multi-tensor (`foreach`) update; the fused one does the same maths in one
-    kernel over all parameters (other rounding). On the DCASE 2023 baseline's small dense step it cut
-    the CPU time per step by about a tenth (docs/dcase-cae.md, speed section). Build it after the
-    model is on its device.
-    """
-    if cfg.optimizer not in ("adam", "adamw"):
-        return core_optimizer(model.parameters(), cfg)
-    adam = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    return adam(
-        model.parameters(),
-        lr=cfg.lr,
-        betas=cfg.betas,
-        weight_decay=cfg.weight_decay,
-        fused=True,
-    )
-
-
 def fit_windows(
     cfg: Config,
     model: nn.Module,
@@ -167,15 +145,11 @@ def fit_windows(
         val_collate_fn=val_ds.collate if val_ds is not None else None,
     )
     model.to(device)
-    # said first: the process's first optimizer build imports torch's compiler stack (seconds of
-    # silence otherwise; the core's own line comes after it)
-    log.info("building the %s optimizer", cfg.train.optimizer)
-    optimizer = build_optimizer(model, cfg.train)
     if cfg.model.compile:
         model.compile()
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     step = margin_step if isinstance(model, AttributeEmbedder) else reconstruction_step
-    return trainer.fit(model, step, loader, val_loader, optimizer=optimizer, resume=resume)
+    return trainer.fit(model, step, loader, val_loader, resume=resume)
 
 
 def train_machine(
@@ -325,7 +299,6 @@ def load_trained(
 __all__ = [
     "build_for_weights",
     "build_model",
-    "build_optimizer",
     "fit_windows",
     "load_trained",
     "margin_step",
