@@ -317,3 +317,24 @@ def test_the_fast_layers_decode_every_sample_and_encode_the_spectrum() -> None:
     assert not any("basis" in k for k in model.state_dict())
     with pytest.raises(ValueError, match="decoder must be 'gru' or 'dense'"):
         TimeSeriesVAE(7, 128, layers=Layers(decoder="lstm"))
+
+
+FAST = Layers(encoder="spectrum", decoder="dense", spectrum_units=16, dense_decoder_units=16)
+
+
+@pytest.mark.parametrize("kw", [{}, {"time_bypass": True}, {"layers": FAST}])
+def test_batchnorm_forward_gives_precise_bn_the_statistics_of_the_full_forward(kw) -> None:
+    """Precise BN through the short forward (no GRU, attention, output) equals it through `forward`."""
+    from sigzoo_shared.precise_bn import recompute_batchnorm
+
+    batches = [torch.rand(8, 8, 128, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    stats = []
+    for forward in ("forward", "batchnorm_forward"):
+        torch.manual_seed(0)
+        model = small(**kw) if "layers" not in kw else TimeSeriesVAE(7, 128, **kw)
+        torch.manual_seed(1)  # z's draws: the same in both passes
+        recompute_batchnorm(model, getattr(model, forward), batches, 3)
+        stats.append({k: v for k, v in model.state_dict().items() if "running" in k})
+    assert stats[0] and stats[0].keys() == stats[1].keys()
+    for k in stats[0]:
+        torch.testing.assert_close(stats[1][k], stats[0][k], rtol=1e-5, atol=1e-6)

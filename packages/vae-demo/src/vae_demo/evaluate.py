@@ -154,7 +154,7 @@ def recompute_bn(
     batches = (
         torch.from_numpy(x[i : i + batch_size]).to(device) for i in range(0, len(x), batch_size)
     )
-    return recompute_batchnorm(model, model, batches, n_batches)
+    return recompute_batchnorm(model, model.batchnorm_forward, batches, n_batches)
 
 
 def load_run_for_scoring(

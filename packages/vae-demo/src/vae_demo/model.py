@@ -181,11 +181,15 @@ class Decoder(nn.Module):
         self.attn = GatedAttention(gru_units, n_heads, key_dim)
         self.out = nn.Conv1d(gru_units, c_out, out_kernel_size, padding=out_kernel_size // 2)
 
-    def forward(self, z: Tensor) -> Tensor:  # z: (B, z_in)
+    def upsample(self, z: Tensor) -> Tensor:  # z: (B, z_in) -> (B, channels, T)
+        """The layers up to the last BatchNorm (all the decoder's BatchNorms live here)."""
         h = F.relu(self.dense(z)).view(-1, self.channels, self.steps)  # (B, channels, T/16)
         for up, bn in zip(self.up, self.bns):
             h = bn(F.relu(up(h)))  # length doubles: ... -> (B, channels, T)
-        h, _ = self.gru(h.transpose(1, 2))  # (B, T, gru_units)
+        return h
+
+    def forward(self, z: Tensor) -> Tensor:  # z: (B, z_in)
+        h, _ = self.gru(self.upsample(z).transpose(1, 2))  # (B, T, gru_units)
         h = self.attn(h.transpose(1, 2))  # (B, gru_units, T)
         return torch.sigmoid(self.out(h))  # (B, c_out, T)
 
@@ -450,15 +454,29 @@ class TimeSeriesVAE(nn.Module):
             logvar = torch.logaddexp(logvar, floor)  # log(sigma^2 + s^2)
         return mu, logvar
 
+    def _decoder_input(self, z: Tensor, x: Tensor | None) -> Tensor:
+        """z (B, D), with the bypass followed by x's last time value (B, D+1)."""
+        if not self.time_bypass:
+            return z
+        if x is None:
+            raise ValueError("time_bypass: decode needs the input windows for their time values")
+        return torch.cat([z, x[:, -1, -1:]], dim=1)  # (B, D+1)
+
     def decode(self, z: Tensor, x: Tensor | None = None) -> Tensor:
         """Windows from latents (B, D); with the bypass the decoder also needs x's last time value."""
-        if self.time_bypass:
-            if x is None:
-                raise ValueError(
-                    "time_bypass: decode needs the input windows for their time values"
-                )
-            z = torch.cat([z, x[:, -1, -1:]], dim=1)  # (B, D+1)
-        return self.decoder(z)
+        return self.decoder(self._decoder_input(z, x))
+
+    def batchnorm_forward(self, x: Tensor) -> None:
+        """The forward as far as the last BatchNorm, for precise BN (`Trainer.fit(bn_step=)`).
+
+        The GRU decoder's GRU, attention and output conv come after its BatchNorms and are most of a
+        forward; precise BN needs only the BatchNorms' inputs, which this computes exactly as
+        `forward` does (same random draw for z, in the same order).
+        """
+        mu, logvar = self.encode(x)  # (B, D) each
+        if isinstance(self.decoder, Decoder):
+            z = reparameterize(mu, logvar) if self.training else mu
+            self.decoder.upsample(self._decoder_input(z, x))
 
     def forward(self, x: Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)  # (B, D) each

@@ -294,7 +294,15 @@ def _fit(cfg: Config, run: RunDir, device: torch.device, resume: Path | str | No
     # validation at the full KL weight and without the spectral term, so val_loss stays comparable
     # with runs that leave the term off
     val_step = make_step(cfg.model.beta, shift_tolerant=shift, keep=keep)
-    return trainer.fit(model, step, train_loader, val_loader, val_step=val_step, resume=resume)
+    return trainer.fit(
+        model,
+        step,
+        train_loader,
+        val_loader,
+        val_step=val_step,
+        resume=resume,
+        bn_step=lambda m, batch: m.batchnorm_forward(batch[0]),
+    )
 
 
 def score_run(run_dir: Path | str, precise_bn: int = 0) -> dict[str, Any]:
