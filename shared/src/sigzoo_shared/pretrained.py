@@ -130,7 +130,7 @@ _PATH_TOKEN = re.compile(r"(?<![\w:/.-])(?:\.\./)+[^\s'\"`)\],;]+|(?<![\w:/.-])/
 
 
 def portable_path(path: str) -> str:
-    """`../shared/data/nab/x.csv` or `/home/me/data/nab/x.csv` -> `data/nab/x.csv`.
+    """`../../lab/data/nab/x.csv` or `/home/me/data/nab/x.csv` -> `data/nab/x.csv`.
 
     A shipped model must not carry the maintainer's machine paths (they mean nothing on the user's
     machine and leak the maintainer's layout). What stays is the part a user can act on: the data
@@ -173,11 +173,7 @@ def _portable_value(value: str) -> str:
 def portable_text(text: str) -> str:
     """Card text (markdown, commands) with every machine path token made portable."""
 
-    def swap(match: re.Match[str]) -> str:
-        token = match.group(0)
-        return portable_path(token) if _is_machine_path(token) else token
-
-    return _PATH_TOKEN.sub(swap, text)
+    return _PATH_TOKEN.sub(lambda match: _portable_value(match.group(0)), text)
 
 
 def _git_commit() -> str | None:
@@ -206,8 +202,9 @@ def pack_pretrained(
     `meta` must hold every key of `REQUIRED_META` (a model without its card does not ship).
     `extra` entries (tensors and plain values only) are stored beside the weights for the package's
     loader. Machine paths (`../...`, absolute paths of this machine) in the stored config, the card
-    and the meta strings become `data/<folder>` (`portable_path`). Each file is written atomically and card.json last, since it records model.pt's size
-    and sha256: a folder whose card.json matches its model.pt is complete.
+    and the meta strings become `data/<folder>` (`portable_path`). Each file is written atomically
+    and card.json last, since it records model.pt's size and sha256: a folder whose card.json
+    matches its model.pt is complete.
     """
     from sigzoo_shared.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 
