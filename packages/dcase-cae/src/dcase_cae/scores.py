@@ -27,6 +27,7 @@ from torch import nn
 
 from dcase_cae.config import Config
 from dcase_cae.data import WindowDataset, make_bank
+from dcase_cae.heap import heap_reuse
 from dcase_cae.model import WindowScorer
 
 
@@ -96,10 +97,11 @@ def window_errors(
     model.eval()
     scorer = WindowScorer(model)
     out = np.empty(len(dataset), dtype=np.float64)
-    for start in range(0, len(dataset), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(dataset)))
-        x = dataset.gather(idx).to(device)
-        out[idx] = ((scorer(x) - x) ** 2).flatten(1).mean(dim=1).double().cpu().numpy()
+    with heap_reuse(torch.device(device).type == "cpu"):
+        for start in range(0, len(dataset), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(dataset)))
+            x = dataset.gather(idx).to(device)
+            out[idx] = ((scorer(x) - x) ** 2).flatten(1).mean(dim=1).double().cpu().numpy()
     return out
 
 
