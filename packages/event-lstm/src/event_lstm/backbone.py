@@ -136,17 +136,54 @@ class Frontend(nn.Module):
         """Remove each window's per-channel mean over its valid samples (slow drift), if configured."""
         if not self.remove_window_mean:
             return x
+        if lengths is None:  # every sample valid: no mask to apply
+            return x - x.mean(1, keepdim=True)
         mask = step_mask(lengths, x.shape[1], x.shape[0], x.device)
         return (x - masked_mean(x, mask).unsqueeze(1)) * mask.unsqueeze(-1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, fast: bool = False) -> Tensor:
+        """(B, T, C) -> (B, S, F). `fast` (inference only) computes both convolutions as matrix
+        products (`conv_as_matmul`, `strided_conv_as_matmul`): the same outputs to float rounding."""
         T = x.shape[1]
-        h = x.transpose(1, 2)  # (B, C, T)
         pad = n_steps(T, self.downsample) * self.downsample - T
+        if fast:
+            h = F.gelu(
+                conv_as_matmul(F.pad(x, (0, 0, 0, pad)) if pad else x, self.conv)
+            )  # (B, T, F)
+            if isinstance(self.down, nn.Conv1d):
+                h = strided_conv_as_matmul(h, self.down)  # (B, S, F)
+            return F.gelu(h)
+        h = x.transpose(1, 2)  # (B, C, T)
         if pad:
             h = F.pad(h, (0, pad))
         h = F.gelu(self.down(F.gelu(self.conv(h))))  # (B, F, S)
         return h.transpose(1, 2)  # (B, S, F)
+
+
+def conv_as_matmul(x: Tensor, conv: nn.Conv1d) -> Tensor:
+    """A stride-1 conv1d on channels-last input, (B, T, C) -> (B, T, O), as one matrix product of
+    the unfolded input (B, T, C * k) with the flattened kernel (im2col).
+
+    Why: with 6 input channels the library's direct convolution runs at a fraction of the matrix
+    product's speed (0.32 against 0.18 CPU-ms per 1000-sample window for the front end's k11 layer
+    on one thread). Zero padding as `conv.padding` (an int, symmetric) says.
+    """
+    k, p = conv.kernel_size[0], int(conv.padding[0])  # type: ignore[arg-type]
+    B, T, C = x.shape
+    cols = F.pad(x, (0, 0, p, p)).unfold(1, k, 1)  # (B, T + 2p - k + 1, C, k)
+    cols = cols.reshape(B, -1, C * k)  # (B, T', C * k), C-major as the weight's (O, C, k)
+    return torch.addmm(conv.bias, cols.flatten(0, 1), conv.weight.flatten(1).t()).view(
+        B, -1, len(conv.weight)
+    )
+
+
+def strided_conv_as_matmul(h: Tensor, conv: nn.Conv1d) -> Tensor:
+    """conv1d with kernel = stride = d on channels-last input, (B, S * d, F) -> (B, S, O): each output
+    step sees d consecutive samples, a free view (B, S, d * F), so one matrix product does it."""
+    B, T, Fc = h.shape
+    d = conv.kernel_size[0]
+    w = conv.weight.permute(0, 2, 1).reshape(len(conv.weight), d * Fc)  # (O, d * F), d-major
+    return torch.addmm(conv.bias, h.reshape(B * (T // d), d * Fc), w.t()).view(B, T // d, -1)
 
 
 class SequenceEncoder(nn.Module):
@@ -188,9 +225,13 @@ class SequenceEncoder(nn.Module):
         return masked_mean(h, mask)
 
     def forward(
-        self, x: Tensor, lengths: Tensor | None = None, extra: Tensor | None = None
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        extra: Tensor | None = None,
+        fast: bool = False,
     ) -> Tensor:
-        h = self.frontend(x)  # (B, S, F)
+        h = self.frontend(x, fast)  # (B, S, F)
         if extra is not None:
             h = torch.cat([h, extra], dim=-1)  # (B, S, F + X)
         steps = self.step_lengths(lengths)

@@ -73,7 +73,8 @@ class ModelConfig:
     # event-specific architecture
     template_length: int = 80
     max_delay_samples: float = 10.0  # +-5 ms
-    cnn_channels: int = 4  # per event; the original used 32 (see configs/seed.yaml)
+    # per event; the original used 32 (see configs/seed.yaml); 0 = no per-event CNN
+    cnn_channels: int = 4
     cnn_out_per_event: int = 4  # per-event CNN features passed on to the LSTM
     timing_head_dim: int = 16
     timing_head_heads: int = 4
@@ -91,6 +92,10 @@ class ModelConfig:
             problems.append(
                 f"model.timing_head_heads ({self.timing_head_heads}) must divide "
                 f"model.timing_head_dim ({self.timing_head_dim})"
+            )
+        if self.cnn_channels < 0:
+            problems.append(
+                f"model.cnn_channels must be >= 0 (0: no per-event CNN), got {self.cnn_channels}"
             )
         if not 0 <= self.dropout < 1:
             problems.append(f"model.dropout must be in [0, 1), got {self.dropout}")

@@ -116,7 +116,7 @@ class StreamingDetector:
         xs = []
         for s, n in zip(starts, lengths or [self.window] * len(starts)):
             seg = self.buffer[s - self.buffer_start : s - self.buffer_start + n]
-            xs.append(np.pad(seg, ((0, self.window - len(seg)), (0, 0))))
+            xs.append(seg if n == self.window else np.pad(seg, ((0, self.window - n), (0, 0))))
         x = torch.from_numpy(np.stack(xs)).to(self.device)
         lens = None if lengths is None else torch.tensor(lengths, device=self.device)
         pred = self.model.predict_events(

@@ -131,6 +131,14 @@ def fft_size(n: int) -> int:
         n += 1
 
 
+def window_sums(x: Tensor, n: int) -> Tensor:
+    """(..., T) -> (..., T): out[t] = x[t] + ... + x[t + n - 1], zero beyond T; as differences of a
+    float64 running sum (O(T) instead of the O(n T) of a convolution with ones)."""
+    c = F.pad(x.double().cumsum(-1), (1, 0))  # (..., T + 1): c[i] = sum of x[:i]
+    end = torch.clamp(torch.arange(x.shape[-1], device=x.device) + n, max=x.shape[-1])  # (T,)
+    return (c[..., end] - c[..., :-1]).to(x.dtype)
+
+
 class EventTemplateBank(nn.Module):
     """One learnable template (E, C, L) per event type, each channel delayed by a learnable onset delay
     (E, C) within +-max_delay_samples; scores = normalised cross-correlation with the input."""
@@ -171,8 +179,10 @@ class EventTemplateBank(nn.Module):
             w = self.shifted_templates()  # (E, C, L)
             num = F.conv1d(F.pad(xt, (0, L - 1)), w)  # (B, E, T)
             w_norm = w.flatten(1).norm(dim=1)  # (E,)
-        sq = F.pad(xt.pow(2).sum(1, keepdim=True), (0, L - 1))  # (B, 1, T + L - 1)
-        energy = F.conv1d(sq, torch.ones(1, 1, L, device=x.device))  # (B, 1, T)
+        sq = xt.pow(2).sum(1, keepdim=True)  # (B, 1, T)
+        energy = (
+            window_sums(sq, L) if fft else F.conv1d(F.pad(sq, (0, L - 1)), sq.new_ones(1, 1, L))
+        )
         norm = energy.clamp_min(1e-8).sqrt() * w_norm[None, :, None]
         return (num / (norm + 1e-6)).transpose(1, 2)  # (B, T, E)
 
@@ -394,9 +404,16 @@ class EventSpecificClassifier(EventModel):
         self.timing_resolution_samples = timing_resolution_samples
         self.refractory_period_samples = refractory_period_samples
         self.template_bank = EventTemplateBank(E, input_size, template_length, max_delay_samples)
-        self.event_cnn = EventSpecificCNN(E, input_size, cnn_channels, use_shared=True)
-        self.cnn_reduce = nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
-        extra = E + E * cnn_out_per_event + cnn_channels
+        # cnn_channels = 0: no per-event CNN, the LSTM sees the front end and the template scores
+        self.event_cnn = (
+            EventSpecificCNN(E, input_size, cnn_channels, use_shared=True) if cnn_channels else None
+        )
+        self.cnn_reduce = (
+            nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
+            if cnn_channels
+            else None
+        )
+        extra = E + (E * cnn_out_per_event + cnn_channels if cnn_channels else 0)
         self.encoder = SequenceEncoder(
             input_size,
             hidden_size,
@@ -430,23 +447,15 @@ class EventSpecificClassifier(EventModel):
         S = n_steps(T, ds)
         fast = self.fast_inference and not self.training and inference_only()
         scores = self.template_bank(x, fast)  # (B, T, E)
-        feats = self.event_cnn.features(x, fast)  # (B, E * K + K, T)
         pad = S * ds - T
         scores_t = scores.transpose(1, 2)  # (B, E, T)
         if pad:  # (F.pad copies even when it adds nothing)
-            scores_t, feats = F.pad(scores_t, (0, pad), value=-1.0), F.pad(feats, (0, pad))
+            scores_t = F.pad(scores_t, (0, pad), value=-1.0)
         pooled_scores = F.max_pool1d(scores_t, ds)  # (B, E, S)
-        pooled = F.avg_pool1d(feats, ds)  # (B, E * K + K, S)
-        EK = self.event_cnn.num_events * self.event_cnn.channels
-        # the 1x1 reduction is linear, so it commutes with the average: applied to S steps instead
-        # of T samples. Zero padding pooled before it would count its bias in the last bin at the
-        # valid fraction only: that share is taken off again.
-        ev = self.cnn_reduce(pooled[:, :EK])  # (B, E * k, S)
-        if pad:
-            last = torch.arange(S, device=ev.device) == S - 1  # (S,)
-            ev = ev - (pad / ds) * self.cnn_reduce.bias[:, None] * last
-        extra = torch.cat([pooled_scores, ev, pooled[:, EK:]], dim=1).transpose(1, 2)  # (B, S, X)
-        h = self.encoder(x, lengths, extra)  # (B, S, D)
+        extra = [pooled_scores]
+        if self.event_cnn is not None:
+            extra += self._cnn_features(x, fast, S)
+        h = self.encoder(x, lengths, torch.cat(extra, dim=1).transpose(1, 2), fast)  # (B, S, D)
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
         event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         event_probs = torch.sigmoid(event_logits)
@@ -465,3 +474,23 @@ class EventSpecificClassifier(EventModel):
             "step_mask": mask,
             "bin_samples": torch.tensor(ds),
         }
+
+    def _cnn_features(self, x: Tensor, fast: bool, S: int) -> list[Tensor]:
+        """Per-event CNN features at the LSTM rate: the reduced event features (B, E * k, S) and
+        the shared pathway's (B, K, S)."""
+        assert self.event_cnn is not None and self.cnn_reduce is not None
+        T, ds = x.shape[1], self.encoder.downsample
+        pad = S * ds - T
+        feats = self.event_cnn.features(x, fast)  # (B, E * K + K, T)
+        if pad:
+            feats = F.pad(feats, (0, pad))
+        pooled = F.avg_pool1d(feats, ds)  # (B, E * K + K, S)
+        EK = self.event_cnn.num_events * self.event_cnn.channels
+        # the 1x1 reduction is linear, so it commutes with the average: applied to S steps instead
+        # of T samples. Zero padding pooled before it would count its bias in the last bin at the
+        # valid fraction only: that share is taken off again.
+        ev = self.cnn_reduce(pooled[:, :EK])  # (B, E * k, S)
+        if pad:
+            last = torch.arange(S, device=ev.device) == S - 1  # (S,)
+            ev = ev - (pad / ds) * self.cnn_reduce.bias[:, None] * last
+        return [ev, pooled[:, EK:]]
