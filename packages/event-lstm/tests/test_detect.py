@@ -88,6 +88,16 @@ def test_untrained_model_output_never_violates_the_refractory_period(tiny_cfg) -
     assert [(d.sample, d.event) for d in again] == [(d.sample, d.event) for d in dets]
 
 
+def test_the_default_overlap_holds_a_whole_event() -> None:
+    """Each event (signature plus the largest channel skew) must lie whole inside one window."""
+    from event_lstm.config import Config
+
+    cfg = Config()
+    event = cfg.generator.signature_samples + cfg.generator.max_skew_samples
+    assert cfg.detect.overlap_samples > event
+    assert cfg.detect.hop(cfg.generator.window_samples) == 900
+
+
 def test_streaming_detector_rejects_a_bad_hop() -> None:
     with pytest.raises(ConfigError, match="hop"):
         StreamingDetector(OracleModel(np.zeros((0, 2), int)), window=100, hop=200)

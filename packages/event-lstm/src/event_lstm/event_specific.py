@@ -404,16 +404,9 @@ class EventSpecificClassifier(EventModel):
         self.timing_resolution_samples = timing_resolution_samples
         self.refractory_period_samples = refractory_period_samples
         self.template_bank = EventTemplateBank(E, input_size, template_length, max_delay_samples)
-        # cnn_channels = 0: no per-event CNN, the LSTM sees the front end and the template scores
-        self.event_cnn = (
-            EventSpecificCNN(E, input_size, cnn_channels, use_shared=True) if cnn_channels else None
-        )
-        self.cnn_reduce = (
-            nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
-            if cnn_channels
-            else None
-        )
-        extra = E + (E * cnn_out_per_event + cnn_channels if cnn_channels else 0)
+        self.event_cnn = EventSpecificCNN(E, input_size, cnn_channels, use_shared=True)
+        self.cnn_reduce = nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
+        extra = E + E * cnn_out_per_event + cnn_channels
         self.encoder = SequenceEncoder(
             input_size,
             hidden_size,
@@ -452,10 +445,8 @@ class EventSpecificClassifier(EventModel):
         if pad:  # (F.pad copies even when it adds nothing)
             scores_t = F.pad(scores_t, (0, pad), value=-1.0)
         pooled_scores = F.max_pool1d(scores_t, ds)  # (B, E, S)
-        extra = [pooled_scores]
-        if self.event_cnn is not None:
-            extra += self._cnn_features(x, fast, S)
-        h = self.encoder(x, lengths, torch.cat(extra, dim=1).transpose(1, 2), fast)  # (B, S, D)
+        extra = torch.cat([pooled_scores, *self._cnn_features(x, fast, S)], dim=1)  # (B, X, S)
+        h = self.encoder(x, lengths, extra.transpose(1, 2), fast)  # (B, S, D)
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
         event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
         event_probs = torch.sigmoid(event_logits)
@@ -478,7 +469,6 @@ class EventSpecificClassifier(EventModel):
     def _cnn_features(self, x: Tensor, fast: bool, S: int) -> list[Tensor]:
         """Per-event CNN features at the LSTM rate: the reduced event features (B, E * k, S) and
         the shared pathway's (B, K, S)."""
-        assert self.event_cnn is not None and self.cnn_reduce is not None
         T, ds = x.shape[1], self.encoder.downsample
         pad = S * ds - T
         feats = self.event_cnn.features(x, fast)  # (B, E * K + K, T)
