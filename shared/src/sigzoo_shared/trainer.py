@@ -44,6 +44,7 @@ from sigzoo_shared.distributed import (
     wrap_ddp,
 )
 from sigzoo_shared.errors import CheckpointError, ConfigError, NonFiniteLossError
+from sigzoo_shared.heap import heap_reuse
 from sigzoo_shared.loader import set_epoch
 from sigzoo_shared.log import Heartbeat, progress, progress_enabled
 from sigzoo_shared.precise_bn import recompute_batchnorm
@@ -318,51 +319,58 @@ class Trainer:
                     {**state, "batches_done": batches_done, "epoch_means": means.state_dict()}
                 )
 
-        for epoch in range(start_epoch, cfg.epochs):
-            self.epoch = epoch
-            self.is_last_epoch = epoch == cfg.epochs - 1
-            t0 = time.perf_counter()
-            set_epoch(train_loader, epoch)
-            train_metrics = self._train_epoch(
-                ddp_model,
-                model,
-                train_step,
-                train_loader,
-                optimizer,
-                scheduler if scheduler_interval == "step" else None,
-                n_train,
-                save_mid_epoch,
-            )
-            if self.should_stop:  # max_steps reached inside the epoch
-                self.is_last_epoch = True
-            if cfg.precise_bn_batches > 0:
-                self._precise_bn(model, bn_step or train_step, train_loader)
-            metrics: dict[str, Any] = {"epoch": epoch, "step": self.global_step, **train_metrics}
-            if val_loader is not None:
-                metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
-            metrics = {
-                **metrics,
-                **all_reduce_mean(
-                    {k: v for k, v in metrics.items() if k not in ("epoch", "step")}, self.device
-                ),
-            }
-            metrics["lr"] = optimizer.param_groups[0]["lr"]
-            self._announce_callbacks(t0)
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, model, metrics)
-            if scheduler is not None and scheduler_interval == "epoch":
-                self._step_scheduler(scheduler, metrics.get(monitor))
-            metrics["epoch_time_s"] = round(time.perf_counter() - t0, 3)
-            self._log_epoch(metrics)
-            stop = self.should_stop or epoch == cfg.epochs - 1
-            if (epoch + 1) % cfg.checkpoint_every_n_epochs == 0 or stop:
-                state = self._state(model, optimizer, scheduler, manager, epoch)
-                if self.run_dir.write_enabled:
-                    manager.save(state, epoch, metrics.get(monitor))
-                elif manager.is_improvement(metrics.get(monitor)):
-                    manager.best = metrics[monitor]
-            if self.should_stop:
-                break
+        # on CPU, activations freed at one step are reused at the next instead of re-mapped
+        with heap_reuse(self.device.type == "cpu"):
+            for epoch in range(start_epoch, cfg.epochs):
+                self.epoch = epoch
+                self.is_last_epoch = epoch == cfg.epochs - 1
+                t0 = time.perf_counter()
+                set_epoch(train_loader, epoch)
+                train_metrics = self._train_epoch(
+                    ddp_model,
+                    model,
+                    train_step,
+                    train_loader,
+                    optimizer,
+                    scheduler if scheduler_interval == "step" else None,
+                    n_train,
+                    save_mid_epoch,
+                )
+                if self.should_stop:  # max_steps reached inside the epoch
+                    self.is_last_epoch = True
+                if cfg.precise_bn_batches > 0:
+                    self._precise_bn(model, bn_step or train_step, train_loader)
+                metrics: dict[str, Any] = {
+                    "epoch": epoch,
+                    "step": self.global_step,
+                    **train_metrics,
+                }
+                if val_loader is not None:
+                    metrics.update(self._validate(ddp_model, val_step or train_step, val_loader))
+                metrics = {
+                    **metrics,
+                    **all_reduce_mean(
+                        {k: v for k, v in metrics.items() if k not in ("epoch", "step")},
+                        self.device,
+                    ),
+                }
+                metrics["lr"] = optimizer.param_groups[0]["lr"]
+                self._announce_callbacks(t0)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, model, metrics)
+                if scheduler is not None and scheduler_interval == "epoch":
+                    self._step_scheduler(scheduler, metrics.get(monitor))
+                metrics["epoch_time_s"] = round(time.perf_counter() - t0, 3)
+                self._log_epoch(metrics)
+                stop = self.should_stop or epoch == cfg.epochs - 1
+                if (epoch + 1) % cfg.checkpoint_every_n_epochs == 0 or stop:
+                    state = self._state(model, optimizer, scheduler, manager, epoch)
+                    if self.run_dir.write_enabled:
+                        manager.save(state, epoch, metrics.get(monitor))
+                    elif manager.is_improvement(metrics.get(monitor)):
+                        manager.best = metrics[monitor]
+                if self.should_stop:
+                    break
         result = self._result(manager, stopped=self.should_stop)
         for cb in self.callbacks:
             cb.on_fit_end(self, model, result)
