@@ -282,10 +282,13 @@ def _detect_array(
     chunk_samples: int,
     device: torch.device | str,
 ) -> tuple[list[Detection], dict[str, float]]:
+    from sigzoo_shared.heap import heap_reuse
+
     det = StreamingDetector(model, window, hop, threshold, timing, device=device)
     t0 = time.perf_counter()
     out: list[Detection] = []
-    with torch.inference_mode():
+    # freed batch buffers stay in the heap instead of being unmapped and faulted in again per batch
+    with heap_reuse(torch.device(device).type == "cpu"), torch.inference_mode():
         for i in range(0, len(signal), chunk_samples):
             out += det.push(signal[i : i + chunk_samples])
         out += det.flush()
