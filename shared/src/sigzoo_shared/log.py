@@ -10,11 +10,12 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
-from typing import TypeVar
-
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, TypeVar
 
 from sigzoo_shared.distributed import is_rank_zero
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 T = TypeVar("T")
 
@@ -60,7 +61,12 @@ def progress_enabled(enabled: bool = True) -> bool:
 def progress(
     iterable: Iterable[T], *, desc: str = "", total: int | None = None, enabled: bool = True
 ) -> tqdm:
-    """Wrap an iterable in tqdm; a disabled bar costs nothing and still accepts `set_postfix`."""
+    """Wrap an iterable in tqdm; a disabled bar costs nothing and still accepts `set_postfix`.
+
+    tqdm is imported here, at the first bar: `tqdm.auto` is slow to import, and a command that
+    never trains (`detect`, `--help`) should not pay."""
+    from tqdm.auto import tqdm
+
     return tqdm(
         iterable,
         desc=desc,
