@@ -18,7 +18,7 @@ from vae_demo.config import (
 CONFIGS = Path(str(packaged_config("vae_demo"))).parent
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "demo.yaml", "fast.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "demo.yaml", "attention-gru.yaml"])
 def test_each_shipped_yaml_loads(name: str) -> None:
     cfg = load_config(Config, CONFIGS / name, base=CONFIGS / "default.yaml")
     assert cfg.data.window <= cfg.data.pattern_len
@@ -38,7 +38,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
     )
     assert (cfg.train.batch_size, cfg.train.optimizer, cfg.train.lr) == (256, "adamw", 1e-3)
     m = cfg.model  # our options, on by default (docs/vae-demo.md)
-    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.75, 0.25)
+    assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("stats", 0.75, 0.35)
     assert cfg.train.precise_bn_batches == 32 and m.center_input
     seed = load_config(Config, CONFIGS / "seed.yaml", base=CONFIGS / "default.yaml")
     assert seed.train.epochs == 600 and seed.model.reconstruct_time
@@ -48,11 +48,16 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
     assert not m.center_input
     assert seed.train.precise_bn_batches == 0
-    assert (cfg.model.encoder, cfg.model.decoder) == ("attention", "gru")
+    assert (cfg.model.encoder, cfg.model.decoder) == ("spectrum", "dense")
     assert (seed.model.encoder, seed.model.decoder) == ("attention", "gru")
-    fast = load_config(Config, CONFIGS / "fast.yaml", base=CONFIGS / "default.yaml")
-    assert (fast.model.encoder, fast.model.decoder) == ("spectrum", "dense")
-    assert fast.data == cfg.data and fast.train == cfg.train  # only the layers differ
+    # the default before issue 33: the original's layers with the floor tuned for them
+    old = load_config(Config, CONFIGS / "attention-gru.yaml", base=CONFIGS / "default.yaml")
+    assert (old.model.encoder, old.model.decoder, old.model.min_posterior_std) == (
+        "attention",
+        "gru",
+        0.25,
+    )
+    assert old.data == cfg.data and old.train == cfg.train  # only the model differs
     assert seed.model.beta == pytest.approx(1 / (256 * 128))
 
 
@@ -122,11 +127,14 @@ def test_a_run_older_than_a_setting_is_refused_naming_it() -> None:
 
 
 def test_a_run_older_than_the_layer_choice_is_read_with_the_original_layers() -> None:
-    """Runs before model.encoder/model.decoder all had the original's layers: fine while those are
-    the defaults, which a stored config without the keys is rebuilt with."""
+    """Runs before model.encoder/model.decoder all had the original's layers, no longer the
+    defaults: the check accepts them and `with_stored_layers` gives their layers back."""
+    from vae_demo.evaluate import with_stored_layers
+
     stored = to_dict(Config())
     for key in LAYER_KEYS:
         del stored["model"][key]
     check_stored_config(stored, "runs/x/config.yaml")
-    rebuilt = from_dict(Config, stored)
+    rebuilt = with_stored_layers(from_dict(Config, stored), {"config": stored})
     assert (rebuilt.model.encoder, rebuilt.model.decoder) == ("attention", "gru")
+    assert with_stored_layers(Config(), {"config": to_dict(Config())}) == Config()

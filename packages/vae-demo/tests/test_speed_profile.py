@@ -11,15 +11,16 @@ from vae_demo.config import Config, ModelConfig
 from vae_demo.evaluate import build_model
 
 SMALL = dict(channels=4, gru_units=8, n_heads=2, key_dim=4)
+ORIGINAL = dict(encoder="attention", decoder="gru")  # configs/attention-gru.yaml's layers
 
 
 @pytest.mark.parametrize(
     "model_kw",
     [
-        {},
-        {"encoder_pool": "flatten", "time_bypass": True, "spectral_weight": 0.0},
-        {"shift_tolerant": False, "keep_fraction": 1.0},
-        {"encoder": "spectrum", "decoder": "dense"},  # configs/fast.yaml: each one stage
+        {},  # the default layers (spectrum + dense): each one stage
+        ORIGINAL,
+        {**ORIGINAL, "encoder_pool": "flatten", "time_bypass": True, "spectral_weight": 0.0},
+        {**ORIGINAL, "shift_tolerant": False, "keep_fraction": 1.0},
     ],
 )
 def test_the_stages_own_every_parameter_once(model_kw: dict, tmp_path: Path) -> None:

@@ -38,7 +38,13 @@ from vae_demo.data import (
     series_windows,
     window_labels,
 )
-from vae_demo.evaluate import build_model, encode_windows, fit_kmeans, load_trained
+from vae_demo.evaluate import (
+    build_stored_model,
+    encode_windows,
+    fit_kmeans,
+    load_trained,
+    with_stored_layers,
+)
 from vae_demo.generator import make_series
 from vae_demo.model import TimeSeriesVAE
 
@@ -177,7 +183,8 @@ def load_pretrained(name: str = DEFAULT_PRETRAINED) -> PatternModel:
     names them and `vae-demo pretrained show NAME` prints the card."""
     from sigzoo_shared.pretrained import load_pretrained as load_shipped
 
-    loaded = load_shipped(PACKAGE_MODULE, name, Config, build_model)
+    loaded = load_shipped(PACKAGE_MODULE, name, Config, build_stored_model, needs_state=True)
+    loaded.config = with_stored_layers(loaded.config, loaded.state)
     state = loaded.state
     missing = [k for k in ("scaling", "centroids", "cluster_patterns") if k not in state]
     if missing:

@@ -38,8 +38,8 @@ from vae_demo.train import make_step
 ORIGINAL_EPOCH_S = 97.0
 ORIGINAL_SOURCE = "recorded: issue 33, Keras notebook, 97-101 s wall on 1 core"
 
-# the model changes that give the original notebook's encoder and decoder (configs/seed.yaml), and
-# the cheap ones (configs/fast.yaml)
+# the model changes that give the original notebook's encoder and decoder (configs/seed.yaml,
+# configs/attention-gru.yaml), and the cheap ones (the default)
 ORIGINAL_LAYERS: dict[str, Any] = {"encoder": "attention", "decoder": "gru"}
 FAST_LAYERS: dict[str, Any] = {"encoder": "spectrum", "decoder": "dense"}
 
@@ -133,7 +133,7 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
     columns = list(dict.fromkeys(k for row in rows for k in row))  # every row gets every column
     rows = [{k: row.get(k) for k in columns} for row in rows]
     epoch = rows[1]  # the configured model
-    other = rows[3]  # the other layers: the original's beside any others, or the fast ones
+    other = rows[3]  # the other layers: the original's beside any others, or the default ones
     original_layers = other["case"].startswith("train epoch, the original layers")
     ours, theirs = (epoch, other) if original_layers else (other, epoch)
     # the original's figure is for the default data (its windows, its batch size); on other data
@@ -150,7 +150,7 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
         zoo_row(
             "vae-demo",
             f"train epoch, CPU-s ({n_train} windows, batch {bs}): "
-            f"{'the configured' if original_layers else 'the fast'} layers against the original's",
+            f"{'the configured' if original_layers else 'the default'} layers against the original's",
             ours["epoch_cpu_s_estimate"],
             theirs["epoch_cpu_s_estimate"],
             "measured in this run: the original's layers (encoder=attention, decoder=gru) in PyTorch",
@@ -171,11 +171,11 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
 
 def bench_cases(cfg: Config) -> list[tuple[str, dict[str, Any]]]:
     """The configured model, the same with the time bypass, and the other layers with everything
-    else as configured: the fast ones (configs/fast.yaml) beside the original's, or the original's
+    else as configured: the default ones (spectrum + dense) beside the original's, or the original's
     beside any other."""
     m = cfg.model
     if {"encoder": m.encoder, "decoder": m.decoder} == ORIGINAL_LAYERS:
-        other, label = FAST_LAYERS, "the fast layers"
+        other, label = FAST_LAYERS, "the default layers"
     else:
         other, label = ORIGINAL_LAYERS, "the original layers"
     return [

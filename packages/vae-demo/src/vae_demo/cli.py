@@ -153,7 +153,7 @@ def dispatch(args: argparse.Namespace) -> None:
 
             from vae_demo.config import check_run
 
-            check_run(args.resume)  # a run today's code would rebuild differently: one line
+            check_run(args.resume, resuming=True)  # one that today's code would rebuild differently
             cfg = resume_config(  # the run's own config; its last.pt is checked before any data
                 Config,
                 args.resume,

@@ -100,7 +100,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The VAE: attention-gated conv encoder -> 2-D latent -> conv-transpose + GRU decoder."""
+    """The VAE: log-spectrum encoder -> 2-D latent -> dense decoder by default; the original's
+    attention-gated conv encoder and conv-transpose + GRU decoder with configs/attention-gru.yaml."""
 
     latent_dim: int = 2
     channels: int = 16  # conv filters in encoder and decoder
@@ -114,14 +115,15 @@ class ModelConfig:
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
     center_input: bool = True
-    # "attention": 3 x [conv -> BN -> gated self-attention] (the original); "spectrum": the log
-    # magnitude spectrum of each channel -> two dense layers (model.SpectrumEncoder says why).
-    # configs/fast.yaml sets spectrum + dense: ~30x cheaper per step, ARI lower (docs/vae-demo.md)
-    encoder: Literal["attention", "spectrum"] = "attention"
+    # "spectrum": the log magnitude spectrum of each channel -> two dense layers (model.SpectrumEncoder
+    # says why); "attention": 3 x [conv -> BN -> gated self-attention] (the original). With the dense
+    # decoder ~30x cheaper per step than the original's pair (configs/attention-gru.yaml; their ARI
+    # side by side: docs/vae-demo.md, "Speed")
+    encoder: Literal["attention", "spectrum"] = "spectrum"
     spectrum_units: int = 128  # hidden width of the spectrum encoder
-    # "gru": dense -> 4 transposed convs -> GRU over every step -> attention gate -> conv (the
-    # original; ~95 % of its training step); "dense": z -> two ReLU layers -> every sample at once
-    decoder: Literal["gru", "dense"] = "gru"
+    # "dense": z -> two ReLU layers -> every sample at once; "gru": dense -> 4 transposed convs -> GRU
+    # over every step -> attention gate -> conv (the original; ~95 % of its training step)
+    decoder: Literal["gru", "dense"] = "dense"
     dense_decoder_units: int = 256  # hidden width of the dense decoder
     gru_units: int = 128  # (decoder=gru)
     out_kernel_size: int = 5  # (decoder=gru)
@@ -135,8 +137,10 @@ class ModelConfig:
     kl_warmup_epochs: float = 10.0  # beta rises linearly from 0 over this many epochs (0 = off)
     init_log_var: float = -6.0  # initial bias of z_log_var (0 = the original's default init)
     # floor on the posterior std: sigma^2 = sigma_learned^2 + min_posterior_std^2 (0 = off). Noise the
-    # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together
-    min_posterior_std: float = 0.25
+    # decoder must tolerate; patterns then pay to sit apart, and a pattern's windows to sit together.
+    # 0.35 for the dense decoder, which at 0.25 spends the latent on detail within a pattern and
+    # merges patterns; 0.25 for the original's layers (configs/attention-gru.yaml)
+    min_posterior_std: float = 0.35
     # nats per latent dimension exempt from the KL penalty (0 = off): without them the posterior
     # collapses; 4 leaves room for 31 clusters apart by more than the floor's noise
     free_bits: float = 4.0
@@ -267,8 +271,26 @@ class Config:
 # of the options measured and removed since)
 HISTORY_COMMIT = "3358086"
 # Keys a run may lack: runs made before the encoder/decoder choice all had the original's layers,
-# which are still the defaults (a test fails if they stop being so)
-LAYER_KEYS = ("encoder", "spectrum_units", "decoder", "dense_decoder_units")
+# the defaults of that time; `stored_layers` gives those values back (they are no longer the defaults)
+PRE_CHOICE_LAYERS: dict[str, Any] = {
+    "encoder": "attention",
+    "spectrum_units": 128,
+    "decoder": "gru",
+    "dense_decoder_units": 256,
+}
+LAYER_KEYS = tuple(PRE_CHOICE_LAYERS)
+# The last commit whose defaults were the original's layers: it resumes runs that predate the choice
+PRE_CHOICE_COMMIT = "2307f93"
+
+
+def stored_layers(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The layer keys a stored config (`{"model": ...}`) lacks, with the values its run had.
+
+    Runs made before `model.encoder` / `model.decoder` existed all had the original's layers; read
+    with today's defaults they would be rebuilt with other layers and their weights would not fit.
+    """
+    model = stored.get("model") or {}
+    return {k: v for k, v in PRE_CHOICE_LAYERS.items() if k not in model}
 
 
 def _package_train_keys() -> list[str]:
@@ -303,15 +325,25 @@ def check_stored_config(stored: Mapping[str, Any], source: str) -> None:
         )
 
 
-def check_run(run_or_checkpoint: Path | str) -> None:
+def check_run(run_or_checkpoint: Path | str, resuming: bool = False) -> None:
     """`check_stored_config` on the config.yaml of a run (given as its folder or a checkpoint in it).
 
     Cheap, so `train --resume` and every loader call it before touching data; a checkpoint kept
-    without its run folder is checked by the core's loader alone.
+    without its run folder is checked by the core's loader alone. With `resuming`, a run without
+    the layer keys is refused too: resuming rebuilds the model from today's defaults (loading and
+    scoring such a run read its layers with `stored_layers`).
     """
     path = Path(run_or_checkpoint)
     for folder in (path,) if path.is_dir() else (path.parent, path.parent.parent):
         stored = folder / "config.yaml"
         if stored.is_file():
-            check_stored_config(read_yaml(stored), str(stored))
+            values = read_yaml(stored)
+            check_stored_config(values, str(stored))
+            missing = ", ".join(f"model.{k}" for k in stored_layers(values))
+            if resuming and missing:
+                raise ConfigError(
+                    f"{stored}: no {missing}: the run predates the layer choice and has the "
+                    f"original's layers, no longer the defaults; resume it with vae-demo at commit "
+                    f"{PRE_CHOICE_COMMIT} (this version scores and encodes it)"
+                )
             return

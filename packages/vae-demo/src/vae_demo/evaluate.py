@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from sigzoo_shared.runs import LoadedRun, load_run
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from vae_demo.config import Config, check_run
+from vae_demo.config import Config, check_run, stored_layers
 from vae_demo.data import (
     Splits,
     Windows,
@@ -130,13 +131,30 @@ def subset(w: Windows, n: int) -> Windows:
     return Windows(w.x[:n], w.y[:n], w.start[:n], w.scaling)
 
 
+def with_stored_layers(cfg: Config, state: Mapping[str, Any]) -> Config:
+    """`cfg` read from checkpoint `state`, with the layers its run had where its stored config
+    predates the layer keys (`config.stored_layers`)."""
+    stored = state.get("config")
+    missing = stored_layers(stored) if isinstance(stored, Mapping) else {}
+    if not missing:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **missing))
+
+
+def build_stored_model(cfg: Config, state: Mapping[str, Any]) -> TimeSeriesVAE:
+    """`build_model` for a stored run (the core's loaders with `needs_state=True`)."""
+    return build_model(with_stored_layers(cfg, state))
+
+
 def load_trained(
     run_or_checkpoint: Path | str, which: Literal["best", "last"] = "best"
 ) -> LoadedRun:
     """A run's model (eval mode) and config through the core's `load_run`, after `check_run` has
     refused a run that today's code would rebuild differently."""
     check_run(run_or_checkpoint)
-    return load_run(Config, run_or_checkpoint, build_model, which=which)
+    loaded = load_run(Config, run_or_checkpoint, build_stored_model, which=which, needs_state=True)
+    loaded.config = with_stored_layers(loaded.config, loaded.state)
+    return loaded
 
 
 def recompute_bn(
@@ -198,8 +216,10 @@ def encode_test(
     """The encoder test of a trained run (see the module docstring); writes encode.{json,md}, a figure
     and, with `input_path`, the latent of that series as latent.csv, into `out` (default: the run).
 
-    The run is checked before `out` is made, and a bad input file leaves no new `out` behind."""
-    loaded = load_trained(run_dir)
+    The last checkpoint, the one `score` and `vae_demo.load_run` use, so `latent.csv` holds what the
+    Python API gives for the same series. The run is checked before `out` is made, and a bad input
+    file leaves no new `out` behind."""
+    loaded = load_trained(run_dir, which="last")
     model, cfg = loaded.model, loaded.config
     target = Path(out) if out is not None else Path(run_dir)
     with RunDir.created("vae-demo", run_dir=target, verb="encode") as run:

@@ -18,9 +18,10 @@ the mean and std over time of its last feature map instead of the flattened map;
 puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`); `center_input` feeds
 the encoder x - 0.5.
 
-Cheaper layers (`Layers.encoder="spectrum"`, `Layers.decoder="dense"`; configs/fast.yaml): the encoder
-reads each channel's log magnitude spectrum (`SpectrumEncoder`), the decoder emits every sample at
-once (`DenseDecoder`); ~30x cheaper per training step, with a lower ARI (docs/vae-demo.md, "Speed").
+Cheaper layers (`Layers.encoder="spectrum"`, `Layers.decoder="dense"`; the package's default config,
+while this class defaults to the original's): the encoder reads each channel's log magnitude spectrum
+(`SpectrumEncoder`), the decoder emits every sample at once (`DenseDecoder`); ~30x cheaper per
+training step; they want a higher posterior floor (docs/vae-demo.md, "Speed", compares their ARI).
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """

@@ -246,8 +246,8 @@ def train(
 ) -> FitResult:
     """`vae-demo train`: fit the VAE on the configured series; returns the core's FitResult."""
     if resume is not None:
-        check_run(resume)  # a run today's code would rebuild differently, or a bad last.pt, is
-        check_resumable(resume)  # refused before any data is made
+        check_run(resume, resuming=True)  # a run today's code would rebuild differently, or a
+        check_resumable(resume)  # bad last.pt, is refused before any data is made
     device = setup(cfg.train)
     if resume is not None and run_dir is None:
         run_dir = resume
