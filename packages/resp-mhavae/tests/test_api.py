@@ -144,3 +144,23 @@ def test_pretrained_pack_ships_the_scorer_and_its_normalisation(
     want = detector.scorer().state_dict()
     got = loaded.model.state_dict()
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_a_zero_prediction_weight_scores_the_same_windows_without_decoding(
+    detector, trained_run
+) -> None:
+    """prediction_weight 0 skips the LSTM's decoding: the same windows score (the first k have no
+    history), each with its reconstruction error, equal to a tiny weight's score in the limit."""
+    cfg, _ = trained_run
+    L, k = cfg.data.l_win, cfg.data.look_back_num
+    z = np.random.default_rng(1).normal(size=(L * 8, len(detector.channels)))
+    windows = sliding_windows(z, window_starts(len(z), L, L // 4), L)
+    weights = detector.scorer().weights
+
+    def scores(w: float) -> np.ndarray:
+        args = (detector.vae, detector.lstm, windows, 4, k, weights, w, torch.device("cpu"))
+        return vae_lstm_window_scores(*args)
+
+    zero, tiny = scores(0.0), scores(1e-9)
+    assert np.isnan(zero[: 4 * k]).all() and np.isfinite(zero[4 * k :]).all()
+    np.testing.assert_allclose(zero[4 * k :], tiny[4 * k :], rtol=1e-6)

@@ -162,3 +162,43 @@ def test_overlapping_training_windows_keep_the_models_grid(recording: Path) -> N
     assert (np.diff(runs, axis=1) == 24).all()
     labelled = np.flatnonzero(rec.labels)
     assert not np.isin(labelled, (starts[:, None] + np.arange(24)).ravel()).any()
+
+
+def test_robust_normalisation_is_not_stretched_by_a_few_extreme_training_rows(
+    recording: Path,
+) -> None:
+    """normalisation: robust centres on the median and scales by IQR / 1.349 of the normal training
+    rows, so a short burst of extreme values in the training part barely moves it; zscore's std does."""
+    cfg = DataConfig(path=recording, l_win=48)
+    rec = load_recording(cfg)
+    spiked = dataclasses.replace(rec, values=rec.values.copy())
+    spiked.values[100:110, 1] += 1e3  # ten extreme rows in the (normal) training part
+    robust = dataclasses.replace(cfg, normalisation="robust")
+    p, q = prepare(rec, robust), prepare(spiked, robust)
+    fit_rows = int((p.split == TRAIN).sum()) * 48
+    normal = rec.values[:fit_rows][rec.labels[:fit_rows] == 0]
+    q25, median, q75 = np.percentile(normal, [25, 50, 75], axis=0)
+    assert np.allclose(p.mean, median) and np.allclose(p.std, (q75 - q25) / 1.349)
+    assert np.allclose(q.std, p.std, rtol=0.02) and np.allclose(q.mean, p.mean, rtol=0.02)
+    z, zs = prepare(rec, cfg), prepare(spiked, cfg)
+    assert zs.std[1] > 5 * z.std[1]  # the seed's z-score is stretched by the same rows
+
+
+def test_overlapping_training_windows_where_the_stride_does_not_divide_l_win(
+    recording: Path,
+) -> None:
+    """l_win 47 (a prime, as NAB's rogue_agent_key_hold gets) with train_overlap 4: the offsets 0, 11,
+    22, 33, 44 of every grid window, so the LSTM still gets runs l_win apart."""
+    cfg = DataConfig(path=recording, l_win=47, train_overlap=4)
+    rec = load_recording(cfg)
+    plain = prepare(rec, dataclasses.replace(cfg, train_overlap=1))
+    dense = prepare(rec, cfg)
+    assert len(dense.train_windows) > 4 * len(plain.train_windows)
+    assert len(dense.train_sequences) > 4 * len(plain.train_sequences)
+    first = dense.train_windows[dense.train_sequences[:, 0]]
+    after = dense.train_windows[dense.train_sequences[:, 1]]
+    z = ((rec.values - dense.mean) / dense.std).astype(np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(z, 47, axis=0)
+    start_of = {view[i].tobytes(): i for i in range(len(view))}
+    gaps = [start_of[b.tobytes()] - start_of[a.tobytes()] for a, b in zip(first, after)]
+    assert set(gaps) == {47}

@@ -58,6 +58,9 @@ class DataConfig:
     split: Split = "chronological"
     probation_fraction: float = 0.15  # NAB's probationary period
     center_windows: bool = False  # remove each window's per-channel mean (not the seed's)
+    # zscore: (x - mean) / std of the normal training rows (the seed's); robust: (x - median) / (IQR /
+    # 1.349), which a few extreme rows in the training part cannot stretch (std where the IQR is 0)
+    normalisation: Literal["zscore", "robust"] = "zscore"
 
     def __post_init__(self) -> None:
         problems = []

@@ -431,9 +431,13 @@ def _overlapping_train(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training windows every `stride` rows of the fitting part, none touching a seen label, and the
     (k + 1)-runs of them spaced l_win apart (the LSTM's grid, at every offset): more windows from the
-    same rows, which a model with ~40 non-overlapping training windows is short of."""
+    same rows, which a model with ~40 non-overlapping training windows is short of. The starts are the
+    offsets 0, stride, 2 stride, ... (< l_win) of every grid window, so each window's predecessors l_win
+    back are starts too even where the stride does not divide l_win (NAB's l_win = 47, say)."""
     L, k = cfg.l_win, cfg.look_back_num
-    starts = np.arange(0, fit_rows - L + 1, stride)
+    offsets = np.arange(0, L, stride)
+    starts = (np.arange(0, fit_rows - L + 1, L)[:, None] + offsets[None, :]).ravel()
+    starts = np.sort(starts[starts <= fit_rows - L])
     clean = np.concatenate([[0], np.cumsum(seen)])
     starts = starts[clean[starts + L] - clean[starts] == 0]
     view = np.lib.stride_tricks.sliding_window_view(z, L, axis=0)  # (N - L + 1, C, L)
@@ -496,12 +500,12 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
     rows_train = slice(0, fit_w * L)
     normal_train = rec.values[rows_train][seen[rows_train] == 0]
     if cfg.protocol == "original":
-        mean, std = rec.values.mean(0), rec.values.std(0)
+        reference = rec.values
     else:
         if len(normal_train) < 2:
             raise DataError(f"{rec.source}: the training part has no normal rows to normalise with")
-        mean, std = normal_train.mean(0), normal_train.std(0)
-    std = np.where(std > 1e-8, std, 1.0)
+        reference = normal_train
+    mean, std = normalisation_statistics(reference, cfg.normalisation)
     z = zscore(rec.values, mean, std)
     windows = _cut(z, L, cfg.center_windows)  # (W, C, L)
     row_labels = rec.labels[: n_windows * L]
@@ -548,6 +552,22 @@ def prepare(rec: Recording, cfg: DataConfig) -> Prepared:
         rec.name,
         n,
     )
+
+
+def normalisation_statistics(reference: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel centre and scale (C,), (C,) of the rows (N, C) the protocol normalises with.
+
+    `robust` takes the median and the interquartile range / 1.349 (equal to the std for Gaussian rows),
+    falling back to the std for a channel whose IQR is 0 (mostly one repeated value). Every consumer
+    computes (x - centre) / scale, so the pair is stored as `mean` and `std` either way.
+    """
+    if how == "robust":
+        q25, centre, q75 = np.percentile(reference, [25, 50, 75], axis=0)
+        scale = (q75 - q25) / 1.349
+        scale = np.where(scale > 1e-8, scale, reference.std(0))
+    else:
+        centre, scale = reference.mean(0), reference.std(0)
+    return centre, np.where(scale > 1e-8, scale, 1.0)
 
 
 def zscore(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -98,6 +98,9 @@ def vae_lstm_window_scores(
     score = torch.full_like(recon, float("nan"))
     offsets = torch.arange(look_back_num, 0, -1, device=device) * per_window  # (k,)
     targets = torch.arange(look_back_num * per_window, len(windows), device=device)
+    if prediction_weight == 0:  # the same windows score, without the LSTM's autoregressive decoding
+        score[targets] = recon[targets]
+        return score.cpu().numpy().astype(np.float64)
     for i in range(0, len(targets), batch_size):
         t = targets[i : i + batch_size]
         history = mu[t[:, None] - offsets[None, :]]  # (B, k, D, L)
