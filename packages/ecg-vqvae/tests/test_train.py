@@ -68,8 +68,22 @@ def test_resume_refuses_a_corrupt_checkpoint_before_reading_data(
     assert "last.pt" in err and str(gone) not in err and len(err.splitlines()) == 1
 
 
-def test_model_checkpoint_weights_initialise_a_new_run(tiny_overrides, tmp_path: Path) -> None:
+def test_model_checkpoint_weights_initialise_a_new_run(
+    tiny_overrides, tmp_path: Path, monkeypatch
+) -> None:
+    """A run started from another run's weights continues with that run's codebook (the documented
+    way to train a finished run further): no k-means re-initialisation on its first batch."""
+    from ecg_vqvae.quantizer import VectorQuantizerEMA
+
+    real_init, inits = VectorQuantizerEMA._init_kmeans, []
+
+    def counting_init(self, flat):  # noqa: ANN001, ANN202
+        inits.append(1)
+        return real_init(self, flat)
+
+    monkeypatch.setattr(VectorQuantizerEMA, "_init_kmeans", counting_init)
     assert main(["train", "--run-dir", str(tmp_path / "a"), *tiny_overrides, "train.epochs=1"]) == 0
+    assert len(inits) == 1
     weights = tmp_path / "a" / "checkpoints" / "last.pt"
     assert (
         main(
@@ -84,6 +98,7 @@ def test_model_checkpoint_weights_initialise_a_new_run(tiny_overrides, tmp_path:
         )
         == 0
     )
+    assert len(inits) == 1  # the second run kept the first run's codebook
     bad = [*tiny_overrides, "model.n_embed=16", f"model.model_checkpoint_weights={weights}"]
     assert main(["train", "--run-dir", str(tmp_path / "c"), *bad]) == 2
 
