@@ -10,6 +10,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from sigzoo_shared import (
+    ConfigError,
     EpochFigures,
     EpochMetrics,
     NonFiniteLossError,
@@ -42,6 +43,7 @@ def fit(
     callbacks=(),
     val: bool = True,
     bn_step=None,
+    resume: Path | None = None,
     **overrides,
 ):
     cfg = TrainConfig(
@@ -59,7 +61,7 @@ def fit(
     train = make_loader(regression(), cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_loader = make_loader(regression(64, seed=1), 32) if val else None
     result = Trainer(cfg, RunDir(tmp_path), callbacks, config=cfg).fit(
-        model, mse_step, train, val_loader, bn_step=bn_step
+        model, mse_step, train, val_loader, bn_step=bn_step, resume=resume
     )
     return model, result
 
@@ -356,3 +358,22 @@ def test_adam_takes_the_fused_update_with_the_configured_settings() -> None:
     assert build_optimizer(groups, cfg).defaults["fused"]
     sgd = build_optimizer(net.parameters(), TrainConfig(optimizer="sgd"))
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["foreach"]
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+def test_resume_refuses_to_stretch_a_planned_schedule(tmp_path: Path, scheduler: str) -> None:
+    """More epochs on a cosine / one-cycle run would train them at the old plan's end rate."""
+    fit(tmp_path, epochs=2, scheduler=scheduler)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=0.2, progress=False, device="cpu")
+    cfg.scheduler = scheduler
+    train = make_loader(regression(), cfg.batch_size, shuffle=True, seed=cfg.seed)
+    with pytest.raises(ConfigError, match="schedule was planned for"):
+        Trainer(cfg, RunDir(tmp_path), config=cfg).fit(
+            nn.Linear(5, 1), mse_step, train, resume=tmp_path
+        )
+
+
+def test_resume_with_more_epochs_continues_an_unplanned_schedule(tmp_path: Path) -> None:
+    fit(tmp_path, epochs=2, scheduler="step", scheduler_step_size=1)
+    _, result = fit(tmp_path, epochs=4, scheduler="step", scheduler_step_size=1, resume=tmp_path)
+    assert result.epochs_completed == 4

@@ -129,6 +129,29 @@ def build_scheduler(
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
 
 
+# what a cosine (epochs) or one-cycle (steps) schedule fixes when it is built
+_PLANNED_LENGTH = ("T_max", "total_steps")
+
+
+def check_schedule_length(scheduler: Any, saved: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a schedule planned for another length.
+
+    A cosine or one-cycle schedule's state holds the length it was built for; loading it into a run
+    with more epochs would keep the old plan, so the added epochs train at the schedule's final rate
+    (and cosine's rate then climbs back). A plan cannot be stretched after the fact without changing
+    the epochs already trained, so the honest way to train longer is a new run from these weights.
+    """
+    for key in _PLANNED_LENGTH:
+        planned, asked = saved.get(key), getattr(scheduler, key, None)
+        if planned is not None and asked is not None and planned != asked:
+            raise ConfigError(
+                f"{path}: cannot resume: its {type(scheduler).__name__} schedule was planned for "
+                f"{key}={planned} and this run asks for {asked} (train.epochs or train.max_steps "
+                "changed, or the batches per epoch did); keep them as they were, or train a new run "
+                "that starts from this run's weights"
+            )
+
+
 def move_to(batch: Any, device: torch.device) -> Any:
     """Tensors inside tuples/lists/dicts go to `device`; everything else is left alone."""
     if isinstance(batch, Tensor):
@@ -586,6 +609,7 @@ class Trainer:
                 f"({str(err).splitlines()[0]})"
             ) from err
         if scheduler is not None and state.get("scheduler_state") is not None:
+            check_schedule_length(scheduler, state["scheduler_state"], path)
             scheduler.load_state_dict(state["scheduler_state"])
         if state.get("scaler_state"):
             self.scaler.load_state_dict(state["scaler_state"])
