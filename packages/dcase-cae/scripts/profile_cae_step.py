@@ -2,7 +2,7 @@
 
 CAE (128 x 128 patches, z 40) on a random [0, 1] batch, fused Adam as the core builds it, one torch
 thread: a warm-up step, then `--steps` timed steps, user and system CPU seconds apart (getrusage) with
-the minor page faults, first with glibc's default allocation, then inside `dcase_cae.heap.heap_reuse`
+the minor page faults, first with glibc's default allocation, then inside `sigzoo_shared.heap.heap_reuse`
 (what `train` runs on CPU). The forward's convolution FLOPs are counted from the layer shapes, so the
 step's rate can be set against the CPU's matrix-product ceiling (`dcase-cae bench`). `--profile` adds
 torch.profiler's op table of one step (elapsed times, so on a loaded machine read the shares only).
@@ -17,8 +17,8 @@ import resource
 
 import torch
 import torch.nn.functional as F
-from dcase_cae.heap import heap_reuse
 from dcase_cae.model import CNNAutoEncoder
+from sigzoo_shared.heap import heap_reuse
 from torch import nn
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sigzoo_shared import DataError
+from sigzoo_shared.heap import heap_reuse
 from torch import nn
 
 from dcase_cae.config import Config
 from dcase_cae.data import WindowDataset, make_bank
-from dcase_cae.heap import heap_reuse
 from dcase_cae.model import WindowScorer
 
 

@@ -48,7 +48,6 @@ from dcase_cae.data import (
     make_bank,
     split_train_val,
 )
-from dcase_cae.heap import heap_reuse
 from dcase_cae.model import AttributeEmbedder, CNNAutoEncoder, DenseAE
 
 log = logging.getLogger(__name__)
@@ -135,7 +134,7 @@ def fit_windows(
 
     `bench --cases epoch` times this function, so what it measures is what `train` runs.
     `nn.Module.compile` compiles in place: parameter names, hence checkpoints, stay those of the
-    plain model. On CPU the fit runs inside `heap_reuse` (freed activations stay in the heap).
+    plain model. On CPU the core Trainer keeps freed activations in the heap (`heap_reuse`).
     """
     loader, val_loader = make_loaders(
         train_ds,
@@ -150,8 +149,7 @@ def fit_windows(
         model.compile()
     trainer = Trainer(cfg.train, run, callbacks, config=cfg, device=device)
     step = margin_step if isinstance(model, AttributeEmbedder) else reconstruction_step
-    with heap_reuse(device.type == "cpu"):
-        return trainer.fit(model, step, loader, val_loader, resume=resume)
+    return trainer.fit(model, step, loader, val_loader, resume=resume)
 
 
 def train_machine(
