@@ -55,8 +55,18 @@ def test_thresholds() -> None:
     assert M.percentile_threshold(s, 80) == pytest.approx(80.0)
     g = stats.gamma.rvs(2.0, scale=3.0, size=5000, random_state=0)
     shape, loc, scale = stats.gamma.fit(g)
-    assert M.gamma_threshold(g, 0.9) == pytest.approx(stats.gamma.ppf(0.9, shape, loc, scale))
+    fitted = stats.gamma.ppf(0.9, shape, loc, scale)
+    assert M.gamma_threshold(g, 0.9) == pytest.approx(fitted, rel=1e-3)
     assert M.gamma_threshold(g, 0.9) == pytest.approx(np.quantile(g, 0.9), rel=0.05)
+
+
+def test_gamma_threshold_does_not_depend_on_the_scores_scale() -> None:
+    """Scores of order 1e-3 (reconstruction errors) get the same threshold, scaled: a direct scipy
+    fit of these 200 scores at that scale returns a quantile ~100x above every score."""
+    g = np.random.default_rng(1).gamma(3.0, 1.0, 200) + 0.5
+    threshold = M.gamma_threshold(g, 0.9)
+    assert threshold == pytest.approx(np.quantile(g, 0.9), rel=0.1)
+    assert M.gamma_threshold(g * 1e-3, 0.9) == pytest.approx(threshold * 1e-3, rel=1e-4)
 
 
 def test_precision_recall_fbeta_by_hand() -> None:

@@ -69,14 +69,21 @@ def percentile_threshold(scores: ArrayLike, percentile: float) -> float:
 
 
 def gamma_threshold(scores: ArrayLike, quantile: float = 0.9) -> float:
-    """Quantile of a gamma distribution fitted to normal scores (the DCASE 2021-2023 baselines' decision)."""
+    """Quantile of a gamma distribution fitted to normal scores (the DCASE 2021-2023 baselines' decision).
+
+    The fit runs on the scores divided by their mean and the quantile is scaled back: the gamma family
+    is closed under scaling, so this is the same maximum-likelihood fit, but scipy's optimiser starts
+    from values of order 1 and does not wander off for scores of order 1e-3 (reconstruction errors),
+    where a direct fit can return a quantile far outside the scores.
+    """
     s = np.asarray(scores, dtype=float).ravel()
     if s.size < 2:
         raise ValueError(f"a gamma fit needs at least 2 scores, got {s.size}")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    shape, loc, scale = stats.gamma.fit(s)
-    return float(stats.gamma.ppf(quantile, shape, loc=loc, scale=scale))
+    unit = float(np.abs(s).mean()) or 1.0
+    shape, loc, scale = stats.gamma.fit(s / unit)
+    return float(stats.gamma.ppf(quantile, shape, loc=loc, scale=scale)) * unit
 
 
 def fbeta_from_pr(precision: float, recall: float, beta: float = 1.0) -> float:
