@@ -174,7 +174,18 @@ class ModelConfig:
 
 
 def _forecast_train() -> TrainConfig:
-    return TrainConfig(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine", grad_clip_norm=1.0)
+    # The measured recipe (docs/ecg-vqvae.md): 120 steps of 32 examples, 3.5-5 CPU-min. Cosine steps per
+    # epoch, so with one epoch the rate stays at lr. Four such epochs lowered MAE 1-3 % but raised the
+    # R-peak timing error by a third (lab notes), so a full epoch (~365 steps) is not the default.
+    return TrainConfig(
+        epochs=1,
+        limit_train_batches=120,
+        limit_val_batches=20,
+        lr=1e-3,
+        batch_size=32,
+        scheduler="cosine",
+        grad_clip_norm=1.0,
+    )
 
 
 @dataclass
@@ -216,7 +227,7 @@ class ForecastConfig:
 
 def _vqvae_train() -> TrainConfig:
     return TrainConfig(
-        epochs=20,
+        epochs=4,  # whole records: what docs/ecg-vqvae.md measured (then 2 more from its weights)
         lr=1e-3,
         batch_size=64,
         optimizer="adam",
