@@ -270,7 +270,7 @@ def encoder_stages(enc: nn.Module, x_enc: Tensor) -> list[Stage]:
 
 def decoder_stages(dec: nn.Module, z: Tensor) -> list[Stage]:
     """The original decoder per stage (upsampling, GRU, attention gate, output conv); another whole."""
-    if not isinstance(dec, Decoder) or not dec.recurrent:
+    if not isinstance(dec, Decoder):
         return [(f"decoder: {type(dec).__name__}", _stage(dec, z), [dec])]
     with torch.no_grad():
         h = F.relu(dec.dense(z)).view(-1, dec.channels, dec.steps)

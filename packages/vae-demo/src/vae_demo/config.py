@@ -118,14 +118,12 @@ class ModelConfig:
     # "spectrum": the log magnitude spectrum of each channel -> two dense layers (model.SpectrumEncoder
     # says why); "attention": 3 x [conv -> BN -> gated self-attention] (the original). With the dense
     # decoder ~30x cheaper per step than the original's pair (configs/attention-gru.yaml; their ARI
-    # side by side: docs/vae-demo.md, "Speed"); "min-spectrum": per frequency the smallest magnitude
-    # over the window's half-windows (model.SpectrumEncoder.magnitude; under measurement)
-    encoder: Literal["attention", "spectrum", "min-spectrum"] = "spectrum"
+    # side by side: docs/vae-demo.md, "Speed")
+    encoder: Literal["attention", "spectrum"] = "spectrum"
     spectrum_units: int = 128  # hidden width of the spectrum encoder
     # "dense": z -> two ReLU layers -> every sample at once; "gru": dense -> 4 transposed convs -> GRU
-    # over every step -> attention gate -> conv (the original; ~95 % of its training step); "conv":
-    # that decoder without its GRU and attention gate (docs/lab/vae-demo-speed.md, "Fifth session")
-    decoder: Literal["gru", "conv", "dense"] = "dense"
+    # over every step -> attention gate -> conv (the original; ~95 % of its training step)
+    decoder: Literal["gru", "dense"] = "dense"
     dense_decoder_units: int = 256  # hidden width of the dense decoder
     gru_units: int = 128  # (decoder=gru)
     out_kernel_size: int = 5  # (decoder=gru)

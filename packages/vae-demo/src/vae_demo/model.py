@@ -129,17 +129,10 @@ class SpectrumEncoder(nn.Module):
     """
 
     def __init__(
-        self,
-        c_in: int,
-        window: int,
-        hidden: int = 128,
-        dense_units: int = 8,
-        latent_dim: int = 2,
-        half_window_min: bool = False,
+        self, c_in: int, window: int, hidden: int = 128, dense_units: int = 8, latent_dim: int = 2
     ) -> None:
         super().__init__()
         self.register_buffer("basis", dft_basis(window), persistent=False)
-        self.half_window_min = half_window_min
         n_freq = window // 2 + 1
         self.norm = nn.BatchNorm1d(c_in * n_freq)
         self.hidden = nn.Linear(c_in * n_freq, hidden)
@@ -147,25 +140,9 @@ class SpectrumEncoder(nn.Module):
         self.z_mean = nn.Linear(dense_units, latent_dim)
         self.z_log_var = nn.Linear(dense_units, latent_dim)
 
-    def magnitude(self, x: Tensor) -> Tensor:  # x: (B, C, T) -> (B, C, F)
-        """|X_f| of the window, or with `half_window_min` the smallest |X_f| over its half-windows.
-
-        Why the half-window minimum: a window that is a fraction p >= 1/2 of pattern c and 1 - p of a
-        neighbour holds a half-window of c alone, so the minimum over half-windows keeps c's
-        frequencies (at ~2p - 1 of their strength) and drops the neighbour's: the encoder no longer
-        sees which neighbour, nor how much of it, only how pure the window is.
-        """
-        if not self.half_window_min:
-            re, im = (x @ self.basis).chunk(2, dim=-1)  # (B, C, F) each
-            return torch.sqrt(re.pow(2) + im.pow(2) + 1e-12)
-        T = x.shape[-1]
-        # the half-windows starting at every T/8-th sample, cyclically: a view, no copy
-        half = torch.cat([x, x[..., : T // 2 - 1]], dim=-1).unfold(-1, T // 2, T // 8)
-        spec = torch.fft.rfft(half, n=T, dim=-1)  # (B, C, 8, F): zero-padded to T
-        return torch.view_as_real(spec).pow(2).sum(-1).amin(dim=2).sqrt()  # (B, C, F)
-
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x: (B, C, T)
-        h = torch.log1p(self.magnitude(x))  # (B, C, F): log magnitude
+        re, im = (x @ self.basis).chunk(2, dim=-1)  # (B, C, F) each
+        h = torch.log1p(torch.sqrt(re.pow(2) + im.pow(2) + 1e-12))  # (B, C, F): log magnitude
         h = F.relu(self.hidden(self.norm(h.flatten(1))))  # (B, hidden)
         h = F.relu(self.dense(h))  # (B, dense_units)
         return self.z_mean(h), self.z_log_var(h)  # (B, D) each
@@ -183,10 +160,8 @@ class Decoder(nn.Module):
         key_dim: int = 8,
         gru_units: int = 128,
         out_kernel_size: int = 5,
-        recurrent: bool = True,
     ) -> None:
         super().__init__()
-        self.recurrent = recurrent
         self.steps, self.channels = window // 16, channels
         self.dense = nn.Linear(z_in, channels * self.steps)
         self.up = nn.ModuleList()
@@ -203,11 +178,9 @@ class Decoder(nn.Module):
                 )
             )
             self.bns.append(nn.BatchNorm1d(channels))
-        if recurrent:
-            self.gru = nn.GRU(channels, gru_units, batch_first=True)
-            self.attn = GatedAttention(gru_units, n_heads, key_dim)
-        c_last = gru_units if recurrent else channels
-        self.out = nn.Conv1d(c_last, c_out, out_kernel_size, padding=out_kernel_size // 2)
+        self.gru = nn.GRU(channels, gru_units, batch_first=True)
+        self.attn = GatedAttention(gru_units, n_heads, key_dim)
+        self.out = nn.Conv1d(gru_units, c_out, out_kernel_size, padding=out_kernel_size // 2)
 
     def upsample(self, z: Tensor) -> Tensor:  # z: (B, z_in) -> (B, channels, T)
         """The layers up to the last BatchNorm (all the decoder's BatchNorms live here)."""
@@ -217,10 +190,8 @@ class Decoder(nn.Module):
         return h
 
     def forward(self, z: Tensor) -> Tensor:  # z: (B, z_in)
-        h = self.upsample(z)  # (B, channels, T)
-        if self.recurrent:
-            h, _ = self.gru(h.transpose(1, 2))  # (B, T, gru_units)
-            h = self.attn(h.transpose(1, 2))  # (B, gru_units, T)
+        h, _ = self.gru(self.upsample(z).transpose(1, 2))  # (B, T, gru_units)
+        h = self.attn(h.transpose(1, 2))  # (B, gru_units, T)
         return torch.sigmoid(self.out(h))  # (B, c_out, T)
 
 
@@ -379,8 +350,7 @@ class Layers:
     gru_units: int = 128
     out_kernel_size: int = 5
     encoder: str = "attention"  # "attention": conv + attention blocks (the original); "spectrum"
-    decoder: str = "gru"  # "gru": conv-transpose + GRU + attention (the original); "dense"; "conv":
-    # the original's without its GRU and attention (the output conv reads the upsampled map)
+    decoder: str = "gru"  # "gru": conv-transpose + GRU + attention (the original); "dense"
     spectrum_units: int = 128  # hidden width of the spectrum encoder
     dense_decoder_units: int = 256  # hidden width of the dense decoder
 
@@ -426,14 +396,9 @@ class TimeSeriesVAE(nn.Module):
         self.encoder_time = time_channel and not time_bypass
         c_enc = n_features + (1 if self.encoder_time else 0)
         c_out = n_features + (1 if reconstruct_time else 0)
-        if size.encoder in ("spectrum", "min-spectrum"):
+        if size.encoder == "spectrum":
             self.encoder: nn.Module = SpectrumEncoder(
-                c_enc,
-                window,
-                size.spectrum_units,
-                size.dense_units,
-                latent_dim,
-                half_window_min=size.encoder == "min-spectrum",
+                c_enc, window, size.spectrum_units, size.dense_units, latent_dim
             )
         elif size.encoder == "attention":
             self.encoder = Encoder(
@@ -448,16 +413,14 @@ class TimeSeriesVAE(nn.Module):
                 pool=encoder_pool,
             )
         else:
-            raise ValueError(
-                f"encoder must be 'attention', 'spectrum' or 'min-spectrum', got {size.encoder!r}"
-            )
+            raise ValueError(f"encoder must be 'attention' or 'spectrum', got {size.encoder!r}")
         # A small initial posterior variance lets the decoder see an informative z from the first
         # step instead of unit-variance noise (with which it learns to ignore z: posterior collapse).
         nn.init.constant_(self.encoder.z_log_var.bias, init_log_var)
         z_in = latent_dim + (1 if time_bypass else 0)
         if size.decoder == "dense":
             self.decoder: nn.Module = DenseDecoder(z_in, c_out, window, size.dense_decoder_units)
-        elif size.decoder in ("gru", "conv"):
+        elif size.decoder == "gru":
             self.decoder = Decoder(
                 z_in,
                 c_out,
@@ -468,10 +431,9 @@ class TimeSeriesVAE(nn.Module):
                 size.key_dim,
                 size.gru_units,
                 size.out_kernel_size,
-                recurrent=size.decoder == "gru",
             )
         else:
-            raise ValueError(f"decoder must be 'gru', 'conv' or 'dense', got {size.decoder!r}")
+            raise ValueError(f"decoder must be 'gru' or 'dense', got {size.decoder!r}")
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(mu, logvar), each (B, D), of windows x (B, C, T).
