@@ -48,7 +48,7 @@ def test_defaults_reproduce_the_original_globals() -> None:
     assert (m.encoder_pool, m.keep_fraction, m.min_posterior_std) == ("flatten", 1.0, 0.0)
     assert not m.center_input
     assert seed.train.precise_bn_batches == 0
-    assert (cfg.model.encoder, cfg.model.decoder) == ("spectrum", "dense")
+    assert (cfg.model.encoder, cfg.model.decoder) == ("min-spectrum", "dense")
     assert (seed.model.encoder, seed.model.decoder) == ("attention", "gru")
     # the default before issue 33: the original's layers with the floor tuned for them
     old = load_config(Config, CONFIGS / "attention-gru.yaml", base=CONFIGS / "default.yaml")

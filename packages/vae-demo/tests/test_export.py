@@ -16,7 +16,8 @@ from vae_demo.cli import main
 @pytest.mark.parametrize(
     "overrides, axes",
     [
-        ({}, {0: "batch"}),  # the spectrum encoder: its DFT is built for one window length
+        ({}, {0: "batch"}),  # the min-spectrum encoder: its dense layer reads one window's bins
+        ({"encoder": "spectrum"}, {0: "batch"}),  # its DFT is built for one window length
         ({"encoder": "attention"}, {0: "batch", 2: "time"}),  # statistics pooling: any length
         ({"encoder": "attention", "encoder_pool": "flatten"}, {0: "batch"}),
     ],
@@ -54,7 +55,7 @@ def test_export_verb_writes_onnx_and_sidecar_with_parity(
     assert "max abs diff" in capsys.readouterr().out
     record = json.loads((tmp_path / "encoder.onnx.json").read_text(encoding="utf-8"))
     assert record["parity_max_abs_diff"] <= 1e-4
-    assert record["dynamic_axes"]["windows"] == {"0": "batch"}  # the default spectrum encoder
+    assert record["dynamic_axes"]["windows"] == {"0": "batch"}  # the default min-spectrum encoder
     # parity was checked on other batch sizes than the example's (4)
     assert [3, 8, 128] in [s[0] for s in record["parity_inputs"]]
     assert [17, 8, 128] in [s[0] for s in record["parity_inputs"]]

@@ -317,6 +317,69 @@ def test_the_fast_layers_decode_every_sample_and_encode_the_spectrum() -> None:
     assert not any("basis" in k for k in model.state_dict())
     with pytest.raises(ValueError, match="decoder must be 'gru' or 'dense'"):
         TimeSeriesVAE(7, 128, layers=Layers(decoder="lstm"))
+    with pytest.raises(
+        ValueError, match="encoder must be 'attention', 'spectrum' or 'min-spectrum'"
+    ):
+        TimeSeriesVAE(7, 128, layers=Layers(encoder="cepstrum"))
+
+
+def half_window_min_by_hand(x: np.ndarray) -> np.ndarray:
+    """min over the 8 half-windows starting at 0, T/8, ..., 7T/8 (cyclically) of |rfft| zero-padded
+    to T, per channel: the default encoder's input, written out with NumPy. x (C, T) -> (C, F)."""
+    T = x.shape[-1]
+    spectra = []
+    for start in range(0, T, T // 8):
+        half = np.roll(x, -start, axis=-1)[:, : T // 2]  # (C, T/2)
+        spectra.append(np.abs(np.fft.rfft(half, n=T, axis=-1)))  # (C, F)
+    return np.min(spectra, axis=0)
+
+
+def test_the_min_spectrum_encoder_reads_the_smallest_half_window_magnitude() -> None:
+    from vae_demo.model import SpectrumEncoder
+
+    x = torch.rand(3, 8, 128, generator=torch.Generator().manual_seed(0))
+    least = SpectrumEncoder(8, 128, half_window_min=True).magnitude(x)  # (3, 8, 65)
+    assert least.shape == (3, 8, 65)
+    for b in range(3):
+        expected = half_window_min_by_hand(x[b].double().numpy())
+        np.testing.assert_allclose(least[b].numpy(), expected, atol=1e-4, rtol=1e-5)
+    # a window 3/4 of one pattern (5 Hz) and 1/4 of its neighbour (11 Hz): the whole window's
+    # spectrum holds both, the minimum over half-windows only the majority's
+    t = torch.arange(128) / 128
+    major, minor = torch.sin(2 * torch.pi * 5 * t), torch.sin(2 * torch.pi * 11 * t + 1.0)
+    mixed = torch.cat([major[:96], minor[96:]])[None, None]  # (1, 1, 128)
+    full = SpectrumEncoder(1, 128).magnitude(mixed)[0, 0]
+    least = SpectrumEncoder(1, 128, half_window_min=True).magnitude(mixed)[0, 0]
+    assert full[11] > 0.2 * full[5]
+    assert least[5] > 10 and least[11] < 1e-3
+    # so its features are near those of the pure majority pattern, and far from the neighbour's
+    pure = SpectrumEncoder(1, 128, half_window_min=True).magnitude(major[None, None])[0, 0]
+    other = SpectrumEncoder(1, 128, half_window_min=True).magnitude(minor[None, None])[0, 0]
+    assert (least - pure).norm() < 0.5 * (least - other).norm()
+
+
+def test_the_default_layers_encode_with_the_half_window_minimum() -> None:
+    from vae_demo.config import Config
+    from vae_demo.evaluate import build_model
+    from vae_demo.model import DenseDecoder, SpectrumEncoder
+
+    torch.manual_seed(0)
+    model = build_model(Config()).eval()
+    assert isinstance(model.encoder, SpectrumEncoder) and model.encoder.half_window_min
+    assert isinstance(model.decoder, DenseDecoder)
+    x = torch.rand(4, 8, 128)
+    out = model(x)
+    assert out.recon.shape == out.target.shape == (4, 7, 128)
+    assert out.mu.shape == out.logvar.shape == (4, 2)
+    # a cyclic shift by a multiple of T/8 only reorders the half-windows
+    mu, _ = model.encode(x)
+    torch.testing.assert_close(model.encode(torch.roll(x, 48, dims=-1))[0], mu, atol=1e-4, rtol=0)
+    # the plain spectrum encoder (the previous default) has the same weights' shapes: only the
+    # stored config tells them apart
+    plain = TimeSeriesVAE(7, 128, layers=Layers(encoder="spectrum", decoder="dense"))
+    assert {k: v.shape for k, v in plain.state_dict().items()} == {
+        k: v.shape for k, v in model.state_dict().items()
+    }
 
 
 FAST = Layers(encoder="spectrum", decoder="dense", spectrum_units=16, dense_decoder_units=16)

@@ -25,6 +25,10 @@ def test_loss_falls_and_metrics_are_logged_per_epoch(trained: Path) -> None:
     assert [h["epoch"] for h in history] == [0, 1, 2]
     # the whole loss: in 18 steps of the tiny default the spectral part falls fastest
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+    # with the default encoder (the half-window minimum spectrum)
+    assert (
+        yaml.safe_load((trained / "config.yaml").read_text())["model"]["encoder"] == "min-spectrum"
+    )
     for key in (
         "val_loss",
         "val_recon",
@@ -179,6 +183,30 @@ def test_a_run_older_than_the_layer_choice_is_scored_with_its_layers_and_not_res
     assert main(["train", "--resume", str(run), "train.epochs=2"]) == 2
     err = capsys.readouterr().err
     assert "no model.encoder" in err and f"commit {PRE_CHOICE_COMMIT}" in err
+
+
+def test_a_run_of_the_previous_default_encoder_is_scored_with_it(
+    tmp_path: Path, tiny: list[str], capsys
+) -> None:
+    """A run trained with `model.encoder=spectrum` (the default before min-spectrum) has weights of
+    the same shapes as the default's: only its stored config keeps it from being rebuilt with the
+    half-window minimum. Loading, scoring and resuming use the stored encoder."""
+    import vae_demo
+    from vae_demo.evaluate import load_trained
+
+    run = tmp_path / "spectrum"
+    assert (
+        main(["train", "--run-dir", str(run), *tiny, "model.encoder=spectrum", "train.epochs=1"])
+        == 0
+    )
+    loaded = load_trained(run, which="last")
+    assert loaded.config.model.encoder == "spectrum"
+    assert not loaded.model.encoder.half_window_min
+    assert not vae_demo.load_run(run).model.encoder.half_window_min
+    assert main(["score", "--run-dir", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "train.epochs=2"]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["encoder"] == "spectrum"
+    assert [h["epoch"] for h in read_metrics(run)] == [0, 1]
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:

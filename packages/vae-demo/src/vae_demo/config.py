@@ -100,7 +100,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The VAE: log-spectrum encoder -> 2-D latent -> dense decoder by default; the original's
+    """The VAE: min-spectrum encoder -> 2-D latent -> dense decoder by default; the original's
     attention-gated conv encoder and conv-transpose + GRU decoder with configs/attention-gru.yaml."""
 
     latent_dim: int = 2
@@ -115,11 +115,13 @@ class ModelConfig:
     # the encoder sees x - 0.5 instead of the [0, 1] min-max-scaled window: with all-positive input a
     # first-layer filter whose weights sum negative is off for every window (a dead unit)
     center_input: bool = True
-    # "spectrum": the log magnitude spectrum of each channel -> two dense layers (model.SpectrumEncoder
-    # says why); "attention": 3 x [conv -> BN -> gated self-attention] (the original). With the dense
-    # decoder ~30x cheaper per step than the original's pair (configs/attention-gru.yaml; their ARI
-    # side by side: docs/vae-demo.md, "Speed")
-    encoder: Literal["attention", "spectrum"] = "spectrum"
+    # "min-spectrum": per channel and frequency the smallest magnitude over the window's 8
+    # half-windows -> log -> two dense layers (model.SpectrumEncoder.magnitude says why: a window's
+    # minority neighbour drops out); "spectrum": the whole window's log magnitude spectrum, the
+    # previous default, a little cheaper and a little lower in ARI; "attention": 3 x [conv -> BN ->
+    # gated self-attention] (the original). With the dense decoder ~26-33x cheaper per step than the
+    # original's pair (configs/attention-gru.yaml; their ARI side by side: docs/vae-demo.md, "Speed")
+    encoder: Literal["attention", "spectrum", "min-spectrum"] = "min-spectrum"
     spectrum_units: int = 128  # hidden width of the spectrum encoder
     # "dense": z -> two ReLU layers -> every sample at once; "gru": dense -> 4 transposed convs -> GRU
     # over every step -> attention gate -> conv (the original; ~95 % of its training step)

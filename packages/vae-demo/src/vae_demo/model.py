@@ -18,10 +18,12 @@ the mean and std over time of its last feature map instead of the flattened map;
 puts a floor under the posterior's standard deviation (`TimeSeriesVAE.encode`); `center_input` feeds
 the encoder x - 0.5.
 
-Cheaper layers (`Layers.encoder="spectrum"`, `Layers.decoder="dense"`; the package's default config,
-while this class defaults to the original's): the encoder reads each channel's log magnitude spectrum
-(`SpectrumEncoder`), the decoder emits every sample at once (`DenseDecoder`); ~30x cheaper per
-training step; they want a higher posterior floor (docs/vae-demo.md, "Speed", compares their ARI).
+Cheaper layers (`Layers.encoder="min-spectrum"` or `"spectrum"`, `Layers.decoder="dense"`; the
+package's default config has min-spectrum, while this class defaults to the original's): the encoder
+reads each channel's log magnitude spectrum (`SpectrumEncoder`; min-spectrum takes per frequency the
+smallest magnitude over the window's half-windows, `SpectrumEncoder.magnitude`), the decoder emits
+every sample at once (`DenseDecoder`); ~26-33x cheaper per training step; they want a higher
+posterior floor (docs/vae-demo.md, "Speed", compares their ARI).
 
 Shapes: B batch, C input channels (signal F + 1 time), T window length, D latent size.
 """
@@ -129,10 +131,17 @@ class SpectrumEncoder(nn.Module):
     """
 
     def __init__(
-        self, c_in: int, window: int, hidden: int = 128, dense_units: int = 8, latent_dim: int = 2
+        self,
+        c_in: int,
+        window: int,
+        hidden: int = 128,
+        dense_units: int = 8,
+        latent_dim: int = 2,
+        half_window_min: bool = False,
     ) -> None:
         super().__init__()
         self.register_buffer("basis", dft_basis(window), persistent=False)
+        self.half_window_min = half_window_min
         n_freq = window // 2 + 1
         self.norm = nn.BatchNorm1d(c_in * n_freq)
         self.hidden = nn.Linear(c_in * n_freq, hidden)
@@ -140,9 +149,26 @@ class SpectrumEncoder(nn.Module):
         self.z_mean = nn.Linear(dense_units, latent_dim)
         self.z_log_var = nn.Linear(dense_units, latent_dim)
 
+    def magnitude(self, x: Tensor) -> Tensor:  # x: (B, C, T) -> (B, C, F)
+        """|X_f| of the window, or with `half_window_min` the smallest |X_f| over its half-windows.
+
+        Why the half-window minimum: a window that is a fraction p >= 1/2 of pattern c and 1 - p of a
+        neighbour holds a half-window of c alone, so the minimum over half-windows keeps c's
+        frequencies (at ~2p - 1 of their strength) and drops the neighbour's: the encoder no longer
+        sees which neighbour, nor how much of it, only how pure the window is. The 8 half-windows
+        start every T/8 samples, cyclically, and are zero-padded to T (the whole window's bins).
+        """
+        if not self.half_window_min:
+            re, im = (x @ self.basis).chunk(2, dim=-1)  # (B, C, F) each
+            return torch.sqrt(re.pow(2) + im.pow(2) + 1e-12)
+        T = x.shape[-1]
+        # the half-windows starting at every T/8-th sample, cyclically: a view, no copy
+        half = torch.cat([x, x[..., : T // 2 - 1]], dim=-1).unfold(-1, T // 2, T // 8)
+        spec = torch.fft.rfft(half, n=T, dim=-1)  # (B, C, 8, F): zero-padded to T
+        return torch.view_as_real(spec).pow(2).sum(-1).amin(dim=2).sqrt()  # (B, C, F)
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x: (B, C, T)
-        re, im = (x @ self.basis).chunk(2, dim=-1)  # (B, C, F) each
-        h = torch.log1p(torch.sqrt(re.pow(2) + im.pow(2) + 1e-12))  # (B, C, F): log magnitude
+        h = torch.log1p(self.magnitude(x))  # (B, C, F): log magnitude
         h = F.relu(self.hidden(self.norm(h.flatten(1))))  # (B, hidden)
         h = F.relu(self.dense(h))  # (B, dense_units)
         return self.z_mean(h), self.z_log_var(h)  # (B, D) each
@@ -349,7 +375,8 @@ class Layers:
     dense_units: int = 8  # encoder dense layer before z_mean / z_log_var
     gru_units: int = 128
     out_kernel_size: int = 5
-    encoder: str = "attention"  # "attention": conv + attention blocks (the original); "spectrum"
+    encoder: str = "attention"  # "attention": conv + attention blocks (the original); "spectrum";
+    # "min-spectrum": the spectrum per frequency at its smallest over the window's half-windows
     decoder: str = "gru"  # "gru": conv-transpose + GRU + attention (the original); "dense"
     spectrum_units: int = 128  # hidden width of the spectrum encoder
     dense_decoder_units: int = 256  # hidden width of the dense decoder
@@ -396,9 +423,14 @@ class TimeSeriesVAE(nn.Module):
         self.encoder_time = time_channel and not time_bypass
         c_enc = n_features + (1 if self.encoder_time else 0)
         c_out = n_features + (1 if reconstruct_time else 0)
-        if size.encoder == "spectrum":
+        if size.encoder in ("spectrum", "min-spectrum"):
             self.encoder: nn.Module = SpectrumEncoder(
-                c_enc, window, size.spectrum_units, size.dense_units, latent_dim
+                c_enc,
+                window,
+                size.spectrum_units,
+                size.dense_units,
+                latent_dim,
+                half_window_min=size.encoder == "min-spectrum",
             )
         elif size.encoder == "attention":
             self.encoder = Encoder(
@@ -413,7 +445,9 @@ class TimeSeriesVAE(nn.Module):
                 pool=encoder_pool,
             )
         else:
-            raise ValueError(f"encoder must be 'attention' or 'spectrum', got {size.encoder!r}")
+            raise ValueError(
+                f"encoder must be 'attention', 'spectrum' or 'min-spectrum', got {size.encoder!r}"
+            )
         # A small initial posterior variance lets the decoder see an informative z from the first
         # step instead of unit-variance noise (with which it learns to ignore z: posterior collapse).
         nn.init.constant_(self.encoder.z_log_var.bias, init_log_var)
