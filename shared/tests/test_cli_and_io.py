@@ -345,6 +345,20 @@ def test_config_names_a_shipped_config_unless_a_file_of_that_name_is_here(
     assert shipped_config("shipzoo", None) is None
 
 
+def test_a_timed_console_script_is_found_beside_the_interpreter_without_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.venv/bin/python -m sigzoo_shared.bench --time ... -- pkg demo` times that venv's `pkg`."""
+    import sys
+
+    from sigzoo_shared.bench import time_command
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    name = Path(sys.executable).name  # a command only the interpreter's own bin/ holds now
+    row = time_command([name, "-c", "pass"], "pkg")
+    assert row["command"] == f"{name} -c pass" and row["cpu_s"] >= 0
+
+
 def test_a_timed_command_records_its_cpu_and_the_zoo_page_lists_it(tmp_path: Path) -> None:
     """README times come from whole commands timed as a user runs them; a failing one has no time."""
     import sys
@@ -361,6 +375,8 @@ def test_a_timed_command_records_its_cpu_and_the_zoo_page_lists_it(tmp_path: Pat
         bench_main(["--time", str(out), "--package", "pkg", "--", sys.executable, "-c", "exit(3)"])
     assert bench_main(["--zoo", str(tmp_path), "pkg"]) == 0
     page = (tmp_path / "zoo.md").read_text()
+    with pytest.raises(RuntimeError, match="no-such-sigzoo-cmd: no such command"):
+        bench_main(["--time", str(out), "--package", "pkg", "--", "no-such-sigzoo-cmd"])
     assert (
         "Whole commands" in page and "range(3_000_000)" in page and "No zoo rows from: pkg" in page
     )

@@ -121,6 +121,27 @@ COMMANDS_FILE = "commands.json"
 COMMAND_COLUMNS = ("package", "command", "cpu_s", "wall_s", "peak_rss_mb", "threads", "load_1min")
 
 
+def resolve_command(name: str) -> str:
+    """The executable `name` runs: the console script beside this interpreter first, then PATH.
+
+    `.venv/bin/python -m sigzoo_shared.bench --time ... -- vae-demo demo` must time that venv's
+    `vae-demo` even when the venv is not activated (nox puts its bin/ on PATH; a shell often does not).
+    """
+    import os
+    import shutil
+    import sys
+
+    if os.sep in name:
+        return name
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=search)
+    if found is None:
+        raise RuntimeError(
+            f"{name}: no such command beside {sys.executable} or on PATH; nothing was timed"
+        )
+    return found
+
+
 def time_command(
     argv: Sequence[str], package: str, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -140,7 +161,8 @@ def time_command(
     # as after an install: bytecode cached (a PYTHONDONTWRITEBYTECODE in the caller's shell would
     # recompile torch's modules at every start of the command, ~3 CPU-s each, which users do not pay)
     child_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    done = subprocess.run(list(argv), env={**child_env, **(env or {})}, check=False)
+    command = [resolve_command(argv[0]), *argv[1:]]
+    done = subprocess.run(command, env={**child_env, **(env or {})}, check=False)
     wall = time.perf_counter() - w0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
