@@ -56,13 +56,27 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
     }
     assert all(r["mae_mv"] > 0 for r in pooled)
     for r in pooled:  # deterministic methods: CRPS is the MAE; sampled ones score their spread
-        if r["method"] in ("vqvae_forecaster", "rr_ensemble"):
+        if r["method"] == "rr_ensemble":
             assert 0 < r["crps_mv"] < r["mae_mv"]
+        elif r["method"] == "vqvae_forecaster":  # its samples are snapped, its point is not
+            assert r["crps_mv"] > 0 and r["crps_mv"] != r["mae_mv"]
         else:
             assert np.isclose(r["crps_mv"], r["mae_mv"])
         assert 0 <= r["timing_error_s"] <= 0.5 and r["beat_aligned_mae_mv"] > 0
         sampled = r["method"] in ("vqvae_forecaster", "rr_ensemble")
         assert (r["sample_timing_error_s"] is not None) == sampled
+    # continuous samples: only the forecaster's sample scores change, on the same drawn futures
+    out = tmp_path / "continuous"
+    argv = ["evaluate", "--run-dir", str(forecaster_run), "--out", str(out)]
+    assert main([*argv, "evaluate.snap_samples=false"]) == 0
+    other = {
+        (r["method"], r["horizon_s"]): r
+        for r in json.loads((out / "results.json").read_text())["forecast"]["pooled"]
+    }
+    for r in pooled:
+        twin = other[(r["method"], r["horizon_s"])]
+        assert twin["mae_mv"] == r["mae_mv"]
+        assert (twin["crps_mv"] != r["crps_mv"]) == (r["method"] == "vqvae_forecaster")
     flat = [r for r in pooled if r["method"] in ("context_median", "context_mean", "persistence")]
     assert all(r["timing_error_s"] == 0.5 for r in flat)  # no peaks: every beat costs the cap
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}

@@ -71,3 +71,22 @@ def test_untrained_forecaster_with_prior_returns_the_prior_through_the_vqvae() -
         stats = vqvae.revin.stats(context)
         expected = vqvae.decode(vqvae.encode(prior, stats)[0], stats)
     assert torch.allclose(pred, expected, atol=1e-5)
+
+
+def test_snapped_forecasts_are_decoded_from_the_nearest_codes() -> None:
+    """`snap` (the sampled futures' default) decodes codebook entries, the nearest ones: an untrained
+    forecaster's latents are the prior's codes already, a trained correction moves them off the codes."""
+    torch.manual_seed(0)
+    vqvae = small_vqvae(normalization="revin").eval()
+    forecaster = LatentForecaster(vqvae, d_model=16, n_layers=1, n_heads=2, use_prior=True).eval()
+    context, prior = torch.randn(2, 2, 1080), torch.randn(2, 2, 1080)
+    z = torch.randn(3, 8, 540)
+    with torch.no_grad():
+        snapped = forecaster.nearest_codes(z)  # (3, 8, 540)
+        nearest = torch.cdist(z.transpose(1, 2), vqvae.quantizer.embed[None]).argmin(-1)  # (3, 540)
+        assert torch.equal(snapped, vqvae.quantizer.embed[nearest].transpose(1, 2))
+        untrained = forecaster(context, prior)
+        assert torch.allclose(forecaster(context, prior, snap=True), untrained, atol=1e-5)
+        torch.nn.init.normal_(forecaster.patch_out.weight, std=0.5)  # a learned correction
+        hedge = forecaster(context, prior)
+        assert not torch.allclose(forecaster(context, prior, snap=True), hedge, atol=1e-3)

@@ -160,7 +160,8 @@ class ECGModel:
             if samples:
                 rng = np.random.default_rng(seed)
                 priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)
-                drawn = sample_futures(self.forecaster, contexts, priors, batch)[:, 0]
+                snap = self.config.evaluate.snap_samples
+                drawn = sample_futures(self.forecaster, contexts, priors, batch, snap)[:, 0]
         return Forecast(point=point, samples=drawn, fs=fs_model)
 
     def _context_window(self, x: np.ndarray, start_s: float | None) -> np.ndarray:

@@ -243,6 +243,9 @@ class EvaluateConfig:
     n_samples: int = (
         8  # K futures drawn per example for CRPS and the spread figure (0 = point only)
     )
+    # each sampled future decoded from the nearest codes of its latents (false: from the continuous
+    # latents, the point forecast's damped hedge); the point forecast itself is never snapped
+    snap_samples: bool = True
     beat_metrics: bool = True  # R-peak timing and beat-aligned errors against the .atr beats
     timing_cap_s: float = 0.5  # a beat with no forecast peak within this costs this much (s)
     max_examples_per_record: int | None = (

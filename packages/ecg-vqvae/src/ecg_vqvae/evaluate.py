@@ -295,7 +295,7 @@ def score_record(
             points["vqvae_forecaster"] = model_forecast(forecaster, contexts, prior, ev.batch_size)
             if ev.n_samples:
                 samples["vqvae_forecaster"] = sample_futures(
-                    forecaster, contexts, priors, ev.batch_size
+                    forecaster, contexts, priors, ev.batch_size, ev.snap_samples
                 )
         for method, point in points.items():
             for h_s, h in zip(cfg.forecast.horizons_s, horizons):

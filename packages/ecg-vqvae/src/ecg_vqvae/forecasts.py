@@ -8,6 +8,9 @@ timing is uncertain. Its futures are sampled from the two sources of uncertainty
 - the model's weights: the transformer runs with dropout on (Monte Carlo dropout, Gal & Ghahramani,
   ICML 2016), the frozen VQ-VAE in eval mode.
 
+Each sampled future's latents are snapped to their nearest codes before decoding (`snap`, default): one
+plausible future has sharp beats, not the point forecast's damped hedge (docs/ecg-vqvae.md, ablation).
+
 The same RR-drawn priors without the model form the naive ensemble `rr_ensemble`, so CRPS compares the
 model's spread with the spread a practitioner gets for free. This is not a prior over code sequences
 (no autoregressive prior is trained); see docs/ecg-vqvae.md.
@@ -46,16 +49,21 @@ def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, 
 
 @torch.no_grad()
 def model_forecast(
-    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray | None, batch_size: int
+    model: LatentForecaster,
+    contexts: np.ndarray,
+    priors: np.ndarray | None,
+    batch_size: int,
+    snap: bool = False,
 ) -> np.ndarray:
-    """(n, L, W*T) forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses them."""
+    """(n, L, W*T) forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses them;
+    `snap`: decoded from the nearest codes of the predicted latents."""
     out = []
     for i in range(0, len(contexts), batch_size):
         c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
         p = None
         if model.use_prior:
             p = torch.from_numpy(np.ascontiguousarray(priors[i : i + batch_size], dtype=np.float32))
-        out.append(model(c, p).numpy())
+        out.append(model(c, p, snap=snap).numpy())
     return np.concatenate(out)
 
 
@@ -75,12 +83,17 @@ def sampled_priors(
 
 
 def sample_futures(
-    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray, batch_size: int
+    model: LatentForecaster,
+    contexts: np.ndarray,
+    priors: np.ndarray,
+    batch_size: int,
+    snap: bool = True,
 ) -> np.ndarray:
-    """(k, n, L, horizon) futures: one forward pass per drawn prior (k, n, L, horizon), dropout on."""
+    """(k, n, L, horizon) futures: one forward pass per drawn prior (k, n, L, horizon), dropout on;
+    `snap`: each decoded from the nearest codes of its latents."""
     model.train()  # dropout on; LatentForecaster.train keeps the VQ-VAE in eval mode
     try:
-        return np.stack([model_forecast(model, contexts, p, batch_size) for p in priors])
+        return np.stack([model_forecast(model, contexts, p, batch_size, snap) for p in priors])
     finally:
         model.eval()
 

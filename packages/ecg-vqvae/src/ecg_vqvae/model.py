@@ -300,6 +300,10 @@ class LatentForecaster(nn.Module):
     and the network predicts a *correction* of its latents (the output projection starts at zero, so an
     untrained forecaster reproduces the prior as the VQ-VAE reconstructs it). Without it, the queries are
     learned constants and the network must find the rhythm itself.
+
+    With `snap`, each predicted latent is replaced by its nearest codebook entry before decoding: a
+    future made of codes, as the VQ-VAE reconstructs real ECG, with sharp beats where the continuous
+    prediction hedges between codes (used for sampled futures; the point forecast keeps the hedge).
     """
 
     def __init__(
@@ -342,7 +346,7 @@ class LatentForecaster(nn.Module):
         self.vqvae.eval()  # frozen: BatchNorm statistics and the codebook stay as trained
         return self
 
-    def forward(self, context: Tensor, prior: Tensor | None = None) -> Tensor:
+    def forward(self, context: Tensor, prior: Tensor | None = None, snap: bool = False) -> Tensor:
         B, T = context.shape[0], context.shape[-1]
         with torch.no_grad():
             z_q, _, _, stats = self.vqvae.encode(context)  # (B, D, N)
@@ -367,12 +371,22 @@ class LatentForecaster(nn.Module):
         z_future = self.patch_out(h.transpose(1, 2))  # (B, D, W*N)
         if self.use_prior:
             z_future = z_future + z_prior
+        if snap:
+            z_future = self.nearest_codes(z_future)
         n = self.vqvae.n_positions
         out = [
             self.vqvae.decode(z_future[:, :, i * n : (i + 1) * n], stats)
             for i in range(self.n_windows)
         ]
         return torch.cat(out, dim=-1)  # (B, L, W*T)
+
+    @torch.no_grad()
+    def nearest_codes(self, z: Tensor) -> Tensor:
+        """Latents (B, D, N) -> their nearest codebook entries (B, D, N)."""
+        B, D, N = z.shape
+        quantizer = self.vqvae.quantizer
+        codes = quantizer.nearest(z.transpose(1, 2).reshape(-1, D))  # (B*N,)
+        return quantizer.embed_code(codes).view(B, N, D).transpose(1, 2)
 
 
 def build_vqvae(model_cfg: object, window_samples: int) -> VQVAE:
