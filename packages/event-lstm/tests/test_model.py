@@ -132,12 +132,13 @@ def test_spectral_convolution_equals_conv1d(c_in, c_out, kernel, padding, groups
     assert torch.allclose(got[..., :300], want, atol=1e-4)
 
 
-@pytest.mark.parametrize("T", [300, 305])  # 305: the last LSTM step holds 5 samples
-def test_fast_inference_gives_the_reference_outputs(T) -> None:
+# 305: the last LSTM step holds 5 samples; cnn_channels 0: the model without the per-event CNN
+@pytest.mark.parametrize(("T", "cnn_channels"), [(300, 2), (305, 2), (305, 0)])
+def test_fast_inference_gives_the_reference_outputs(T, cnn_channels) -> None:
     """FFT convolutions, the front end as matrix products and skipped timing heads change nothing a
     user reads (events, onsets, probabilities within float rounding), with padded windows too."""
     torch.manual_seed(0)
-    model = EventSpecificClassifier(**ES).eval()
+    model = EventSpecificClassifier(**{**ES, "cnn_channels": cnn_channels}).eval()
     x, *_ = batch(4, T)
     lengths = torch.tensor([T, T, 200, 81])
     with torch.no_grad():
@@ -169,6 +170,39 @@ def test_front_end_convolutions_as_matrix_products_equal_conv1d() -> None:
     sq = torch.rand(3, 1, 300)
     want = F.conv1d(F.pad(sq, (0, 79)), torch.ones(1, 1, 80))  # sums over 80 samples, zero beyond
     assert torch.allclose(window_sums(sq, 80), want, atol=1e-4)
+
+
+def test_event_specific_model_without_the_per_event_cnn_trains() -> None:
+    """`cnn_channels=0` drops the per-event CNN: the LSTM sees the front end and template scores."""
+    torch.manual_seed(0)
+    model = EventSpecificClassifier(**{**ES, "cnn_channels": 0})
+    assert model.event_cnn is None and model.cnn_reduce is None
+    x, labels, timings = batch()
+    out = model(x, event_mask=labels > 0.5)
+    assert out["timing_logits"].shape == (3, 16, 30)
+    EventSpecificLoss()(out, labels, timings)["loss"].backward()
+    assert model.template_bank.templates.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cnn_channels", [0, 2])
+def test_a_new_model_starts_at_the_event_prior(cnn_channels) -> None:
+    """The presence head's output bias is log(p / (1 - p)), so an untrained model reports each type
+    with about the prior probability p, not 0.5 (its weights add a little: the max over 30 steps)."""
+    from event_lstm.builders import build_model
+    from event_lstm.config import ModelConfig
+
+    torch.manual_seed(0)
+    p = 0.094  # the generator's rate: 0.5 s windows, mean gap 2 s + 1 / 0.3 s
+    model = build_model(ModelConfig(**{**ES, "cnn_channels": cnn_channels})).eval()
+    assert ModelConfig().event_prior == p
+    assert torch.allclose(model.event_head[-1].bias, torch.full((16,), math.log(p / (1 - p))))
+    with torch.no_grad():
+        probs = model(batch(8, 300)[0])["event_probs"]  # (B, E)
+    assert abs(probs.mean().item() - p) < 0.01 and probs.max() < 0.15
+    with torch.no_grad():  # a head whose weights contribute nothing sits exactly at the prior
+        model.event_head[-1].weight.zero_()
+        probs = model(batch(8, 300)[0])["event_probs"]
+    assert torch.allclose(probs, torch.full_like(probs, p))
 
 
 def test_cnn_reduction_after_pooling_equals_pooling_after_it() -> None:

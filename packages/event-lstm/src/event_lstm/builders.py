@@ -37,6 +37,7 @@ def build_model(m: ModelConfig) -> nn.Module:
         cnn_out_per_event=m.cnn_out_per_event,
         timing_head_dim=m.timing_head_dim,
         timing_head_heads=m.timing_head_heads,
+        event_prior=m.event_prior,
         **common,
     )
 

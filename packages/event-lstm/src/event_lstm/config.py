@@ -73,10 +73,14 @@ class ModelConfig:
     # event-specific architecture
     template_length: int = 80
     max_delay_samples: float = 10.0  # +-5 ms
-    cnn_channels: int = 4  # per event; the original used 32 (see configs/seed.yaml)
+    # per event; the original used 32 (see configs/seed.yaml); 0 = no per-event CNN
+    cnn_channels: int = 4
     cnn_out_per_event: int = 4  # per-event CNN features passed on to the LSTM
     timing_head_dim: int = 16
     timing_head_heads: int = 4
+    # event_specific: the presence head starts at this probability (its output bias at the log-odds),
+    # not at 0.5: the generator's rate, a window of 0.5 s over a mean gap of 2 s + 1 / 0.3 s = 0.094
+    event_prior: float = 0.094
 
     def __post_init__(self) -> None:
         problems = []
@@ -92,6 +96,12 @@ class ModelConfig:
                 f"model.timing_head_heads ({self.timing_head_heads}) must divide "
                 f"model.timing_head_dim ({self.timing_head_dim})"
             )
+        if self.cnn_channels < 0:
+            problems.append(
+                f"model.cnn_channels must be >= 0 (0: no per-event CNN), got {self.cnn_channels}"
+            )
+        if not 0 < self.event_prior < 1:
+            problems.append(f"model.event_prior must be in (0, 1), got {self.event_prior}")
         if not 0 <= self.dropout < 1:
             problems.append(f"model.dropout must be in [0, 1), got {self.dropout}")
         if problems:

@@ -28,6 +28,7 @@ from event_lstm.backbone import (
     NEG,
     EventModel,
     SequenceEncoder,
+    init_prior_bias,
     mlp_head,
     n_steps,
     pool_events,
@@ -396,6 +397,7 @@ class EventSpecificClassifier(EventModel):
         timing_head_dim: int = 32,
         timing_head_heads: int = 4,
         event_pooling: str = "mean",
+        event_prior: float | None = None,
     ) -> None:
         super().__init__()
         E = num_events
@@ -404,9 +406,16 @@ class EventSpecificClassifier(EventModel):
         self.timing_resolution_samples = timing_resolution_samples
         self.refractory_period_samples = refractory_period_samples
         self.template_bank = EventTemplateBank(E, input_size, template_length, max_delay_samples)
-        self.event_cnn = EventSpecificCNN(E, input_size, cnn_channels, use_shared=True)
-        self.cnn_reduce = nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
-        extra = E + E * cnn_out_per_event + cnn_channels
+        # cnn_channels = 0: no per-event CNN, the LSTM sees the front end and the template scores
+        self.event_cnn = (
+            EventSpecificCNN(E, input_size, cnn_channels, use_shared=True) if cnn_channels else None
+        )
+        self.cnn_reduce = (
+            nn.Conv1d(E * cnn_channels, E * cnn_out_per_event, 1, groups=E)
+            if cnn_channels
+            else None
+        )
+        extra = E + (E * cnn_out_per_event + cnn_channels if cnn_channels else 0)
         self.encoder = SequenceEncoder(
             input_size,
             hidden_size,
@@ -420,6 +429,7 @@ class EventSpecificClassifier(EventModel):
         )
         D = self.encoder.output_size
         self.event_head = mlp_head(D, hidden_size, E, dropout)
+        init_prior_bias(self.event_head[-1], event_prior)
         self.timing_heads = EventSpecificTimingHeads(
             E, D, timing_head_dim, timing_head_heads, dropout
         )
@@ -445,7 +455,10 @@ class EventSpecificClassifier(EventModel):
         if pad:  # (F.pad copies even when it adds nothing)
             scores_t = F.pad(scores_t, (0, pad), value=-1.0)
         pooled_scores = F.max_pool1d(scores_t, ds)  # (B, E, S)
-        extra = torch.cat([pooled_scores, *self._cnn_features(x, fast, S)], dim=1)  # (B, X, S)
+        parts = [pooled_scores]
+        if self.event_cnn is not None:
+            parts += self._cnn_features(x, fast, S)
+        extra = torch.cat(parts, dim=1)  # (B, X, S)
         h = self.encoder(x, lengths, extra.transpose(1, 2), fast)  # (B, S, D)
         mask = step_mask(self.encoder.step_lengths(lengths), S, B, x.device)
         event_logits = pool_events(self.event_head, h, mask, self.event_pooling)  # (B, E)
@@ -469,6 +482,7 @@ class EventSpecificClassifier(EventModel):
     def _cnn_features(self, x: Tensor, fast: bool, S: int) -> list[Tensor]:
         """Per-event CNN features at the LSTM rate: the reduced event features (B, E * k, S) and
         the shared pathway's (B, K, S)."""
+        assert self.event_cnn is not None and self.cnn_reduce is not None
         T, ds = x.shape[1], self.encoder.downsample
         pad = S * ds - T
         feats = self.event_cnn.features(x, fast)  # (B, E * K + K, T)
