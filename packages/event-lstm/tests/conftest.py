@@ -19,6 +19,7 @@ TINY = [
     "model.hidden_size=16",
     "model.frontend_channels=16",
     "model.attention_heads=4",
+    "model.num_layers=2",  # transfer tests: the pre-trained upper LSTM layer fits the classifier
     "model.cnn_channels=2",
     "model.cnn_out_per_event=1",
     "model.timing_head_dim=8",

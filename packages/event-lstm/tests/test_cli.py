@@ -67,20 +67,27 @@ def test_version_via_module() -> None:
     assert "0.1.0" in out.stdout
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "seed.yaml", "lstm.yaml", "compare.yaml"])
+@pytest.mark.parametrize(
+    "name", ["default.yaml", "seed.yaml", "lstm.yaml", "compare.yaml", "event-cnn.yaml"]
+)
 def test_each_shipped_yaml_loads(name) -> None:
     path = Path(str(resources.files("event_lstm") / "configs" / name))
     cfg = load_config(Config, path)
     assert cfg.model.num_events == 16
     if name == "seed.yaml":
         assert cfg.model.downsample == 1 and cfg.model.cnn_channels == 32
-        assert cfg.model.arch == "lstm"  # the original's model
-    if name == "lstm.yaml":  # the earlier default: only the model family differs
-        assert cfg == replace(Config(), model=replace(Config().model, arch="lstm"))
+        assert cfg.model.arch == "lstm" and cfg.model.num_layers == 2  # the original's model
+    earlier = {"num_layers": 2}
+    if name == "lstm.yaml":  # the earlier default: the model family and its layers differ
+        model = replace(Config().model, arch="lstm", **earlier)
+        assert cfg == replace(Config(), model=model, train=replace(Config().train, epochs=20))
+    if name in ("event-cnn.yaml", "compare.yaml"):  # the earlier event-specific model
+        assert cfg.model == replace(Config().model, cnn_channels=4, **earlier)
 
 
 def test_the_default_model_is_the_event_specific_one() -> None:
-    assert Config().model.arch == "event_specific"
+    model = Config().model  # without the per-event CNN, one BiLSTM layer (docs: speed section)
+    assert model.arch == "event_specific" and model.cnn_channels == 0 and model.num_layers == 1
 
 
 def test_train_evaluate_detect_and_resume(tmp_path, dataset, capsys) -> None:

@@ -17,7 +17,13 @@ from sigzoo_shared.config import replace
 KEYS = json.loads((Path(__file__).parent / "state_dict_keys.json").read_text())
 
 # the model sizes the stored key list was written with (the original's widths)
-WIDTHS = {"hidden_size": 128, "frontend_channels": 64, "cnn_channels": 8, "timing_head_dim": 32}
+WIDTHS = {
+    "hidden_size": 128,
+    "num_layers": 2,
+    "frontend_channels": 64,
+    "cnn_channels": 8,
+    "timing_head_dim": 32,
+}
 
 
 def shapes(model) -> dict[str, list[int]]:

@@ -29,6 +29,7 @@ DEMO_OVERRIDES = (
     "model.hidden_size=48",
     "model.frontend_channels=32",
     "model.attention_heads=8",
+    "model.num_layers=2",  # the pre-trained encoder's upper layer transfers (not the first)
     "model.cnn_channels=4",
     "model.cnn_out_per_event=2",
     "model.timing_head_dim=16",
