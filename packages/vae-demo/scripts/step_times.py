@@ -17,26 +17,16 @@ import time
 
 import torch
 from sigzoo_shared.config import load_config
+from vae_demo.bench import training_step_parts
 from vae_demo.config import Config
 from vae_demo.evaluate import build_model
-from vae_demo.train import make_step
 
 STEPS_PER_EPOCH = 151  # the default data: 38 618 training windows in batches of 256
 
 
 def step_cpu_s(cfg: Config, x: torch.Tensor, repeat: int = 7, warmup: int = 2) -> float:
     model = build_model(cfg).train()
-    m = cfg.model
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
-    step = make_step(
-        m.beta,
-        free_bits=m.free_bits,
-        shift_tolerant=m.shift_tolerant,
-        keep=m.keep_fraction,
-        spectral=m.spectral_weight,
-    )
+    opt, step = training_step_parts(model, cfg)
     times = []
     for _ in range(warmup + repeat):
         t0 = time.process_time()

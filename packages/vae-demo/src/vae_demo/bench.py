@@ -308,6 +308,25 @@ def decoder_stages(dec: nn.Module, z: Tensor) -> list[Stage]:
     ]
 
 
+def training_step_parts(
+    model: TimeSeriesVAE, cfg: Config
+) -> tuple[torch.optim.Optimizer, Callable[..., Any]]:
+    """The optimizer and the loss step training uses for `cfg`, so a timed step costs what a real one
+    does (the profile here and scripts/step_times.py)."""
+    m = cfg.model
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
+    step = make_step(
+        m.beta,
+        free_bits=m.free_bits,
+        shift_tolerant=m.shift_tolerant,
+        keep=m.keep_fraction,
+        spectral=m.spectral_weight,
+    )
+    return opt, step
+
+
 def profile_step(
     model: TimeSeriesVAE, x: Tensor, cfg: Config, repeat: int = 5
 ) -> list[dict[str, Any]]:
@@ -341,16 +360,7 @@ def profile_step(
                 [],
             )
         )
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
-    step = make_step(
-        m.beta,
-        free_bits=m.free_bits,
-        shift_tolerant=m.shift_tolerant,
-        keep=m.keep_fraction,
-        spectral=m.spectral_weight,
-    )
+    opt, step = training_step_parts(model, cfg)
 
     def whole() -> None:
         loss, _ = step(model, (x, labels))
