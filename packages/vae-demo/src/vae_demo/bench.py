@@ -68,18 +68,8 @@ def bench(cfg: Config, out_dir: Path | str, repeat: int = 5) -> list[dict[str, A
     for label, changes in bench_cases(cfg):
         case_cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **changes))
         model = build_model(case_cfg).to(device)
-        opt = torch.optim.AdamW(
-            model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-        )
-        m = case_cfg.model  # the configured loss: free bits, the trimmed shift-tolerant error and
-        # the spectral term
-        step = make_step(
-            m.beta,
-            free_bits=m.free_bits,
-            shift_tolerant=m.shift_tolerant,
-            keep=m.keep_fraction,
-            spectral=m.spectral_weight,
-        )
+        # the configured loss: free bits, the trimmed shift-tolerant error and the spectral term
+        opt, step = training_step_parts(model, case_cfg)
 
         def train_step() -> None:
             loss, _ = step(model, (x, y))  # noqa: B023
