@@ -162,7 +162,7 @@ class SpectrumEncoder(nn.Module):
             re, im = (x @ self.basis).chunk(2, dim=-1)  # (B, C, F) each
             return torch.sqrt(re.pow(2) + im.pow(2) + 1e-12)
         T = x.shape[-1]
-        # the half-windows starting at every T/8-th sample, cyclically: a view, no copy
+        # the half-windows starting at every T/8-th sample, cyclically: one padded copy, unfold's view
         half = torch.cat([x, x[..., : T // 2 - 1]], dim=-1).unfold(-1, T // 2, T // 8)
         spec = torch.fft.rfft(half, n=T, dim=-1)  # (B, C, 8, F): zero-padded to T
         return torch.view_as_real(spec).pow(2).sum(-1).amin(dim=2).sqrt()  # (B, C, F)
