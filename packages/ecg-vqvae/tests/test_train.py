@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from ecg_vqvae.cli import main
 from ecg_vqvae.train import load_vqvae, train_vqvae
-from sigzoo_shared import load_checkpoint
+from sigzoo_shared import ConfigError, load_checkpoint
 
 
 def test_vqvae_training_lowers_the_loss_and_logs_codebook_health(tiny_cfg, tmp_path: Path) -> None:
@@ -148,3 +149,90 @@ def test_run_resumed_mid_epoch_reports_the_same_codebook_usage(
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model_state"]
     b = load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _beats(T: int, at: list[int], fs: float = 360.0) -> torch.Tensor:
+    """(1, 2, T) mV: a 1 mV, 25 ms wide Gaussian QRS at each sample index of `at` on both leads."""
+    t = torch.arange(T, dtype=torch.float32)
+    sigma = 0.0125 * fs / 2
+    x = torch.zeros(T) + sum(torch.exp(-0.5 * ((t - a) / sigma) ** 2) for a in at)
+    return x.expand(1, 2, T).clone()
+
+
+def test_qrs_envelope_peaks_at_the_beat_and_pays_a_missing_beat_more_than_a_late_one() -> None:
+    from ecg_vqvae.train import qrs_envelope, qrs_envelope_kernels
+
+    kernels = qrs_envelope_kernels(360.0)
+    truth = _beats(1080, [300, 700])
+    env = qrs_envelope(truth, kernels)  # (1, 2, 1080)
+    assert env.shape == truth.shape
+    for lead in range(2):
+        peak = int(env[0, lead, :500].argmax())
+        assert abs(peak - 300) <= 3  # linear phase: the envelope stays on the beat
+    late = _beats(1080, [310, 710])  # 28 ms late
+    flat = torch.zeros_like(truth)  # the beats dropped, as a pointwise median does when unsure
+    cost = {
+        name: (qrs_envelope(f, kernels) - env).abs().mean().item()
+        for name, f in (("truth", truth), ("late", late), ("flat", flat))
+    }
+    assert cost["truth"] == 0.0 and 0 < cost["late"] < 0.5 * cost["flat"]
+
+
+def test_forecast_step_adds_the_weighted_envelope_term() -> None:
+    from ecg_vqvae.train import make_forecast_step, qrs_envelope, qrs_envelope_kernels
+
+    future, pred = _beats(1080, [300]), _beats(1080, [320])
+
+    class Fixed(torch.nn.Module):
+        def forward(self, context: torch.Tensor, prior: torch.Tensor | None = None):
+            return pred
+
+    batch = (torch.zeros(1, 2, 1080), future)
+    plain, parts = make_forecast_step("l1")(Fixed(), batch)
+    assert "envelope" not in parts
+    loss, parts = make_forecast_step("l1", envelope_weight=2.0, fs=360.0)(Fixed(), batch)
+    kernels = qrs_envelope_kernels(360.0)
+    expected = (qrs_envelope(pred, kernels) - qrs_envelope(future, kernels)).abs().mean()
+    assert torch.isclose(parts["envelope"], expected)
+    assert torch.isclose(loss, plain + 2.0 * expected)
+
+
+def test_forecast_validation_examples_follow_their_own_stride(tiny_cfg) -> None:
+    import dataclasses
+
+    import numpy as np
+    from ecg_vqvae.train import forecast_datasets
+
+    segments = {"r": np.zeros((2, 360 * 30), dtype=np.float32)}
+    dense = forecast_datasets(tiny_cfg, segments)  # data.forecast_stride_s = 1.5
+    sparse = forecast_datasets(tiny_cfg, segments, stride_s=6.0)
+    assert [s for _, s in sparse.index] == [s for _, s in dense.index][::4]
+    with pytest.raises(ConfigError, match="forecast.val_stride_s"):
+        dataclasses.replace(tiny_cfg.forecast, val_stride_s=-1.0)
+
+
+def test_energy_shift_grows_with_the_delay_and_prefers_a_sharp_beat_at_the_median_time() -> None:
+    from ecg_vqvae.train import energy_shift, qrs_envelope, qrs_envelope_kernels
+
+    kernels = qrs_envelope_kernels(360.0)
+    truth = qrs_envelope(_beats(1080, [400]), kernels)
+
+    def cost(at: list[int], scale: float = 1.0) -> float:
+        pred = qrs_envelope(scale * _beats(1080, at), kernels)
+        return energy_shift(pred, truth, 360.0).item()
+
+    assert cost([400]) == pytest.approx(0.0, abs=1e-6)
+    late10, late20, late40 = cost([410]), cost([420]), cost([440])
+    assert late20 == pytest.approx(2 * late10, rel=0.05)  # the earth mover's distance: linear in d
+    assert late40 == pytest.approx(4 * late10, rel=0.05)
+    assert cost([], 0.0) > late40  # a missing beat costs its energy for the rest of the window
+    # truth equally likely 20 samples early or late: a sharp beat at the median costs less than a
+    # beat at either guess, and less than two half-height beats at both (a hedge)
+    early, late = (qrs_envelope(_beats(1080, [a]), kernels) for a in (380, 420))
+
+    def expected(pred_at: list[int], scale: float = 1.0) -> float:
+        pred = qrs_envelope(scale * _beats(1080, pred_at), kernels)
+        return 0.5 * (energy_shift(pred, early, 360.0) + energy_shift(pred, late, 360.0)).item()
+
+    assert expected([400]) <= expected([380]) + 1e-6
+    assert expected([400]) < expected([380, 420], 0.5)
