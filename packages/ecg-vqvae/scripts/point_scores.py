@@ -3,10 +3,11 @@
     python packages/ecg-vqvae/scripts/point_scores.py --data-dir path/to/mitdb --stride-s 20 \
         runs/ecg-vqvae/whole-fc-s0 runs/ecg-vqvae/fc6x4-s0
 
-MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap)
-and of repeat-last-beat and the context median, on the same examples (one every --stride-s seconds of
-the first run's validation and test records), as `evaluate` scores them. Used to compare training
-lengths on the validation records before spending a full evaluation on the test records.
+MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap),
+of its beat forecast when it has a beat head, and of repeat-last-beat and the context median, on the
+same examples (one every --stride-s seconds of the first run's validation and test records), as
+`evaluate` scores them. Used to compare training choices on the validation records before spending a
+full evaluation on the test records.
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ def main() -> None:
             truth = np.stack([seg[:, s + w : s + 2 * w] for s in starts])
             rel_beats = [beats[(beats >= s + w) & (beats < s + 2 * w)] - (s + w) for s in starts]
             naive = naive_forecasts(contexts, w, fs)
+            prior = naive["repeat_last_beat"]
             preds = {
-                run: model_forecast(model.eval(), contexts, naive["repeat_last_beat"], 64)
-                for run, (model, _) in models.items()
+                run: model_forecast(m.eval(), contexts, prior, 64) for run, (m, _) in models.items()
             }
+            for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
+                if getattr(m, "beat_head", False):
+                    preds[f"{run}:beats"] = model_forecast(m, contexts, prior, 64, head="beats")
             preds.update({m: naive[m] for m in ("repeat_last_beat", "context_median")})
             for method, pred in preds.items():
                 for h_s in (1.0, 3.0):

@@ -44,6 +44,7 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
     pooled = results["forecast"]["pooled"]
     methods = (
         "vqvae_forecaster",
+        "vqvae_beats",  # the beat head's forecast, a deterministic row
         "persistence",
         "repeat_last_beat",
         "seasonal",

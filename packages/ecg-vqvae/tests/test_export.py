@@ -27,25 +27,26 @@ def test_forecaster_exports_with_parity_and_sidecar(
     assert meta["parity_max_abs_diff"] <= PARITY_ATOL == 1e-4
     assert {shapes[0][0] for shapes in meta["parity_inputs"]} == {1, 2, 5}  # batch is dynamic
     assert list(meta["inputs"]) == ["window", "prior"]
-    assert meta["outputs"] == ["reconstruction", "forecast"]
+    assert meta["outputs"] == ["reconstruction", "forecast", "beats"]
     assert meta["notes"]["sample_rate_hz"] == 360
 
-    # the graph on real windows of a record gives the API's reconstruction and point forecast
+    # the graph on real windows of a record gives the API's reconstruction, point and beat forecasts
     model = ecg_vqvae.load_run(tiny_runs[1])
     x = model.read_record(Path(model.config.data.data_dir) / "s005")  # (2, n)
     w = model.window_samples
     windows = np.stack([x[:, i * w : (i + 1) * w] for i in range(3)])  # (3, 2, W)
     priors = np.stack([repeat_last_beat(c, model.horizon_samples, model.fs) for c in windows])
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    recon, forecast = session.run(
+    recon, forecast, beats = session.run(
         None, {"window": windows, "prior": priors.astype(np.float32)}
-    )  # (3, 2, W), (3, 2, F)
+    )  # (3, 2, W), (3, 2, F), (3, 2, F)
     np.testing.assert_allclose(
         recon.transpose(1, 0, 2).reshape(2, -1), model.reconstruct(x[:, : 3 * w]), atol=1e-4
     )
     for i in range(3):
-        point = model.forecast(x[:, : (i + 1) * w], samples=0).point
-        np.testing.assert_allclose(forecast[i], point, atol=1e-4)
+        fc = model.forecast(x[:, : (i + 1) * w], samples=0)
+        np.testing.assert_allclose(forecast[i], fc.point, atol=1e-4)
+        np.testing.assert_allclose(beats[i], fc.beats, atol=1e-4)
 
 
 def test_a_vqvae_run_exports_its_reconstruction(

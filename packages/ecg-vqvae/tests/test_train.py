@@ -178,23 +178,31 @@ def test_qrs_envelope_peaks_at_the_beat_and_pays_a_missing_beat_more_than_a_late
     assert cost["truth"] == 0.0 and 0 < cost["late"] < 0.5 * cost["flat"]
 
 
-def test_forecast_step_adds_the_weighted_envelope_term() -> None:
-    from ecg_vqvae.train import make_forecast_step, qrs_envelope, qrs_envelope_kernels
+def test_forecast_step_adds_the_beat_heads_l1_and_weighted_energy_shift() -> None:
+    from ecg_vqvae.train import energy_shift, make_forecast_step, qrs_envelope, qrs_envelope_kernels
 
-    future, pred = _beats(1080, [300]), _beats(1080, [320])
+    future, pred, beats = _beats(1080, [300]), _beats(1080, [320]), _beats(1080, [310])
 
-    class Fixed(torch.nn.Module):
-        def forward(self, context: torch.Tensor, prior: torch.Tensor | None = None):
-            return pred
+    class TwoHeads(torch.nn.Module):
+        def __init__(self, with_beats: bool) -> None:
+            super().__init__()
+            self.with_beats = with_beats
+
+        def forward(self, context, prior=None, snap=False, head="point"):  # noqa: ANN001, ANN202
+            assert head == "both"  # one transformer pass serves both heads
+            return pred, (beats if self.with_beats else None)
 
     batch = (torch.zeros(1, 2, 1080), future)
-    plain, parts = make_forecast_step("l1")(Fixed(), batch)
-    assert "envelope" not in parts
-    loss, parts = make_forecast_step("l1", envelope_weight=2.0, fs=360.0)(Fixed(), batch)
+    step = make_forecast_step("l1", beat_shift_weight=2.0, fs=360.0)
+    plain, parts = step(TwoHeads(False), batch)
+    assert "beats_shift" not in parts
+    assert torch.isclose(plain, (pred - future).abs().mean())
+    loss, parts = step(TwoHeads(True), batch)
     kernels = qrs_envelope_kernels(360.0)
-    expected = (qrs_envelope(pred, kernels) - qrs_envelope(future, kernels)).abs().mean()
-    assert torch.isclose(parts["envelope"], expected)
-    assert torch.isclose(loss, plain + 2.0 * expected)
+    shift = energy_shift(qrs_envelope(beats, kernels), qrs_envelope(future, kernels), 360.0)
+    beats_mae = (beats - future).abs().mean()
+    assert torch.isclose(parts["beats_shift"], shift) and shift > 0
+    assert torch.isclose(loss, plain + beats_mae + 2.0 * shift)
 
 
 def test_forecast_validation_examples_follow_their_own_stride(tiny_cfg) -> None:

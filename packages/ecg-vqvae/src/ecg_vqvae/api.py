@@ -45,12 +45,15 @@ class Forecast:
 
     `point` (L, F): the forecaster's point forecast (trained for the lowest MAE, so a damped hedge
     where beat timing is uncertain). `samples` (K, L, F): K sampled futures (RR interval drawn from
-    the context + Monte Carlo dropout), None when `samples=0` was asked for.
+    the context + Monte Carlo dropout), None when `samples=0` was asked for. `beats` (L, F): the
+    beat forecast (sharp beats at their median time: for where the next beats fall), None for a
+    forecaster without a beat head.
     """
 
     point: np.ndarray
     samples: np.ndarray | None
     fs: int
+    beats: np.ndarray | None = None
 
     @property
     def horizon_s(self) -> float:
@@ -157,12 +160,15 @@ class ECGModel:
         with torch.random.fork_rng():  # dropout masks from `seed`, the caller's RNG untouched
             torch.manual_seed(seed)
             point = model_forecast(self.forecaster, contexts, prior, batch)[0]  # (L, F)
+            beats = None
+            if self.forecaster.beat_head:
+                beats = model_forecast(self.forecaster, contexts, prior, batch, head="beats")[0]
             if samples:
                 rng = np.random.default_rng(seed)
                 priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)
                 snap = self.config.evaluate.snap_samples
                 drawn = sample_futures(self.forecaster, contexts, priors, batch, snap)[:, 0]
-        return Forecast(point=point, samples=drawn, fs=fs_model)
+        return Forecast(point=point, samples=drawn, fs=fs_model, beats=beats)
 
     def _context_window(self, x: np.ndarray, start_s: float | None) -> np.ndarray:
         """The window (L, W) of x (L, n) ending at `start_s` (default: x's end)."""
@@ -262,6 +268,8 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
 
     names = ["window", "prior"] if with_prior else ["window"]
     outputs = ["reconstruction", "forecast"] if forecaster is not None else ["reconstruction"]
+    if forecaster is not None and forecaster.beat_head:
+        outputs.append("beats")
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
     notes = {
         "units": "mV in and out",
@@ -280,6 +288,11 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
             f"(batch, leads, {w * cfg.forecast.forecast_predictions} samples): the point forecast "
             "of what follows each window"
         )
+        if forecaster.beat_head:
+            notes["beats"] = (
+                f"(batch, leads, {w * cfg.forecast.forecast_predictions} samples): the beat "
+                "forecast (sharp beats at their median time) of what follows each window"
+            )
     if with_prior:
         notes["prior"] = (
             "repeat-last-beat extrapolation of each window (peak detection in NumPy/SciPy, outside "

@@ -204,13 +204,11 @@ class ForecastConfig:
     loss: Literal["l1", "mse"] = (
         "l1"  # in mV through the frozen decoder; l1 targets the MAE reported
     )
-    # weight of an L1 term between the QRS-band envelopes (5-15 Hz, smoothed over 0.1 s) of forecast
-    # and truth: L1 in mV alone rewards damping beats whose timing is uncertain, the envelope term
-    # rewards a beat of the right energy near the right time
-    envelope_weight: float = 0.0
-    # weight of the earth mover's distance of that envelope along time (train.energy_shift): paid in
-    # proportion to how far a beat is misplaced, least for a sharp beat at the median beat time
-    shift_weight: float = 0.0
+    # a second output head, the beat forecast, trained with L1 + beat_shift_weight x the earth mover's
+    # distance of the QRS energy along time (train.energy_shift): beats kept sharp at their median
+    # time, where the point forecast (L1 alone, the MAE it is scored on) damps uncertain ones
+    beat_head: bool = True
+    beat_shift_weight: float = 2.0
     # spacing of the validation examples that choose the checkpoint (null: data.forecast_stride_s);
     # wider spacing spreads a limited number of validation batches over the whole validation records
     val_stride_s: float | None = None
@@ -218,9 +216,10 @@ class ForecastConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("envelope_weight", "shift_weight"):
-            if getattr(self, name) < 0:
-                problems.append(f"forecast.{name} must be >= 0, got {getattr(self, name)}")
+        if self.beat_shift_weight < 0:
+            problems.append(
+                f"forecast.beat_shift_weight must be >= 0, got {self.beat_shift_weight}"
+            )
         if self.val_stride_s is not None and self.val_stride_s <= 0:
             problems.append(f"forecast.val_stride_s must be > 0 or null, got {self.val_stride_s}")
         if self.forecast_predictions < 1:

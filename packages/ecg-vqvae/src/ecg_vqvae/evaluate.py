@@ -69,7 +69,8 @@ EVALUATE_KEYS = (
     "*train.batch_size",
     "evaluate.*",
 )
-METHODS = ("vqvae_forecaster", *NAIVE, "rr_ensemble")
+MODEL_METHODS = ("vqvae_forecaster", "vqvae_beats")  # the point forecast and the beat head's
+METHODS = (*MODEL_METHODS, *NAIVE, "rr_ensemble")
 CHUNK = 256  # forecast examples scored at once: bounds memory on whole records
 
 
@@ -293,6 +294,10 @@ def score_record(
         if forecaster is not None:
             prior = points["repeat_last_beat"] if forecaster.use_prior else None
             points["vqvae_forecaster"] = model_forecast(forecaster, contexts, prior, ev.batch_size)
+            if forecaster.beat_head:
+                points["vqvae_beats"] = model_forecast(
+                    forecaster, contexts, prior, ev.batch_size, head="beats"
+                )
             if ev.n_samples:
                 samples["vqvae_forecaster"] = sample_futures(
                     forecaster, contexts, priors, ev.batch_size, ev.snap_samples
@@ -484,21 +489,24 @@ def assemble(
 
 
 def best_naive(rows: list[dict[str, Any]], horizons: list[float]) -> dict[str, Any]:
-    """Per horizon and compared metric: the best naive method (lowest), its value and the model's."""
+    """Per horizon and compared metric: the best naive method (lowest), its value and the model's
+    (`model`, `ratio`; the beat forecast's as `beats_model`, `beats_ratio`)."""
     out: dict[str, Any] = {}
     for h in horizons:
         here = {r["method"]: r for r in rows if r["horizon_s"] == h}
         out[h] = {}
         for key in COMPARED:
-            naive = {m: here[m][key] for m in here if m != "vqvae_forecaster"}
+            naive = {m: here[m][key] for m in here if m not in MODEL_METHODS}
             naive = {m: v for m, v in naive.items() if v is not None}
             if not naive:
                 continue
             method = min(naive, key=naive.get)
             entry = {"method": method, "value": naive[method]}
-            model = here.get("vqvae_forecaster", {}).get(key)
-            if model is not None:
-                entry.update(model=model, ratio=model / naive[method] if naive[method] else None)
+            for model_method, prefix in zip(MODEL_METHODS, ("", "beats_")):
+                model = here.get(model_method, {}).get(key)
+                if model is not None:
+                    entry[f"{prefix}model"] = model
+                    entry[f"{prefix}ratio"] = model / naive[method] if naive[method] else None
             out[h][key] = entry
     return out
 
@@ -521,7 +529,9 @@ def write_outputs(
     example = next((rs.example for rs in per_record.values() if rs.example is not None), None)
     if example is not None:
         shown = {
-            m: example["points"][m] for m in ("vqvae_forecaster", *NAIVE) if m in example["points"]
+            m: example["points"][m]
+            for m in ("vqvae_forecaster", "vqvae_beats", *NAIVE)
+            if m in example["points"]
         }
         run.save_figure(
             plots.forecast_figure(
@@ -617,6 +627,8 @@ def results_markdown(results: dict[str, Any]) -> str:
             )
             if e.get("ratio") is not None:
                 text += f"; forecaster {_fmt(e['model'])} ({e['ratio']:.3f}x)"
+            if e.get("beats_ratio") is not None:
+                text += f"; beat forecast {_fmt(e['beats_model'])} ({e['beats_ratio']:.3f}x)"
             lines.append(text)
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,8 @@
 """Point forecasts of every method, and K sampled futures from the latent forecaster.
 
-The forecaster is trained as a point forecaster (L1 in mV), so its one output is a damped hedge where beat
-timing is uncertain. Its futures are sampled from the two sources of uncertainty it was built around:
+The forecaster's point forecast is trained for L1 in mV, so it is a damped hedge where beat timing is
+uncertain; its beat head (when it has one) is trained to keep sharp beats at their median time (the
+`vqvae_beats` forecast, scored beside it). Its futures are sampled from the two sources of uncertainty it was built around:
 
 - beat timing: each sample starts from a repeat-last-beat prior whose RR interval is drawn from the
   context's own RR intervals (the rhythm the patient just showed), instead of the last one only;
@@ -54,16 +55,17 @@ def model_forecast(
     priors: np.ndarray | None,
     batch_size: int,
     snap: bool = False,
+    head: str = "point",
 ) -> np.ndarray:
     """(n, L, W*T) forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses them;
-    `snap`: decoded from the nearest codes of the predicted latents."""
+    `snap`: decoded from the nearest codes of the predicted latents; `head`: "point" or "beats"."""
     out = []
     for i in range(0, len(contexts), batch_size):
         c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
         p = None
         if model.use_prior:
             p = torch.from_numpy(np.ascontiguousarray(priors[i : i + batch_size], dtype=np.float32))
-        out.append(model(c, p, snap=snap).numpy())
+        out.append(model(c, p, snap=snap, head=head).numpy())
     return np.concatenate(out)
 
 
@@ -109,8 +111,10 @@ def forecast_all(
     out = naive_forecasts(contexts, horizon, fs)
     if model is not None:
         prior = out["repeat_last_beat"] if model.use_prior else None
-        out = {
-            "vqvae_forecaster": model_forecast(model, contexts, prior, batch_size)[..., :horizon],
-            **out,
-        }
+        model_out = {"vqvae_forecaster": model_forecast(model, contexts, prior, batch_size)}
+        if model.beat_head:
+            model_out["vqvae_beats"] = model_forecast(
+                model, contexts, prior, batch_size, head="beats"
+            )
+        out = {name: f[..., :horizon] for name, f in model_out.items()} | out
     return out

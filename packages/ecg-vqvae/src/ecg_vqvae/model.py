@@ -15,6 +15,7 @@ D code size. Torch only: no I/O, no optimisers.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -304,6 +305,12 @@ class LatentForecaster(nn.Module):
     With `snap`, each predicted latent is replaced by its nearest codebook entry before decoding: a
     future made of codes, as the VQ-VAE reconstructs real ECG, with sharp beats where the continuous
     prediction hedges between codes (used for sampled futures; the point forecast keeps the hedge).
+
+    With `beat_head`, a second output projection reads the same transformer states: the *beat
+    forecast*, trained for beat timing (L1 plus the earth mover's distance of the QRS energy,
+    `train.energy_shift`) where the point forecast is trained for MAE alone. One forecast cannot serve
+    both: L1 is least for the pointwise median, which drops every beat whose timing is less certain
+    than its width. `forward(..., head="beats")` returns it, `head="both"` both from one pass.
     """
 
     def __init__(
@@ -316,9 +323,10 @@ class LatentForecaster(nn.Module):
         patch: int = 3,
         dropout: float = 0.1,
         use_prior: bool = True,
+        beat_head: bool = False,
     ) -> None:
         super().__init__()
-        self.vqvae, self.use_prior = vqvae, use_prior
+        self.vqvae, self.use_prior, self.beat_head = vqvae, use_prior, beat_head
         for p in self.vqvae.parameters():
             p.requires_grad_(False)
         n = vqvae.n_positions
@@ -337,21 +345,52 @@ class LatentForecaster(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.patch_out = nn.ConvTranspose1d(d_model, dim, patch, stride=patch)
+        self.beat_out = nn.ConvTranspose1d(d_model, dim, patch, stride=patch) if beat_head else None
         if use_prior:  # start as the identity on the prior's latents
-            nn.init.zeros_(self.patch_out.weight)
-            nn.init.zeros_(self.patch_out.bias)
+            for out in (self.patch_out, self.beat_out):
+                if out is not None:
+                    nn.init.zeros_(out.weight)
+                    nn.init.zeros_(out.bias)
 
     def train(self, mode: bool = True) -> LatentForecaster:
         super().train(mode)
         self.vqvae.eval()  # frozen: BatchNorm statistics and the codebook stay as trained
         return self
 
-    def forward(self, context: Tensor, prior: Tensor | None = None, snap: bool = False) -> Tensor:
+    def forward(
+        self,
+        context: Tensor,
+        prior: Tensor | None = None,
+        snap: bool = False,
+        head: Literal["point", "beats", "both"] = "point",
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """Context (B, L, T) [+ prior (B, L, W*T)] -> the `head`'s forecast (B, L, W*T) in mV;
+        `head="both"`: (point, beat forecast or None) from one transformer pass (what training
+        calls, through `forward` so a DDP wrapper sees it)."""
+        if head == "beats" and self.beat_out is None:
+            raise ValueError(
+                "this forecaster has no beat head (trained with forecast.beat_head false)"
+            )
+        h, z_prior, stats = self._states(context, prior)
+        if head == "both":
+            point = self._decode(self.patch_out, h, z_prior, stats, snap)
+            if self.beat_out is None:
+                return point, None
+            return point, self._decode(self.beat_out, h, z_prior, stats, snap)
+        out = self.patch_out if head == "point" else self.beat_out
+        return self._decode(out, h, z_prior, stats, snap)
+
+    def _states(
+        self, context: Tensor, prior: Tensor | None
+    ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]:
+        """The transformer's future states (B, d, W*N/patch), the prior's latents (B, D, W*N) and
+        the context's RevIN statistics."""
         B, T = context.shape[0], context.shape[-1]
         with torch.no_grad():
             z_q, _, _, stats = self.vqvae.encode(context)  # (B, D, N)
         h = self.patch_in(z_q).transpose(1, 2)  # (B, N/patch, d)
         queries = self.query.expand(B, -1, -1)  # (B, W*N/patch, d)
+        z_prior = None
         if self.use_prior:
             if prior is None:
                 raise ValueError(
@@ -368,17 +407,28 @@ class LatentForecaster(nn.Module):
             queries = queries + self.patch_in(z_prior).transpose(1, 2)
         h = torch.cat([h, queries], dim=1) + self.pos  # (B, (1+W)*N/patch, d)
         h = self.norm(self.transformer(h)[:, self.tokens :])  # (B, W*N/patch, d)
-        z_future = self.patch_out(h.transpose(1, 2))  # (B, D, W*N)
-        if self.use_prior:
+        return h.transpose(1, 2), z_prior, stats
+
+    def _decode(
+        self,
+        out: nn.Module,
+        h: Tensor,
+        z_prior: Tensor | None,
+        stats: tuple[Tensor, Tensor] | None,
+        snap: bool,
+    ) -> Tensor:
+        """States (B, d, W*N/patch) through one output projection and the decoder -> (B, L, W*T)."""
+        z_future = out(h)  # (B, D, W*N)
+        if z_prior is not None:
             z_future = z_future + z_prior
         if snap:
             z_future = self.nearest_codes(z_future)
         n = self.vqvae.n_positions
-        out = [
+        decoded = [
             self.vqvae.decode(z_future[:, :, i * n : (i + 1) * n], stats)
             for i in range(self.n_windows)
         ]
-        return torch.cat(out, dim=-1)  # (B, L, W*T)
+        return torch.cat(decoded, dim=-1)  # (B, L, W*T)
 
     @torch.no_grad()
     def nearest_codes(self, z: Tensor) -> Tensor:
@@ -424,17 +474,16 @@ class InferenceGraph(nn.Module):
     window (B, L, T) in mV -> reconstruction (B, L, T) in mV; with a forecaster also the forecast
     (B, L, W*T) of what follows each window read as a context, given the prior (B, L, W*T) the
     forecaster was trained with (repeat-last-beat of the window, computed outside: peak detection is
-    NumPy/SciPy, not torch).
+    NumPy/SciPy, not torch), and the beat forecast (B, L, W*T) when the forecaster has a beat head.
     """
 
     def __init__(self, vqvae: VQVAE, forecaster: LatentForecaster | None = None) -> None:
         super().__init__()
         self.vqvae, self.forecaster = vqvae, forecaster
 
-    def forward(
-        self, window: Tensor, prior: Tensor | None = None
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, window: Tensor, prior: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
         x_hat = self.vqvae(window)[0]  # (B, L, T)
         if self.forecaster is None:
             return x_hat
-        return x_hat, self.forecaster(window, prior)  # (B, L, T), (B, L, W*T)
+        point, beats = self.forecaster(window, prior, head="both")  # (B, L, W*T) each
+        return (x_hat, point) if beats is None else (x_hat, point, beats)

@@ -114,14 +114,15 @@ def ratio_lines(results: Sequence[dict]) -> list[str]:
     first = results[0]["forecast"].get("best_naive", {})
     for h, entries in first.items():
         for key, entry in entries.items():
-            ratios = [r["forecast"]["best_naive"][h][key].get("ratio") for r in results]
-            if any(x is None for x in ratios):
-                continue
-            lines.append(
-                f"- {key} at {float(h):g} s: forecaster / best naive ({entry['method']}, "
-                f"{entry['value']:.4f}) = {_ms(ratios, 3)} (per run: "
-                f"{', '.join(f'{x:.3f}' for x in ratios)})"
-            )
+            for field, label in (("ratio", "forecaster"), ("beats_ratio", "beat forecast")):
+                ratios = [r["forecast"]["best_naive"][h][key].get(field) for r in results]
+                if any(x is None for x in ratios):
+                    continue
+                lines.append(
+                    f"- {key} at {float(h):g} s: {label} / best naive ({entry['method']}, "
+                    f"{entry['value']:.4f}) = {_ms(ratios, 3)} (per run: "
+                    f"{', '.join(f'{x:.3f}' for x in ratios)})"
+                )
     return lines
 
 

@@ -2,7 +2,8 @@
 
 Step functions turn a batch into (loss, named parts); everything else (optimiser, scheduler, checkpoints,
 resume, TensorBoard) is the core's. The VQ-VAE loss is the seed's: MSE(x_hat, x) + 0.2 * commitment, in mV.
-The forecaster's loss is L1 (default) or MSE in mV between the decoded forecast and the true next window(s).
+The forecaster's loss is L1 (default) or MSE in mV between the decoded forecast and the true next window(s),
+plus, for its beat head, L1 and the earth mover's distance of the QRS energy along time.
 """
 
 from __future__ import annotations
@@ -99,32 +100,25 @@ def energy_shift(pred_env: Tensor, true_env: Tensor, fs: float) -> Tensor:
     return cum.abs().mean()
 
 
-def make_forecast_step(
-    loss_name: str, envelope_weight: float = 0.0, fs: float = 360.0, shift_weight: float = 0.0
-):
-    """The forecaster's step: L1 (or MSE) in mV, plus `envelope_weight` x L1 of the QRS envelopes.
-
-    L1 alone is minimised by the pointwise median, which drops a beat wherever its timing is less
-    certain than its width (the forecast then has no R peak there); the envelope term is paid for a
-    missing or misplaced beat's energy, so a weight > 0 trades some MAE for beats that are kept.
-    """
-    kernels = qrs_envelope_kernels(fs) if envelope_weight > 0 or shift_weight > 0 else None
+def make_forecast_step(loss_name: str, beat_shift_weight: float = 2.0, fs: float = 360.0):
+    """The forecaster's step: the point forecast's L1 (or MSE) in mV, plus, with a beat head, the
+    beat forecast's L1 + `beat_shift_weight` x `energy_shift` (both heads weigh alike in the sum)."""
+    kernels = qrs_envelope_kernels(fs)
 
     def forecast_step(
         model: nn.Module, batch: tuple[Tensor, ...]
     ) -> tuple[Tensor, dict[str, Tensor]]:
         context, future = batch[0], batch[1]
-        pred = model(context, batch[2] if len(batch) > 2 else None)  # (B, L, W*T)
-        mae = (pred - future).abs().mean()
+        pred, beats = model(context, batch[2] if len(batch) > 2 else None, head="both")
+        mae = (pred - future).abs().mean()  # (B, L, W*T) -> ()
         mse = ((pred - future) ** 2).mean()
         loss = mae if loss_name == "l1" else mse
         parts = {"mae": mae, "rmse": mse.sqrt()}
-        if kernels is not None:
-            env_pred, env_true = qrs_envelope(pred, kernels), qrs_envelope(future, kernels)
-            envelope = (env_pred - env_true).abs().mean()
-            shift = energy_shift(env_pred, env_true, fs)
-            loss = loss + envelope_weight * envelope + shift_weight * shift
-            parts["envelope"], parts["shift"] = envelope, shift
+        if beats is not None:
+            beats_mae = (beats - future).abs().mean()
+            shift = energy_shift(qrs_envelope(beats, kernels), qrs_envelope(future, kernels), fs)
+            loss = loss + beats_mae + beat_shift_weight * shift
+            parts["beats_mae"], parts["beats_shift"] = beats_mae, shift
         return loss, parts
 
     return forecast_step
@@ -243,6 +237,7 @@ def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
         f.patch,
         f.dropout,
         use_prior=f.prior == "repeat_last_beat",
+        beat_head=f.beat_head,
     )
 
 
@@ -314,10 +309,7 @@ def train_forecaster(
     return trainer.fit(
         model,
         make_forecast_step(
-            cfg.forecast.loss,
-            cfg.forecast.envelope_weight,
-            cfg.data.samples_per_second,
-            cfg.forecast.shift_weight,
+            cfg.forecast.loss, cfg.forecast.beat_shift_weight, cfg.data.samples_per_second
         ),
         train_loader,
         val_loader,
@@ -338,6 +330,8 @@ def build_model(cfg: Config, state: dict) -> VQVAE | LatentForecaster:
     # written before `forecast.prior` existed: those forecasters were trained with learned queries
     if isinstance(stored, dict) and "prior" not in stored.get("forecast", {}):
         cfg.forecast.prior = "none"
+    # the weights say whether it has a beat head (forecasters written before it existed have none)
+    cfg.forecast.beat_head = any(k.startswith("beat_out.") for k in state["model_state"])
     return build_forecaster(cfg, _build_vqvae(cfg))
 
 
