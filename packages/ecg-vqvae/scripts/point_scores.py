@@ -31,7 +31,7 @@ def main() -> None:
 
     from ecg_vqvae.data import read_beats, record_segment
     from ecg_vqvae.evaluate import example_starts
-    from ecg_vqvae.forecasts import model_forecast, naive_forecasts
+    from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
     from ecg_vqvae.scores import ErrorSums, score_examples
     from ecg_vqvae.train import load_forecaster
 
@@ -51,12 +51,12 @@ def main() -> None:
             rel_beats = [beats[(beats >= s + w) & (beats < s + 2 * w)] - (s + w) for s in starts]
             naive = naive_forecasts(contexts, w, fs)
             prior = naive["repeat_last_beat"]
-            preds = {
-                run: model_forecast(m.eval(), contexts, prior, 64) for run, (m, _) in models.items()
-            }
+            preds = {}
             for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
-                if getattr(m, "beat_head", False):
-                    preds[f"{run}:beats"] = model_forecast(m, contexts, prior, 64, head="beats")
+                out = model_forecasts(m.eval(), contexts, prior, 64)
+                preds[run] = out["vqvae_forecaster"]
+                if "vqvae_beats" in out:
+                    preds[f"{run}:beats"] = out["vqvae_beats"]
             preds.update({m: naive[m] for m in ("repeat_last_beat", "context_median")})
             for method, pred in preds.items():
                 for h_s in (1.0, 3.0):

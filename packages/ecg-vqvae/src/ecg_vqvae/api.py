@@ -28,7 +28,7 @@ from ecg_vqvae.baselines import repeat_last_beat
 from ecg_vqvae.config import Config
 from ecg_vqvae.data import read_record, signal_array, windows
 from ecg_vqvae.evaluate import reconstruct as reconstruct_windows
-from ecg_vqvae.forecasts import model_forecast, sample_futures, sampled_priors
+from ecg_vqvae.forecasts import model_forecasts, sample_futures, sampled_priors
 from ecg_vqvae.model import VQVAE, InferenceGraph, LatentForecaster
 from ecg_vqvae.train import build_model, load_model
 
@@ -159,10 +159,9 @@ class ECGModel:
         drawn = None
         with torch.random.fork_rng():  # dropout masks from `seed`, the caller's RNG untouched
             torch.manual_seed(seed)
-            point = model_forecast(self.forecaster, contexts, prior, batch)[0]  # (L, F)
-            beats = None
-            if self.forecaster.beat_head:
-                beats = model_forecast(self.forecaster, contexts, prior, batch, head="beats")[0]
+            out = model_forecasts(self.forecaster, contexts, prior, batch)  # each (1, L, F)
+            point, beats = out["vqvae_forecaster"][0], out.get("vqvae_beats")
+            beats = None if beats is None else beats[0]
             if samples:
                 rng = np.random.default_rng(seed)
                 priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)

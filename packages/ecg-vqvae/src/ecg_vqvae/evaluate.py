@@ -43,7 +43,7 @@ from ecg_vqvae.data import (
 from ecg_vqvae.forecasts import (
     NAIVE,
     forecast_all,
-    model_forecast,
+    model_forecasts,
     naive_forecasts,
     sample_futures,
     sampled_priors,
@@ -293,11 +293,7 @@ def score_record(
             points["rr_ensemble"] = np.median(priors, axis=0)
         if forecaster is not None:
             prior = points["repeat_last_beat"] if forecaster.use_prior else None
-            points["vqvae_forecaster"] = model_forecast(forecaster, contexts, prior, ev.batch_size)
-            if forecaster.beat_head:
-                points["vqvae_beats"] = model_forecast(
-                    forecaster, contexts, prior, ev.batch_size, head="beats"
-                )
+            points.update(model_forecasts(forecaster, contexts, prior, ev.batch_size))
             if ev.n_samples:
                 samples["vqvae_forecaster"] = sample_futures(
                     forecaster, contexts, priors, ev.batch_size, ev.snap_samples

@@ -19,6 +19,8 @@ model's spread with the spread a practitioner gets for free. This is not a prior
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -48,6 +50,18 @@ def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, 
     return {name: np.stack([make(c) for c in contexts]) for name, make in makers.items()}
 
 
+def _batches(
+    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray | None, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(context (b, L, T), prior (b, L, W*T) or None) float32 tensors, `batch_size` at a time."""
+    for i in range(0, len(contexts), batch_size):
+        c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
+        p = None
+        if model.use_prior:
+            p = torch.from_numpy(np.ascontiguousarray(priors[i : i + batch_size], dtype=np.float32))
+        yield c, p
+
+
 @torch.no_grad()
 def model_forecast(
     model: LatentForecaster,
@@ -55,18 +69,26 @@ def model_forecast(
     priors: np.ndarray | None,
     batch_size: int,
     snap: bool = False,
-    head: str = "point",
 ) -> np.ndarray:
-    """(n, L, W*T) forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses them;
-    `snap`: decoded from the nearest codes of the predicted latents; `head`: "point" or "beats"."""
-    out = []
-    for i in range(0, len(contexts), batch_size):
-        c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
-        p = None
-        if model.use_prior:
-            p = torch.from_numpy(np.ascontiguousarray(priors[i : i + batch_size], dtype=np.float32))
-        out.append(model(c, p, snap=snap, head=head).numpy())
-    return np.concatenate(out)
+    """(n, L, W*T) point forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses
+    them; `snap`: decoded from the nearest codes of the predicted latents."""
+    batches = _batches(model, contexts, priors, batch_size)
+    return np.concatenate([model(c, p, snap=snap).numpy() for c, p in batches])
+
+
+@torch.no_grad()
+def model_forecasts(
+    model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray | None, batch_size: int
+) -> dict[str, np.ndarray]:
+    """The model's forecasts (n, L, W*T) by method name: `vqvae_forecaster` (the point forecast) and,
+    with a beat head, `vqvae_beats`, both from one transformer pass per batch."""
+    out: dict[str, list[np.ndarray]] = {"vqvae_forecaster": [], "vqvae_beats": []}
+    for c, p in _batches(model, contexts, priors, batch_size):
+        point, beats = model(c, p, head="both")
+        out["vqvae_forecaster"].append(point.numpy())
+        if beats is not None:
+            out["vqvae_beats"].append(beats.numpy())
+    return {name: np.concatenate(parts) for name, parts in out.items() if parts}
 
 
 def sampled_priors(
@@ -111,10 +133,6 @@ def forecast_all(
     out = naive_forecasts(contexts, horizon, fs)
     if model is not None:
         prior = out["repeat_last_beat"] if model.use_prior else None
-        model_out = {"vqvae_forecaster": model_forecast(model, contexts, prior, batch_size)}
-        if model.beat_head:
-            model_out["vqvae_beats"] = model_forecast(
-                model, contexts, prior, batch_size, head="beats"
-            )
+        model_out = model_forecasts(model, contexts, prior, batch_size)
         out = {name: f[..., :horizon] for name, f in model_out.items()} | out
     return out
