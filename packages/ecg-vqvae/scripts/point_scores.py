@@ -6,7 +6,9 @@
 MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap),
 of its beat forecast when it has a beat head, and of repeat-last-beat and the context median, on the
 same examples (one every --stride-s seconds of the first run's validation and test records), as
-`evaluate` scores them. Used to compare training choices on the validation records before spending a
+`evaluate` scores them. Runs may read different context lengths (`forecast.context_windows`): every
+future then starts after the longest context, so all runs forecast the same futures; the naive
+forecasters read the last window, as in `evaluate`. Used to compare training choices on the validation records before spending a
 full evaluation on the test records.
 """
 
@@ -39,20 +41,22 @@ def main() -> None:
     models = {str(r): load_forecaster(r) for r in args.runs}
     cfg = next(iter(models.values()))[1]
     fs, w, cap = cfg.data.samples_per_second, cfg.data.window_samples, cfg.evaluate.timing_cap_s
+    longest = max(c.context_samples for _, c in models.values())
     split = json.loads((args.runs[0] / "split.json").read_text())
     sums: dict[tuple[str, str, float], ErrorSums] = defaultdict(ErrorSums)
     for part in ("val", "test"):
         for name in split[part]:
             seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
             beats = read_beats(args.data_dir, name, fs)
-            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
-            contexts = np.stack([seg[:, s : s + w] for s in starts])  # (n, L, W)
-            truth = np.stack([seg[:, s + w : s + 2 * w] for s in starts])
-            rel_beats = [beats[(beats >= s + w) & (beats < s + 2 * w)] - (s + w) for s in starts]
-            naive = naive_forecasts(contexts, w, fs)
+            stride = int(round(args.stride_s * fs))
+            ends = example_starts(seg.shape[1], longest, w, stride, None) + longest  # futures start
+            truth = np.stack([seg[:, e : e + w] for e in ends])  # (n, L, W)
+            rel_beats = [beats[(beats >= e) & (beats < e + w)] - e for e in ends]
+            naive = naive_forecasts(np.stack([seg[:, e - w : e] for e in ends]), w, fs)
             prior = naive["repeat_last_beat"]
             preds = {}
-            for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
+            for run, (m, c) in models.items():  # a beat head's forecast too, as "<run>:beats"
+                contexts = np.stack([seg[:, e - c.context_samples : e] for e in ends])
                 out = model_forecasts(m.eval(), contexts, prior, 64)
                 preds[run] = out["vqvae_forecaster"]
                 if "vqvae_beats" in out:

@@ -9,6 +9,7 @@ from ecg_vqvae.baselines import (
     context_median,
     detect_r_peaks,
     persistence,
+    recent_median,
     repeat_last_beat,
     seasonal,
 )
@@ -59,3 +60,11 @@ def test_seasonal_averages_beats_aligned_at_the_r_peak() -> None:
     err_s = np.abs(seasonal(noisy, 1080, fs) - x[:, 1080:]).mean()
     err_r = np.abs(repeat_last_beat(noisy, 1080, fs) - x[:, 1080:]).mean()
     assert err_s < 0.8 * err_r
+
+
+def test_recent_median_is_flat_at_the_median_of_the_last_half_second() -> None:
+    fs = 10.0  # 0.5 s = the last 5 samples
+    ctx = np.array(
+        [[9.0, 9.0, 9.0, 1.0, 2.0, 7.0, 3.0, 4.0], [0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0, -1.0]]
+    )
+    assert np.allclose(recent_median(ctx, 3, fs), [[3.0] * 3, [5.0] * 3])

@@ -46,6 +46,7 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
         "vqvae_forecaster",
         "vqvae_beats",  # the beat head's forecast, a deterministic row
         "persistence",
+        "recent_median",
         "repeat_last_beat",
         "seasonal",
         "context_median",
@@ -78,7 +79,8 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
         twin = other[(r["method"], r["horizon_s"])]
         assert twin["mae_mv"] == r["mae_mv"]
         assert (twin["crps_mv"] != r["crps_mv"]) == (r["method"] == "vqvae_forecaster")
-    flat = [r for r in pooled if r["method"] in ("context_median", "context_mean", "persistence")]
+    flat_methods = ("context_median", "context_mean", "persistence", "recent_median")
+    flat = [r for r in pooled if r["method"] in flat_methods]
     assert all(r["timing_error_s"] == 0.5 for r in flat)  # no peaks: every beat costs the cap
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}
     assert 0 < results["reconstruction"]["pooled"]["prd_pct"] < 200
@@ -186,3 +188,41 @@ def test_runs_load_through_the_core_and_old_forecasters_keep_learned_queries(
 
     with pytest.raises(CheckpointError, match="not a forecaster checkpoint"):
         load_forecaster(tmp_path / "vq")
+
+
+def test_a_forecaster_reading_two_windows_runs_through_every_verb(
+    tiny_overrides, ecg_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """`forecast.context_windows=2` (6 s of context) with a tuned decoder: trained, evaluated on the
+    same futures' grid, forecast by the verb and the API alike; a context shorter than 6 s is refused."""
+    import ecg_vqvae
+
+    vq, fc = tmp_path / "vq", tmp_path / "fc"
+    assert main(["train", "--run-dir", str(vq), *tiny_overrides, "train.epochs=1"]) == 0
+    extra = ["forecast.context_windows=2", "forecast.tune_decoder=true"]
+    assert (
+        main(
+            ["train-forecaster", "--vqvae", str(vq), "--run-dir", str(fc), *tiny_overrides, *extra]
+        )
+        == 0
+    )
+    forecaster, cfg = load_forecaster(fc)
+    assert forecaster.context_windows == 2 and forecaster.point_decoder is not None
+    assert main(["evaluate", "--run-dir", str(fc), "evaluate.n_samples=2"]) == 0
+    pooled = json.loads((fc / "results.json").read_text())["forecast"]["pooled"]
+    assert {r["method"] for r in pooled} >= {"vqvae_forecaster", "repeat_last_beat", "rr_ensemble"}
+
+    args = ["forecast", "--run-dir", str(fc), "--record", str(ecg_dir / "s005")]
+    assert main([*args, "--start", "10", "--out-dir", str(tmp_path / "out")]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "forecast_s005_10s.csv").open()))
+    cli = np.array([[float(r[f"vqvae_forecaster_lead{i}"]) for r in rows] for i in (1, 2)])
+    model = ecg_vqvae.load_run(fc)
+    assert model.context_samples == 2 * model.window_samples
+    x = model.read_record(ecg_dir / "s005")
+    np.testing.assert_allclose(model.forecast(x[:, : 10 * 360], samples=0).point, cli, atol=1e-5)
+    assert main([*args, "--start", "5"]) == 2
+    assert "6 s (the forecaster's context)" in capsys.readouterr().err
+    from sigzoo_shared import ConfigError
+
+    with pytest.raises(ConfigError, match="reads 6 s of context"):
+        model.forecast(x[:, : 5 * 360], samples=0)

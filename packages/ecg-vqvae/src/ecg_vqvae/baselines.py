@@ -1,6 +1,9 @@
 """Naive forecasters every ECG forecast must beat, all scored in the same table as the model.
 
 - Persistence: the last context sample of each lead, held for the whole horizon.
+- Recent median: each lead's median over the last 0.5 s, held flat: persistence of the baseline level
+  without the sample-level noise (and the half-QRS) a single last sample may carry. The flat line a
+  practitioner tries after persistence, and a strong one: the baseline wanders within a window.
 - Context median / context mean: each lead's context median (the L1-optimal constant) or mean (the
   L2-optimal constant), held flat.
 - Seasonal: the mean of the last beats, each cut from its R peak for one mean RR interval and so aligned
@@ -22,6 +25,12 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
     """(L, Tc) -> (L, horizon): the last value repeated."""
     return np.repeat(context[:, -1:], horizon, axis=1)
+
+
+def recent_median(context: np.ndarray, horizon: int, fs: float, span_s: float = 0.5) -> np.ndarray:
+    """(L, Tc) -> (L, horizon): each lead's median over the context's last `span_s` seconds, flat."""
+    tail = context[:, -max(1, int(round(span_s * fs))) :]
+    return np.repeat(np.median(tail, axis=1, keepdims=True), horizon, axis=1)
 
 
 def context_median(context: np.ndarray, horizon: int) -> np.ndarray:
