@@ -105,8 +105,11 @@ def main() -> None:
                     else naive["repeat_last_beat"][i, :, :h]
                 )
                 level = np.median(truth[i], axis=1, keepdims=True)  # (L, 1)
+                shift = naive["recent_median"][i, :, :1] - naive["context_median"][i, :, :1]
                 preds = {
                     "model point forecast": point["vqvae_forecaster"][i, :, :h],
+                    "model, shifted to the recent level": point["vqvae_forecaster"][i, :, :h]
+                    + shift,
                     "repeat_last_beat": naive["repeat_last_beat"][i, :, :h],
                     "recent_median": naive["recent_median"][i, :, :h],
                     "context_median": naive["context_median"][i, :, :h],

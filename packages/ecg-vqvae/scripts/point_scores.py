@@ -4,12 +4,10 @@
         runs/ecg-vqvae/whole-fc-s0 runs/ecg-vqvae/fc6x4-s0
 
 MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap),
-of its beat forecast when it has a beat head, and of repeat-last-beat and the context median, on the
-same examples (one every --stride-s seconds of the first run's validation and test records), as
-`evaluate` scores them. Runs may read different context lengths (`forecast.context_windows`): every
-future then starts after the longest context, so all runs forecast the same futures; the naive
-forecasters read the last window, as in `evaluate`. Used to compare training choices on the validation records before spending a
-full evaluation on the test records.
+of its beat forecast when it has a beat head, and of repeat-last-beat, the recent median and the
+context median, on the same examples (one every --stride-s seconds of the first run's validation and
+test records), as `evaluate` scores them. Used to compare training choices on the validation records
+before spending a full evaluation on the test records.
 """
 
 from __future__ import annotations
@@ -41,27 +39,27 @@ def main() -> None:
     models = {str(r): load_forecaster(r) for r in args.runs}
     cfg = next(iter(models.values()))[1]
     fs, w, cap = cfg.data.samples_per_second, cfg.data.window_samples, cfg.evaluate.timing_cap_s
-    longest = max(c.context_samples for _, c in models.values())
     split = json.loads((args.runs[0] / "split.json").read_text())
     sums: dict[tuple[str, str, float], ErrorSums] = defaultdict(ErrorSums)
     for part in ("val", "test"):
         for name in split[part]:
             seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
             beats = read_beats(args.data_dir, name, fs)
-            stride = int(round(args.stride_s * fs))
-            ends = example_starts(seg.shape[1], longest, w, stride, None) + longest  # futures start
-            truth = np.stack([seg[:, e : e + w] for e in ends])  # (n, L, W)
-            rel_beats = [beats[(beats >= e) & (beats < e + w)] - e for e in ends]
-            naive = naive_forecasts(np.stack([seg[:, e - w : e] for e in ends]), w, fs)
+            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
+            contexts = np.stack([seg[:, s : s + w] for s in starts])  # (n, L, W)
+            truth = np.stack([seg[:, s + w : s + 2 * w] for s in starts])
+            rel_beats = [beats[(beats >= s + w) & (beats < s + 2 * w)] - (s + w) for s in starts]
+            naive = naive_forecasts(contexts, w, fs)
             prior = naive["repeat_last_beat"]
             preds = {}
-            for run, (m, c) in models.items():  # a beat head's forecast too, as "<run>:beats"
-                contexts = np.stack([seg[:, e - c.context_samples : e] for e in ends])
+            for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
                 out = model_forecasts(m.eval(), contexts, prior, 64)
                 preds[run] = out["vqvae_forecaster"]
                 if "vqvae_beats" in out:
                     preds[f"{run}:beats"] = out["vqvae_beats"]
-            preds.update({m: naive[m] for m in ("repeat_last_beat", "context_median")})
+            preds.update(
+                {m: naive[m] for m in ("repeat_last_beat", "recent_median", "context_median")}
+            )
             for method, pred in preds.items():
                 for h_s in (1.0, 3.0):
                     e = score_examples(truth, pred, None, rel_beats, int(h_s * fs), fs, cap)

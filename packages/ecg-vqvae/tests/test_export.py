@@ -57,31 +57,3 @@ def test_a_vqvae_run_exports_its_reconstruction(
     meta = json.loads((tmp_path / "vq.onnx.json").read_text())
     assert meta["outputs"] == ["reconstruction"] and list(meta["inputs"]) == ["window"]
     assert meta["parity_max_abs_diff"] <= PARITY_ATOL
-
-
-def test_a_forecaster_reading_two_windows_exports_its_context(
-    tiny_overrides, tmp_path: Path
-) -> None:
-    """The graph's window input is the forecaster's whole context (two windows here): reconstructed
-    window by window, forecast as the API forecasts."""
-    vq, fc, out = tmp_path / "vq", tmp_path / "fc", tmp_path / "ecg.onnx"
-    assert main(["train", "--run-dir", str(vq), *tiny_overrides, "train.epochs=1"]) == 0
-    extra = ["forecast.context_windows=2", "forecast.beat_head=false"]
-    assert (
-        main(
-            ["train-forecaster", "--vqvae", str(vq), "--run-dir", str(fc), *tiny_overrides, *extra]
-        )
-        == 0
-    )
-    assert main(["export", "--run-dir", str(fc), "--out", str(out)]) == 0
-    model = ecg_vqvae.load_run(fc)
-    x = model.read_record(Path(model.config.data.data_dir) / "s005")  # (2, n)
-    w = model.window_samples
-    context = x[None, :, : 2 * w].astype(np.float32)  # (1, 2, 2W)
-    prior = repeat_last_beat(context[0, :, -w:], model.horizon_samples, model.fs)[None]
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    recon, forecast = session.run(None, {"window": context, "prior": prior.astype(np.float32)})
-    np.testing.assert_allclose(recon[0], model.reconstruct(x[:, : 2 * w]), atol=1e-4)
-    np.testing.assert_allclose(
-        forecast[0], model.forecast(x[:, : 2 * w], samples=0).point, atol=1e-4
-    )

@@ -1,6 +1,5 @@
 """The VQ-VAE and the forecaster: shapes, decode_code, frozen VQ-VAE, the original variant's size."""
 
-import pytest
 import torch
 from ecg_vqvae.model import VQVAE, LatentForecaster
 
@@ -91,51 +90,3 @@ def test_snapped_forecasts_are_decoded_from_the_nearest_codes() -> None:
         torch.nn.init.normal_(forecaster.patch_out.weight, std=0.5)  # a learned correction
         hedge = forecaster(context, prior)
         assert not torch.allclose(forecaster(context, prior, snap=True), hedge, atol=1e-3)
-
-
-def test_forecaster_reads_several_context_windows_relative_to_the_last() -> None:
-    """With `context_windows` C the forecaster reads C windows; an untrained one still returns its
-    prior decoded with the last window's statistics, and the earlier windows change the forecast
-    only through the (trained) transformer."""
-    torch.manual_seed(0)
-    vqvae = small_vqvae(normalization="revin").eval()
-    forecaster = LatentForecaster(
-        vqvae, d_model=16, n_layers=1, n_heads=2, use_prior=True, context_windows=3
-    ).eval()
-    assert forecaster.pos.shape[1] == 4 * forecaster.tokens
-    context, prior = torch.randn(2, 2, 3 * 1080), torch.randn(2, 2, 1080)
-    with torch.no_grad():
-        stats = vqvae.revin.stats(context[..., -1080:])
-        expected = vqvae.decode(vqvae.encode(prior, stats)[0], stats)
-        assert torch.allclose(forecaster(context, prior), expected, atol=1e-5)
-        torch.nn.init.normal_(forecaster.patch_out.weight, std=0.5)  # a learned correction
-        changed = context.clone()
-        changed[..., :1080] += 1.0  # the earliest window's level moves, the last window does not
-        assert not torch.allclose(forecaster(changed, prior), forecaster(context, prior))
-    with pytest.raises(ValueError, match="reads 3 window"):
-        forecaster(context[..., 1080:], prior)
-
-
-def test_tuned_decoder_starts_as_the_frozen_one_and_alone_learns() -> None:
-    """`tune_decoder`: the point forecast decodes through a trainable copy of the decoder (the VQ-VAE
-    stays frozen, the beat head keeps the frozen decoder); untrained, nothing changes."""
-    torch.manual_seed(0)
-    vqvae = small_vqvae(normalization="revin").eval()
-    forecaster = LatentForecaster(
-        vqvae, d_model=16, n_layers=1, n_heads=2, beat_head=True, tune_decoder=True
-    ).train()
-    context, prior = torch.randn(2, 2, 1080), torch.randn(2, 2, 1080)
-    assert not forecaster.point_decoder.training  # its BatchNorm statistics stay as trained
-    point, beats = forecaster(context, prior, head="both")
-    (point.abs().mean() + beats.abs().mean()).backward()
-    assert all(p.grad is None for p in vqvae.parameters())
-    assert all(p.grad is not None for p in forecaster.point_decoder.parameters())
-    with torch.no_grad():
-        stats = vqvae.revin.stats(context)
-        expected = vqvae.decode(vqvae.encode(prior, stats)[0], stats)
-        assert torch.allclose(point, expected, atol=1e-5)
-        for p in forecaster.point_decoder.parameters():
-            p.add_(0.1)
-        moved_point, moved_beats = forecaster(context, prior, head="both")
-    assert not torch.allclose(moved_point, point, atol=1e-3)
-    assert torch.allclose(moved_beats, beats)

@@ -88,11 +88,6 @@ class ECGModel:
         return self.config.data.window_samples
 
     @property
-    def context_samples(self) -> int:
-        """Samples of context a forecast reads (`forecast.context_windows` windows)."""
-        return self.config.context_samples
-
-    @property
     def horizon_samples(self) -> int:
         """Samples a forecast covers (one window per `forecast.forecast_predictions`)."""
         return self.window_samples * self.config.forecast.forecast_predictions
@@ -156,12 +151,11 @@ class ECGModel:
         if samples < 0 or samples == 1:
             raise ConfigError(f"samples={samples}: must be 0 (point only) or >= 2")
         x = self._signal(context, fs, "context")  # (L, n) at self.fs
-        contexts = self._context_window(x, start_s)[None]  # (1, L, C*W)
-        last = contexts[..., -self.window_samples :]  # (1, L, W): what the prior reads
+        contexts = self._context_window(x, start_s)[None]  # (1, L, W)
         f, fs_model, batch = self.horizon_samples, self.fs, self.config.evaluate.batch_size
         prior = None
         if self.forecaster.use_prior:
-            prior = repeat_last_beat(last[0], f, fs_model)[None]  # (1, L, F)
+            prior = repeat_last_beat(contexts[0], f, fs_model)[None]  # (1, L, F)
         drawn = None
         with torch.random.fork_rng():  # dropout masks from `seed`, the caller's RNG untouched
             torch.manual_seed(seed)
@@ -170,23 +164,19 @@ class ECGModel:
             beats = None if beats is None else beats[0]
             if samples:
                 rng = np.random.default_rng(seed)
-                priors = sampled_priors(last, f, fs_model, samples, rng)  # (K, 1, L, F)
+                priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)
                 snap = self.config.evaluate.snap_samples
                 drawn = sample_futures(self.forecaster, contexts, priors, batch, snap)[:, 0]
         return Forecast(point=point, samples=drawn, fs=fs_model, beats=beats)
 
     def _context_window(self, x: np.ndarray, start_s: float | None) -> np.ndarray:
-        """The context (L, C*W) of x (L, n) ending at `start_s` (default: x's end)."""
-        w, n = self.context_samples, x.shape[1]
+        """The window (L, W) of x (L, n) ending at `start_s` (default: x's end)."""
+        w, n = self.window_samples, x.shape[1]
         end = n if start_s is None else int(round(start_s * self.fs))
-        if start_s is None and n < w:
-            raise ConfigError(
-                f"context of {n / self.fs:.1f} s: the forecaster reads {w / self.fs:g} s of context"
-            )
         if not w <= end <= n:
             raise ConfigError(
-                f"start_s={start_s:g}: must be between {w / self.fs:g} s (the forecaster's "
-                f"context) and the signal's end ({n / self.fs:.1f} s)"
+                f"start_s={start_s:g}: must be between {w / self.fs:g} s (one context window) "
+                f"and the signal's end ({n / self.fs:.1f} s)"
             )
         return np.ascontiguousarray(x[:, end - w : end])
 
@@ -228,41 +218,29 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED, device: str = "cpu") -> Loade
 TIE_MARGIN = 3e-5
 
 
-def example_windows(
-    cfg: Config, n: int, seed: int = 0, context_windows: int = 1
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """n synthetic ECG contexts (n, L, C*T) in mV and the repeat-last-beat priors of their last
-    windows (n, L, F)."""
+def example_windows(cfg: Config, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n synthetic ECG windows (n, L, T) in mV and their repeat-last-beat priors (n, L, F)."""
     from ecg_vqvae.generator import draw_patient, synthesize
 
     rng = np.random.default_rng(seed)
     w, fs = cfg.data.window_samples, cfg.data.samples_per_second
-    cw, f = w * context_windows, w * cfg.forecast.forecast_predictions
-    signal, _, _ = synthesize(draw_patient(rng), n * cw / fs + 1, fs, rng)  # (n_samples, 2)
-    x = signal[: n * cw, : cfg.model.in_channels].T.reshape(-1, n, cw).transpose(1, 0, 2)
-    x = np.ascontiguousarray(x, dtype=np.float32)  # (n, L, C*T)
-    prior = np.stack([repeat_last_beat(c[:, -w:], f, fs) for c in x]).astype(np.float32)
-    return torch.from_numpy(x), torch.from_numpy(prior)  # (n, L, C*T), (n, L, F)
+    f = w * cfg.forecast.forecast_predictions
+    signal, _, _ = synthesize(draw_patient(rng), n * w / fs + 1, fs, rng)  # (n_samples, 2)
+    x = signal[: n * w, : cfg.model.in_channels].T.reshape(-1, n, w).transpose(1, 0, 2)
+    x = np.ascontiguousarray(x, dtype=np.float32)  # (n, L, T)
+    prior = np.stack([repeat_last_beat(c, f, fs) for c in x]).astype(np.float32)  # (n, L, F)
+    return torch.from_numpy(x), torch.from_numpy(prior)
 
 
-def clear_of_ties(
-    vqvae: VQVAE, context: torch.Tensor, prior: torch.Tensor | None, context_windows: int = 1
-) -> torch.Tensor:
-    """(B,) bool: every latent of each context window (with its own statistics, as it is
-    reconstructed, and with the last window's, as the forecaster encodes it) and of the prior (with
-    the last window's) is at least TIE_MARGIN from a tie between two codes."""
-    w = context.shape[-1] // context_windows
-    windows = [context[..., i * w : (i + 1) * w] for i in range(context_windows)]
-    ok = torch.ones(len(context), dtype=torch.bool)
-    for window in windows:
-        ok &= vqvae.tie_margin(window) >= TIE_MARGIN
+def clear_of_ties(vqvae: VQVAE, window: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+    """(B,) bool: every latent of the window (and of its prior, encoded with the window's statistics,
+    as the forecaster encodes it) is at least TIE_MARGIN from a tie between two codes."""
+    ok = vqvae.tie_margin(window) >= TIE_MARGIN
     if prior is not None:
-        _, stats = vqvae.normalize(windows[-1])
-        others = windows[:-1] + [
-            prior[..., i * w : (i + 1) * w] for i in range(prior.shape[-1] // w)
-        ]
-        for x in others:
-            ok &= vqvae.tie_margin(x, stats) >= TIE_MARGIN
+        _, stats = vqvae.normalize(window)
+        w = window.shape[-1]
+        for i in range(prior.shape[-1] // w):
+            ok &= vqvae.tie_margin(prior[..., i * w : (i + 1) * w], stats) >= TIE_MARGIN
     return ok
 
 
@@ -275,11 +253,10 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
     forecaster = model if isinstance(model, LatentForecaster) else None
     graph = InferenceGraph(forecaster.vqvae if forecaster else model, forecaster).eval()
     with_prior = forecaster is not None and forecaster.use_prior
-    c = forecaster.context_windows if forecaster is not None else 1
 
     def inputs(n: int, seed: int) -> tuple[torch.Tensor, ...]:
-        window, prior = example_windows(cfg, 4 * n, seed, c)  # spares for windows near a code tie
-        keep = clear_of_ties(graph.vqvae, window, prior if forecaster is not None else None, c)
+        window, prior = example_windows(cfg, 4 * n, seed)  # spares for windows near a code tie
+        keep = clear_of_ties(graph.vqvae, window, prior if forecaster is not None else None)
         window, prior = window[keep][:n], prior[keep][:n]
         if len(window) < n:
             raise ConfigError(
@@ -296,11 +273,9 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
     notes = {
         "units": "mV in and out",
         "sample_rate_hz": fs,
-        "window": f"(batch, {cfg.model.in_channels} leads, {c * w} samples): {c * w / fs:g} s of "
-        "ECG, leads in the training order (MIT-BIH: MLII, V1); per-window normalisation (RevIN) "
-        "is inside",
-        "reconstruction": f"(batch, leads, samples): each {w / fs:g} s window encoded to codes "
-        "and decoded",
+        "window": f"(batch, {cfg.model.in_channels} leads, {w} samples): {w / fs:g} s of ECG, leads "
+        "in the training order (MIT-BIH: MLII, V1); per-window normalisation (RevIN) is inside",
+        "reconstruction": "(batch, leads, samples): the window encoded to codes and decoded",
         "parity_inputs": f"synthetic ECG windows whose latents lie at least {TIE_MARGIN:g} from a "
         "tie between two codes; nearer, the runtimes' ~1e-6 differences can pick the other code (a "
         "discrete jump: 2 of 630 MIT-BIH test examples, up to 9e-3 mV; see docs/ecg-vqvae.md)",
@@ -319,9 +294,8 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
             )
     if with_prior:
         notes["prior"] = (
-            f"repeat-last-beat extrapolation of each window's last {w / fs:g} s (peak detection "
-            "in NumPy/SciPy, outside the graph): "
-            f"ecg_vqvae.baselines.repeat_last_beat(window[:, -{w}:], {w}, {fs})"
+            "repeat-last-beat extrapolation of each window (peak detection in NumPy/SciPy, outside "
+            f"the graph): ecg_vqvae.baselines.repeat_last_beat(window, {w}, {fs})"
         )
     return ExportSpec(
         module=graph,

@@ -193,8 +193,6 @@ class ForecastConfig:
     """Latent forecaster: context window's codes -> next window's latents -> frozen VQ-VAE decoder."""
 
     forecast_predictions: int = 1  # windows predicted ahead (each `input_signal_duration` long)
-    # windows of context the forecaster reads (the naive forecasters and its prior read the last one)
-    context_windows: int = 1
     horizons_s: list[float] = field(default_factory=lambda: [1.0, 3.0])  # reported error horizons
     d_model: int = 64
     n_layers: int = 3
@@ -211,8 +209,6 @@ class ForecastConfig:
     # time, where the point forecast (L1 alone, the MAE it is scored on) damps uncertain ones
     beat_head: bool = True
     beat_shift_weight: float = 2.0
-    # the point forecast decodes through its own trainable copy of the VQ-VAE's decoder
-    tune_decoder: bool = False
     # spacing of the validation examples that choose the checkpoint (null: data.forecast_stride_s);
     # wider spacing spreads a limited number of validation batches over the whole validation records
     val_stride_s: float | None = 10.0
@@ -226,8 +222,6 @@ class ForecastConfig:
             )
         if self.val_stride_s is not None and self.val_stride_s <= 0:
             problems.append(f"forecast.val_stride_s must be > 0 or null, got {self.val_stride_s}")
-        if self.context_windows < 1:
-            problems.append(f"forecast.context_windows must be >= 1, got {self.context_windows}")
         if self.forecast_predictions < 1:
             problems.append(
                 f"forecast.forecast_predictions must be >= 1, got {self.forecast_predictions}"
@@ -300,11 +294,6 @@ class Config:
     figure_every_n_epochs: int = (
         5  # original vs reconstruction figures (and at the first/last epoch)
     )
-
-    @property
-    def context_samples(self) -> int:
-        """Samples of context a forecast reads (`forecast.context_windows` windows)."""
-        return self.data.window_samples * self.forecast.context_windows
 
 
 # Keys `--resume` may change beside the core's resumable ones (epochs, device, workers, ...): the

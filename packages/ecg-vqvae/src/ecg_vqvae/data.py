@@ -335,9 +335,8 @@ class WindowDataset(Dataset):
 class ForecastDataset(Dataset):
     """(context, future) pairs: `context_samples` then `future_samples`, hopping `stride` inside records.
 
-    With `prior_fs`, each item also carries the repeat-last-beat extrapolation of its context's last
-    `prior_samples` (the forecaster's prior, as the naive forecaster makes it), computed once per item
-    and kept.
+    With `prior_fs`, each item also carries the repeat-last-beat extrapolation of its context (the
+    forecaster's prior), computed once per item and kept.
     """
 
     def __init__(
@@ -347,11 +346,10 @@ class ForecastDataset(Dataset):
         future_samples: int,
         stride: int,
         prior_fs: float | None = None,
-        prior_samples: int | None = None,
     ) -> None:
         self.segments = {k: torch.from_numpy(v) for k, v in segments.items()}
         self.context, self.future = context_samples, future_samples
-        self.prior_fs, self.prior_samples = prior_fs, prior_samples or context_samples
+        self.prior_fs = prior_fs
         self._priors: dict[int, torch.Tensor] = {}
         self.index: list[tuple[str, int]] = []
         for name, seg in segments.items():
@@ -369,8 +367,7 @@ class ForecastDataset(Dataset):
         if self.prior_fs is None:
             return context, future
         if i not in self._priors:
-            tail = context.numpy()[:, -self.prior_samples :]
-            prior = repeat_last_beat(tail, self.future, self.prior_fs)
+            prior = repeat_last_beat(context.numpy(), self.future, self.prior_fs)
             self._priors[i] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
         return context, future, self._priors[i]
 

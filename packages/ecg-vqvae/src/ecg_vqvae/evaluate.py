@@ -270,24 +270,25 @@ def score_record(
     x_hat, codes = reconstruct(vqvae, x, ev.batch_size)
     flat = np.broadcast_to(x.mean(axis=-1, keepdims=True), x.shape)  # reference: each window's mean
     counts = np.bincount(codes.ravel(), minlength=cfg.model.n_embed)
-    future, cw = w * cfg.forecast.forecast_predictions, cfg.context_samples
+    future = w * cfg.forecast.forecast_predictions
     stride = max(1, int(round(cfg.data.forecast_stride_s * fs)))
-    starts = example_starts(segment.shape[1], cw, future, stride, ev.max_examples_per_record)
+    starts = example_starts(segment.shape[1], w, future, stride, ev.max_examples_per_record)
     horizons = [int(round(h * fs)) for h in cfg.forecast.horizons_s]
     sums: dict[tuple[str, float], ErrorSums] = defaultdict(ErrorSums)
     example = None
     for i in range(0, len(starts), CHUNK):
-        ends = starts[i : i + CHUNK] + cw  # where each future starts
-        contexts = np.stack([segment[:, e - cw : e] for e in ends])  # (m, L, C*W)
-        last = contexts[..., -w:]  # (m, L, W): what the naive forecasters and the prior read
-        truth = np.stack([segment[:, e : e + future] for e in ends])  # (m, L, F)
+        chunk = starts[i : i + CHUNK]
+        contexts = np.stack([segment[:, s : s + w] for s in chunk])  # (m, L, W)
+        truth = np.stack([segment[:, s + w : s + w + future] for s in chunk])  # (m, L, F)
         rel_beats = None
         if beats is not None:
-            rel_beats = [beats[(beats >= e) & (beats < e + future)] - e for e in ends]
-        points = naive_forecasts(last, future, fs)
+            rel_beats = [
+                beats[(beats >= s + w) & (beats < s + w + future)] - (s + w) for s in chunk
+            ]
+        points = naive_forecasts(contexts, future, fs)
         samples: dict[str, np.ndarray] = {}
         if ev.n_samples:
-            priors = sampled_priors(last, future, fs, ev.n_samples, rng)  # (K, m, L, F)
+            priors = sampled_priors(contexts, future, fs, ev.n_samples, rng)  # (K, m, L, F)
             samples["rr_ensemble"] = priors
             points["rr_ensemble"] = np.median(priors, axis=0)
         if forecaster is not None:
@@ -306,7 +307,7 @@ def score_record(
                 )
         if example is None:
             example = {
-                "context": last[0],
+                "context": contexts[0],
                 "truth": truth[0],
                 "points": {m: p[0] for m, p in points.items()},
                 "samples": {m: s[:, 0] for m, s in samples.items()},
@@ -638,15 +639,15 @@ def forecast_record(
     signal = read_record(
         record.parent, record.name.removesuffix(".hea"), fs, cfg.data.leads, cfg.model.in_channels
     ).T  # (L, n)
-    w, cw = cfg.data.window_samples, cfg.context_samples
+    w = cfg.data.window_samples
     horizon = w * cfg.forecast.forecast_predictions
     start = int(round(start_s * fs))
-    if start < cw or start > signal.shape[1]:
+    if start < w or start > signal.shape[1]:
         raise ConfigError(
-            f"--start {start_s:g} s: must be between {cw / fs:g} s (the forecaster's context) and "
-            f"the record's end ({signal.shape[1] / fs:.1f} s)"
+            f"--start {start_s:g} s: must be between {w / fs:g} s (one context window) and the "
+            f"record's end ({signal.shape[1] / fs:.1f} s)"
         )
-    context = np.ascontiguousarray(signal[:, start - cw : start])
+    context = np.ascontiguousarray(signal[:, start - w : start])
     truth = signal[:, start : start + horizon]
     preds = {m: p[0] for m, p in forecast_all(forecaster, context[None], horizon, fs).items()}
     out = RunDir(Path(out_dir) if out_dir is not None else Path(run_dir), tensorboard=False)

@@ -62,7 +62,7 @@ def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, 
 def _batches(
     model: LatentForecaster, contexts: np.ndarray, priors: np.ndarray | None, batch_size: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(context (b, L, C*T), prior (b, L, W*T) or None) float32 tensors, `batch_size` at a time."""
+    """(context (b, L, T), prior (b, L, W*T) or None) float32 tensors, `batch_size` at a time."""
     for i in range(0, len(contexts), batch_size):
         c = torch.from_numpy(np.ascontiguousarray(contexts[i : i + batch_size], dtype=np.float32))
         p = None
@@ -79,7 +79,7 @@ def model_forecast(
     batch_size: int,
     snap: bool = False,
 ) -> np.ndarray:
-    """(n, L, W*T) point forecasts of contexts (n, L, C*T); `priors` (n, L, W*T) when the model uses
+    """(n, L, W*T) point forecasts of contexts (n, L, T); `priors` (n, L, W*T) when the model uses
     them; `snap`: decoded from the nearest codes of the predicted latents."""
     batches = _batches(model, contexts, priors, batch_size)
     return np.concatenate([model(c, p, snap=snap).numpy() for c, p in batches])
@@ -138,10 +138,8 @@ def forecast_all(
     fs: float,
     batch_size: int = 64,
 ) -> dict[str, np.ndarray]:
-    """Point forecasts (n, L, horizon) of every naive method and, given one, the forecaster, from
-    contexts (n, L, Tc) as long as the forecaster reads; the naive methods read the last window."""
-    window = model.vqvae.length if model is not None else contexts.shape[-1]
-    out = naive_forecasts(contexts[..., -window:], horizon, fs)
+    """Point forecasts (n, L, horizon) of every naive method and, given one, the forecaster."""
+    out = naive_forecasts(contexts, horizon, fs)
     if model is not None:
         prior = out["repeat_last_beat"] if model.use_prior else None
         model_out = model_forecasts(model, contexts, prior, batch_size)

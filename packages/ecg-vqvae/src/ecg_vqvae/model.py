@@ -14,7 +14,6 @@ D code size. Torch only: no I/O, no optimisers.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Literal
 
@@ -288,12 +287,9 @@ class VQVAE(nn.Module):
 
 
 class LatentForecaster(nn.Module):
-    """Context (B, L, C*T) -> next `n_windows` windows (B, L, n_windows*T) through a frozen VQ-VAE.
+    """Context window (B, L, T) -> next `n_windows` windows (B, L, n_windows*T) through a frozen VQ-VAE.
 
-    The context is `context_windows` (C) windows, each encoded to its quantised latents with the RevIN
-    statistics of the last one (so the tokens of earlier windows carry their level and scale relative
-    to it: baseline trends and amplitude changes stay visible). A bidirectional transformer reads the
-    context tokens
+    The context is encoded to its quantised latents; a bidirectional transformer reads the context tokens
     (`patch` code positions each) followed by query tokens for the future positions and predicts the
     future latents, which the frozen decoder turns into signal. The prediction is continuous (not snapped
     to the codebook), so a forecast can hedge between codes where the future is uncertain; training goes
@@ -328,20 +324,11 @@ class LatentForecaster(nn.Module):
         dropout: float = 0.1,
         use_prior: bool = True,
         beat_head: bool = False,
-        context_windows: int = 1,
-        tune_decoder: bool = False,
     ) -> None:
         super().__init__()
         self.vqvae, self.use_prior, self.beat_head = vqvae, use_prior, beat_head
-        self.context_windows = context_windows
         for p in self.vqvae.parameters():
             p.requires_grad_(False)
-        # the point head's own trainable copy of the decoder: the frozen one was trained on codes
-        # only, a forecast is a hedge between them
-        self.point_decoder = None
-        if tune_decoder:
-            self.point_decoder = copy.deepcopy(nn.Sequential(vqvae.post_quant_conv, vqvae.decoder))
-            self.point_decoder.requires_grad_(True)
         n = vqvae.n_positions
         if n % patch:
             raise ValueError(
@@ -350,8 +337,7 @@ class LatentForecaster(nn.Module):
         self.n_windows, self.tokens = n_windows, n // patch
         dim = vqvae.quantize_conv.out_channels
         self.patch_in = nn.Conv1d(dim, d_model, patch, stride=patch)
-        n_tokens = (context_windows + n_windows) * self.tokens
-        self.pos = nn.Parameter(0.02 * torch.randn(1, n_tokens, d_model))
+        self.pos = nn.Parameter(0.02 * torch.randn(1, (1 + n_windows) * self.tokens, d_model))
         self.query = nn.Parameter(0.02 * torch.randn(1, n_windows * self.tokens, d_model))
         layer = nn.TransformerEncoderLayer(
             d_model, n_heads, 4 * d_model, dropout=dropout, batch_first=True, norm_first=True
@@ -369,8 +355,6 @@ class LatentForecaster(nn.Module):
     def train(self, mode: bool = True) -> LatentForecaster:
         super().train(mode)
         self.vqvae.eval()  # frozen: BatchNorm statistics and the codebook stay as trained
-        if self.point_decoder is not None:
-            self.point_decoder.eval()  # tuned weights, BatchNorm statistics as trained
         return self
 
     def forward(
@@ -380,7 +364,7 @@ class LatentForecaster(nn.Module):
         snap: bool = False,
         head: Literal["point", "beats", "both"] = "point",
     ) -> Tensor | tuple[Tensor, Tensor | None]:
-        """Context (B, L, C*T) [+ prior (B, L, W*T)] -> the `head`'s forecast (B, L, W*T) in mV;
+        """Context (B, L, T) [+ prior (B, L, W*T)] -> the `head`'s forecast (B, L, W*T) in mV;
         `head="both"`: (point, beat forecast or None) from one transformer pass (what training
         calls, through `forward` so a DDP wrapper sees it)."""
         if head == "beats" and self.beat_out is None:
@@ -388,33 +372,23 @@ class LatentForecaster(nn.Module):
                 "this forecaster has no beat head (trained with forecast.beat_head false)"
             )
         h, z_prior, stats = self._states(context, prior)
-        point_decoder = self.point_decoder
         if head == "both":
-            point = self._decode(self.patch_out, h, z_prior, stats, snap, point_decoder)
+            point = self._decode(self.patch_out, h, z_prior, stats, snap)
             if self.beat_out is None:
                 return point, None
             return point, self._decode(self.beat_out, h, z_prior, stats, snap)
-        if head == "point":
-            return self._decode(self.patch_out, h, z_prior, stats, snap, point_decoder)
-        return self._decode(self.beat_out, h, z_prior, stats, snap)
+        out = self.patch_out if head == "point" else self.beat_out
+        return self._decode(out, h, z_prior, stats, snap)
 
     def _states(
         self, context: Tensor, prior: Tensor | None
     ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]:
         """The transformer's future states (B, d, W*N/patch), the prior's latents (B, D, W*N) and
-        the RevIN statistics of the context's last window."""
-        B, C, T = context.shape[0], self.context_windows, self.vqvae.length
-        if context.shape[-1] != C * T:
-            raise ValueError(
-                f"context of {context.shape[-1]} samples: this forecaster reads {C} window(s) of {T}"
-            )
+        the context's RevIN statistics."""
+        B, T = context.shape[0], context.shape[-1]
         with torch.no_grad():
-            z_last, _, _, stats = self.vqvae.encode(context[..., (C - 1) * T :])  # (B, D, N)
-            earlier = [
-                self.vqvae.encode(context[..., i * T : (i + 1) * T], stats)[0] for i in range(C - 1)
-            ]
-            z_q = torch.cat([*earlier, z_last], dim=-1)  # (B, D, C*N)
-        h = self.patch_in(z_q).transpose(1, 2)  # (B, C*N/patch, d)
+            z_q, _, _, stats = self.vqvae.encode(context)  # (B, D, N)
+        h = self.patch_in(z_q).transpose(1, 2)  # (B, N/patch, d)
         queries = self.query.expand(B, -1, -1)  # (B, W*N/patch, d)
         z_prior = None
         if self.use_prior:
@@ -431,8 +405,8 @@ class LatentForecaster(nn.Module):
                     dim=-1,
                 )  # (B, D, W*N)
             queries = queries + self.patch_in(z_prior).transpose(1, 2)
-        h = torch.cat([h, queries], dim=1) + self.pos  # (B, (C+W)*N/patch, d)
-        h = self.norm(self.transformer(h)[:, C * self.tokens :])  # (B, W*N/patch, d)
+        h = torch.cat([h, queries], dim=1) + self.pos  # (B, (1+W)*N/patch, d)
+        h = self.norm(self.transformer(h)[:, self.tokens :])  # (B, W*N/patch, d)
         return h.transpose(1, 2), z_prior, stats
 
     def _decode(
@@ -442,21 +416,18 @@ class LatentForecaster(nn.Module):
         z_prior: Tensor | None,
         stats: tuple[Tensor, Tensor] | None,
         snap: bool,
-        decoder: nn.Module | None = None,
     ) -> Tensor:
-        """States (B, d, W*N/patch) through one output projection and the decoder (the VQ-VAE's, or
-        `decoder`) -> (B, L, W*T)."""
+        """States (B, d, W*N/patch) through one output projection and the decoder -> (B, L, W*T)."""
         z_future = out(h)  # (B, D, W*N)
         if z_prior is not None:
             z_future = z_future + z_prior
         if snap:
             z_future = self.nearest_codes(z_future)
         n = self.vqvae.n_positions
-        parts = [z_future[:, :, i * n : (i + 1) * n] for i in range(self.n_windows)]
-        if decoder is None:
-            decoded = [self.vqvae.decode(z, stats) for z in parts]
-        else:
-            decoded = [self.vqvae.denormalize(decoder(z), stats) for z in parts]
+        decoded = [
+            self.vqvae.decode(z_future[:, :, i * n : (i + 1) * n], stats)
+            for i in range(self.n_windows)
+        ]
         return torch.cat(decoded, dim=-1)  # (B, L, W*T)
 
     @torch.no_grad()
@@ -500,11 +471,10 @@ def build_vqvae(model_cfg: object, window_samples: int) -> VQVAE:
 class InferenceGraph(nn.Module):
     """The API's inference path as tensors in and out (what `ecg-vqvae export` writes as ONNX).
 
-    window (B, L, C*T) in mV (C = the forecaster's `context_windows`, else 1) -> reconstruction
-    (B, L, C*T) in mV, window by window; with a forecaster also the forecast (B, L, W*T) of what
-    follows, given the prior (B, L, W*T) the forecaster was trained with (repeat-last-beat of the last
-    window, computed outside: peak detection is NumPy/SciPy, not torch), and the beat forecast
-    (B, L, W*T) when the forecaster has a beat head.
+    window (B, L, T) in mV -> reconstruction (B, L, T) in mV; with a forecaster also the forecast
+    (B, L, W*T) of what follows each window read as a context, given the prior (B, L, W*T) the
+    forecaster was trained with (repeat-last-beat of the window, computed outside: peak detection is
+    NumPy/SciPy, not torch), and the beat forecast (B, L, W*T) when the forecaster has a beat head.
     """
 
     def __init__(self, vqvae: VQVAE, forecaster: LatentForecaster | None = None) -> None:
@@ -512,11 +482,7 @@ class InferenceGraph(nn.Module):
         self.vqvae, self.forecaster = vqvae, forecaster
 
     def forward(self, window: Tensor, prior: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
-        B, L, n = window.shape
-        C = self.forecaster.context_windows if self.forecaster is not None else 1
-        T = n // C
-        parts = window.reshape(B, L, C, T).transpose(1, 2).reshape(B * C, L, T)
-        x_hat = self.vqvae(parts)[0].reshape(B, C, L, T).transpose(1, 2).reshape(B, L, n)
+        x_hat = self.vqvae(window)[0]  # (B, L, T)
         if self.forecaster is None:
             return x_hat
         point, beats = self.forecaster(window, prior, head="both")  # (B, L, W*T) each

@@ -238,8 +238,6 @@ def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
         f.dropout,
         use_prior=f.prior == "repeat_last_beat",
         beat_head=f.beat_head,
-        context_windows=f.context_windows,
-        tune_decoder=f.tune_decoder,
     )
 
 
@@ -251,8 +249,7 @@ def forecast_datasets(
     stride_s = cfg.data.forecast_stride_s if stride_s is None else stride_s
     stride = max(1, int(round(stride_s * cfg.data.samples_per_second)))
     prior_fs = cfg.data.samples_per_second if cfg.forecast.prior == "repeat_last_beat" else None
-    future = w * cfg.forecast.forecast_predictions
-    return ForecastDataset(segments, cfg.context_samples, future, stride, prior_fs, w)
+    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride, prior_fs)
 
 
 def train_forecaster(
