@@ -100,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ecg_vqvae.data import read_beats, record_segment
-    from ecg_vqvae.evaluate import example_starts
+    from ecg_vqvae.evaluate import example_starts, forecast_examples
     from ecg_vqvae.forecasts import naive_forecasts, sampled_priors
     from ecg_vqvae.scores import ErrorSums, score_examples
     from ecg_vqvae.train import load_forecaster
@@ -119,9 +119,7 @@ def main() -> None:
             seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
             beats = read_beats(args.data_dir, name, fs)
             starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
-            contexts = np.stack([seg[:, s : s + w] for s in starts])  # (n, L, W)
-            truth = np.stack([seg[:, s + w : s + 2 * w] for s in starts])  # (n, L, W)
-            rel_beats = [beats[(beats >= s + w) & (beats < s + 2 * w)] - (s + w) for s in starts]
+            contexts, truth, rel_beats = forecast_examples(seg, starts, w, w, beats)  # (n, L, W)
             naive = naive_forecasts(contexts, w, fs)
             points = decodings(model, contexts, naive["repeat_last_beat"])
             priors = sampled_priors(contexts, w, fs, args.samples, rng)  # (K, n, L, W)

@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ecg_vqvae.data import read_beats, record_segment
-    from ecg_vqvae.evaluate import example_starts
+    from ecg_vqvae.evaluate import example_starts, forecast_examples
     from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
     from ecg_vqvae.train import load_forecaster
 
@@ -92,8 +92,7 @@ def main() -> None:
             seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
             beats = read_beats(args.data_dir, name, fs)
             starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
-            contexts = np.stack([seg[:, s : s + w] for s in starts])  # (n, L, W)
-            truth = np.stack([seg[:, s + w : s + w + h] for s in starts])  # (n, L, h)
+            contexts, truth, _ = forecast_examples(seg, starts, w, h)  # (n, L, W), (n, L, h)
             naive = naive_forecasts(contexts, w, fs)
             point = model_forecasts(model.eval(), contexts, naive["repeat_last_beat"], 64)
             for i, s in enumerate(starts):

@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ecg_vqvae.data import record_segment
-    from ecg_vqvae.evaluate import example_starts
+    from ecg_vqvae.evaluate import example_starts, forecast_examples
     from ecg_vqvae.forecasts import (
         model_forecast,
         naive_forecasts,
@@ -82,8 +82,7 @@ def main() -> None:
         for name in split[part]:
             seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
             starts = example_starts(seg.shape[1], w, w, args.stride_s * fs, None)
-            context = np.stack([seg[:, s : s + w] for s in starts])  # (n, L, W)
-            truth = np.stack([seg[:, s + w : s + 2 * w] for s in starts])  # (n, L, W)
+            context, truth, _ = forecast_examples(seg, starts, w, w)  # (n, L, W) each
             naive = naive_forecasts(context, w, fs)
             point = model_forecast(model, context, naive["repeat_last_beat"], 64)
             priors = sampled_priors(context, w, fs, args.samples, rng)  # (K, n, L, W)

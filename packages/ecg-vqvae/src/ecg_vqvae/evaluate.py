@@ -256,6 +256,25 @@ def example_starts(n: int, context: int, future: int, stride: int, limit: int | 
     return starts
 
 
+def forecast_examples(
+    segment: np.ndarray,
+    starts: np.ndarray,
+    context: int,
+    future: int,
+    beats: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray] | None]:
+    """The examples starting at `starts` of a segment (L, n): contexts (m, L, context), futures
+    (m, L, future) and, given the record's beat samples, each future's beats relative to its start.
+    One definition of an example, for `evaluate` and the measurement scripts alike."""
+    contexts = np.stack([segment[:, s : s + context] for s in starts])
+    truth = np.stack([segment[:, s + context : s + context + future] for s in starts])
+    rel_beats = None
+    if beats is not None:
+        ends = np.asarray(starts) + context
+        rel_beats = [beats[(beats >= e) & (beats < e + future)] - e for e in ends]
+    return contexts, truth, rel_beats
+
+
 def score_record(
     segment: np.ndarray,
     beats: np.ndarray | None,
@@ -278,13 +297,8 @@ def score_record(
     example = None
     for i in range(0, len(starts), CHUNK):
         chunk = starts[i : i + CHUNK]
-        contexts = np.stack([segment[:, s : s + w] for s in chunk])  # (m, L, W)
-        truth = np.stack([segment[:, s + w : s + w + future] for s in chunk])  # (m, L, F)
-        rel_beats = None
-        if beats is not None:
-            rel_beats = [
-                beats[(beats >= s + w) & (beats < s + w + future)] - (s + w) for s in chunk
-            ]
+        contexts, truth, rel_beats = forecast_examples(segment, chunk, w, future, beats)
+        # contexts (m, L, W), truth (m, L, F)
         points = naive_forecasts(contexts, future, fs)
         samples: dict[str, np.ndarray] = {}
         if ev.n_samples:
