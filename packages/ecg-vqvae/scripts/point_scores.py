@@ -4,8 +4,8 @@
         runs/ecg-vqvae/whole-fc-s0 runs/ecg-vqvae/fc6x4-s0
 
 MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap),
-of its beat forecast when it has a beat head, and of repeat-last-beat, the recent median and the
-context median, on the same examples (one every --stride-s seconds of the first run's validation and
+of its beat forecast when it has a beat head (each run on its own prior kind), and of
+repeat-last-beat, the recent median, the context median and the analogue forecast, on the same examples (one every --stride-s seconds of the first run's validation and
 test records), as `evaluate` scores them. Used to compare training choices on the validation records
 before spending a full evaluation on the test records.
 """
@@ -30,7 +30,7 @@ def main() -> None:
 
     from ecg_vqvae.data import read_beats, record_segment
     from ecg_vqvae.evaluate import example_starts, forecast_examples
-    from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
+    from ecg_vqvae.forecasts import forecast_all, model_forecasts
     from ecg_vqvae.scores import ErrorSums, score_examples
     from ecg_vqvae.train import load_forecaster
 
@@ -46,16 +46,21 @@ def main() -> None:
             beats = read_beats(args.data_dir, name, fs)
             starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
             contexts, truth, rel_beats = forecast_examples(seg, starts, w, w, beats)  # (n, L, W)
-            naive = naive_forecasts(contexts, w, fs)
-            prior = naive["repeat_last_beat"]
+            ends = starts + w
+            simple = forecast_all(None, "none", seg, ends, w, w, fs)  # naive + analogue
             preds = {}
-            for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
+            for run, (m, run_cfg) in models.items():  # a beat head's forecast too, "<run>:beats"
+                kind = run_cfg.forecast.prior
+                prior = simple[kind] if m.use_prior else None  # each run on its own prior
                 out = model_forecasts(m.eval(), contexts, prior, 64)
                 preds[run] = out["vqvae_forecaster"]
                 if "vqvae_beats" in out:
                     preds[f"{run}:beats"] = out["vqvae_beats"]
             preds.update(
-                {m: naive[m] for m in ("repeat_last_beat", "recent_median", "context_median")}
+                {
+                    m: simple[m]
+                    for m in ("repeat_last_beat", "recent_median", "context_median", "analogue")
+                }
             )
             for method, pred in preds.items():
                 for h_s in (1.0, 3.0):

@@ -5,6 +5,10 @@ from pathlib import Path
 import numpy as np
 import wfdb
 from ecg_vqvae.baselines import (
+    analogue,
+    analogue_ends,
+    analogue_ensemble,
+    analogue_futures,
     context_mean,
     context_median,
     detect_r_peaks,
@@ -68,3 +72,56 @@ def test_recent_median_is_flat_at_the_median_of_the_last_half_second() -> None:
         [[9.0, 9.0, 9.0, 1.0, 2.0, 7.0, 3.0, 4.0], [0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0, -1.0]]
     )
     assert np.allclose(recent_median(ctx, 3, fs), [[3.0] * 3, [5.0] * 3])
+
+
+def _rhythm(n: int, fs: int = 360) -> np.ndarray:
+    """(2, n): beats of two shapes in a 5-beat pattern (a recurring ectopic beat with its own coupling
+    interval) that repeats every 4.1 s, longer than a 3 s window shows, over a small slow baseline
+    wave (whose phase the analogues do not share: they are chosen by shape)."""
+    rr = [0.8, 0.8, 0.8, 0.5, 1.2]  # s: the fourth beat early and tall, then a compensatory pause
+    peaks = np.cumsum(np.tile(rr, n // int(sum(rr) * fs) + 2)) * fs
+    t = np.arange(n)
+    x = np.zeros(n)
+    for i, p in enumerate(peaks[peaks < n + fs]):
+        width, height = (6.0, 2.0) if i % 5 == 3 else (3.0, 1.0)
+        x += height * np.exp(-0.5 * ((t - p) / width) ** 2)
+    return np.stack([x, -0.5 * x]) + 0.05 * np.sin(2 * np.pi * t / (13.3 * fs))
+
+
+def test_analogues_continue_a_pattern_longer_than_the_window() -> None:
+    fs, horizon = 360, 1080
+    n = int(round((29 * 4.1 + 2.9 + 0.2) * fs))  # 0.2 s after an early tall beat
+    x = _rhythm(n + horizon)
+    past, truth = x[:, :n], x[:, n:]
+    pred = analogue(past, horizon, fs, 1080)
+    rlb = repeat_last_beat(past[:, -1080:], horizon, fs)  # repeats the short coupling interval
+    flat = recent_median(past[:, -1080:], horizon, fs)
+    mae = {k: np.abs(v - truth).mean() for k, v in {"ana": pred, "rlb": rlb, "flat": flat}.items()}
+    assert mae["ana"] < 0.5 * min(mae["rlb"], mae["flat"])
+    # the compensatory pause is kept: the next beat comes 1.0 s after the origin, not 0.3 s
+    first = int(np.argmax(pred[0, : int(1.4 * fs)]))
+    assert abs(first - int(np.argmax(truth[0, : int(1.4 * fs)]))) <= 3
+    assert abs(first - 1.0 * fs) <= 3
+
+
+def test_analogues_are_moved_to_the_current_level_and_kept_apart() -> None:
+    fs, n, horizon = 360, 60 * 360, 1080
+    x = _rhythm(n)
+    shifted = x.copy()
+    shifted[:, n - 180 :] += 1.0  # the last 0.5 s sits 1 mV higher than any analogue's
+    futures = analogue_futures(shifted, horizon, fs)
+    plain = analogue_futures(x, horizon, fs)
+    assert futures.shape == (25, 2, horizon)
+    np.testing.assert_allclose(np.median(futures, 0), np.median(plain, 0) + 1.0, atol=0.05)
+    ends = analogue_ends(x, horizon, fs)  # one match per place, each with 3 s of known future
+    gaps = np.abs(ends[:, None] - ends[None, :])[np.triu_indices(len(ends), 1)]
+    assert gaps.min() >= 0.2 * fs and ends.max() <= n - horizon
+
+
+def test_too_little_history_falls_back_to_repeat_last_beat() -> None:
+    fs, horizon = 360, 1080
+    x = _rhythm(3 * 360)  # one window: no stretch has 3 s of known future
+    assert len(analogue_futures(x, horizon, fs)) == 0
+    ens = analogue_ensemble(x, horizon, fs, 1080)
+    assert ens.shape == (1, 2, horizon)
+    np.testing.assert_array_equal(ens[0], repeat_last_beat(x, horizon, fs))

@@ -52,20 +52,21 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
         "context_median",
         "context_mean",
         "rr_ensemble",
+        "analogue",  # reads the record before the context: its k closest analogues are its samples
     )
     assert {(r["method"], r["horizon_s"]) for r in pooled} == {
         (m, h) for m in methods for h in (1.0, 3.0)
     }
     assert all(r["mae_mv"] > 0 for r in pooled)
     for r in pooled:  # deterministic methods: CRPS is the MAE; sampled ones score their spread
-        if r["method"] == "rr_ensemble":
+        if r["method"] in ("rr_ensemble", "analogue"):
             assert 0 < r["crps_mv"] < r["mae_mv"]
         elif r["method"] == "vqvae_forecaster":  # its samples are snapped, its point is not
             assert r["crps_mv"] > 0 and r["crps_mv"] != r["mae_mv"]
         else:
             assert np.isclose(r["crps_mv"], r["mae_mv"])
         assert 0 <= r["timing_error_s"] <= 0.5 and r["beat_aligned_mae_mv"] > 0
-        sampled = r["method"] in ("vqvae_forecaster", "rr_ensemble")
+        sampled = r["method"] in ("vqvae_forecaster", "rr_ensemble", "analogue")
         assert (r["sample_timing_error_s"] is not None) == sampled
     # continuous samples: only the forecaster's sample scores change, on the same drawn futures
     out = tmp_path / "continuous"
@@ -85,6 +86,14 @@ def test_evaluate_reports_forecaster_and_baselines_on_unseen_records(
     assert {r["record"] for r in results["forecast"]["per_record"]} == {"s005", "s006"}
     assert 0 < results["reconstruction"]["pooled"]["prd_pct"] < 200
     assert "1" in "".join(results["forecast"]["mae_gain_vs_repeat_last_beat"])
+    # the best naive method reads the context only; the analogue one is compared on its own
+    best, history = results["forecast"]["best_naive"], results["forecast"]["vs_analogue"]
+    assert best["1.0"]["mae_mv"]["method"] != "analogue"
+    assert history["1.0"]["mae_mv"]["method"] == "analogue"
+    mae = {(r["method"], r["horizon_s"]): r["mae_mv"] for r in pooled}
+    assert (
+        history["1.0"]["mae_mv"]["ratio"] == mae[("vqvae_forecaster", 1.0)] / mae[("analogue", 1.0)]
+    )
     for name in (
         "test_forecast",
         "test_reconstruction",

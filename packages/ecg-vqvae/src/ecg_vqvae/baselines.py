@@ -14,12 +14,19 @@
   context are repeated forward, so the phase continues: the forecast at t >= T is x[t - k*RR] with the
   smallest k putting it inside the context (the next R peak lands at r_last + RR). With fewer than two
   peaks it falls back to the dominant period from the autocorrelation (0.3-2 s), then to persistence.
+
+One simple method reads more than the context: the analogue forecast (the method of analogues, Lorenz
+1969; k nearest neighbours in the recording's own past). The k stretches of the last `history_s`
+seconds whose shape is closest to the context's last `query_s` seconds are found, the future that
+followed each is shifted to the current level, and their pointwise median is the forecast. A patient's
+beats and rhythm patterns (bigeminy, a recurring ectopic beat) repeat over minutes, which no 3 s window
+shows; the k futures also form a free ensemble for CRPS.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import butter, correlate, find_peaks, sosfiltfilt
 
 
 def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
@@ -133,3 +140,89 @@ def repeat_last_beat(
     ]  # one period ending at the context's end: phase continues from there
     reps = int(np.ceil(horizon / rr))
     return np.tile(beat, (1, reps))[:, :horizon]
+
+
+def analogue_ends(
+    past: np.ndarray,
+    horizon: int,
+    fs: float,
+    query_s: float = 0.5,
+    k: int = 25,
+    history_s: float = 300.0,
+    exclusion_s: float = 0.2,
+) -> np.ndarray:
+    """past (L, n): the recording up to the forecast origin -> (m,) sample indices, m <= k, where the
+    best analogues of its last `query_s` seconds end (their futures start), best first.
+
+    Candidates are the query-length stretches of the last `history_s` seconds whose `horizon` samples
+    of future also lie in `past`; the distance is the squared error after removing each stretch's mean
+    (summed over leads), so a match is a shape, not a level. Matches closer than `exclusion_s` to a
+    better one are dropped (`find_peaks`' distance rule): one per beat, not 25 shifts of the best beat.
+    """
+    q = max(2, int(round(query_s * fs)))
+    n = past.shape[1]
+    lo = max(0, n - int(round(history_s * fs)))
+    cand = past[:, lo : n - horizon]  # (L, m + q - 1): stretches whose futures are known
+    m = cand.shape[1] - q + 1
+    if m < 1:
+        return np.zeros(0, dtype=int)
+    query = past[:, n - q :] - past[:, n - q :].mean(axis=1, keepdims=True)  # (L, q)
+    dist = np.zeros(m)
+    for lead, x in zip(query, cand.astype(np.float64)):
+        c1 = np.concatenate([[0.0], np.cumsum(x)])
+        c2 = np.concatenate([[0.0], np.cumsum(x * x)])
+        s1, s2 = c1[q:] - c1[:-q], c2[q:] - c2[:-q]  # (m,) window sums
+        cross = correlate(x, lead, mode="valid", method="fft")  # (m,) sum of x * (query - mean)
+        dist += s2 - s1 * s1 / q - 2.0 * cross
+    # local minima at least `exclusion_s` apart, best first; the ends count as candidates too
+    padded = np.concatenate([[np.inf], dist, [np.inf]])
+    found, _ = find_peaks(-padded, distance=max(1, int(round(exclusion_s * fs))))
+    found = found - 1
+    best = found[np.argsort(dist[found])[:k]]
+    return lo + best + q  # each match's end = the start of its future
+
+
+def analogue_futures(
+    past: np.ndarray, horizon: int, fs: float, query_s: float = 0.5, **kw: float
+) -> np.ndarray:
+    """past (L, n) -> (m, L, horizon): the futures after `analogue_ends`, each moved by (median of the
+    query's samples - median of its match's), as `recent_median` reads the level."""
+    q = max(2, int(round(query_s * fs)))
+    ends = analogue_ends(past, horizon, fs, query_s, **kw)
+    level = np.median(past[:, -q:], axis=1, keepdims=True)  # (L, 1)
+    futures = [
+        past[:, e : e + horizon] - np.median(past[:, e - q : e], axis=1, keepdims=True) + level
+        for e in ends
+    ]
+    return np.stack(futures) if futures else np.zeros((0, past.shape[0], horizon))
+
+
+MIN_MATCHES = 3  # fewer analogues than this (a recording's first seconds): repeat-last-beat instead
+
+
+def analogue_ensemble(past: np.ndarray, horizon: int, fs: float, context: int) -> np.ndarray:
+    """past (L, n) -> (m, L, horizon): `analogue_futures`, best first; with fewer than `MIN_MATCHES`
+    (too early in a recording) the repeat-last-beat of the last `context` samples alone, what a
+    window allows."""
+    futures = analogue_futures(past, horizon, fs)
+    if len(futures) < MIN_MATCHES:
+        return repeat_last_beat(past[:, -context:], horizon, fs)[None]
+    return futures
+
+
+def analogue(past: np.ndarray, horizon: int, fs: float, context: int) -> np.ndarray:
+    """past (L, n) -> (L, horizon): the pointwise median of `analogue_ensemble` (the L1-optimal
+    combination, as the flat lines use the median)."""
+    return np.median(analogue_ensemble(past, horizon, fs, context), axis=0)
+
+
+def prior_forecast(
+    kind: str, past: np.ndarray, context: int, horizon: int, fs: float
+) -> np.ndarray:
+    """The forecaster's prior (L, horizon) for the recording `past` (L, n) up to the forecast origin:
+    `repeat_last_beat` reads the last `context` samples (the model's window), `analogue` the history."""
+    if kind == "analogue":
+        return analogue(past, horizon, fs, context)
+    if kind == "repeat_last_beat":
+        return repeat_last_beat(past[:, -context:], horizon, fs)
+    raise ValueError(f"unknown prior {kind!r}: expected 'repeat_last_beat' or 'analogue'")

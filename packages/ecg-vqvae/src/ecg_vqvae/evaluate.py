@@ -41,7 +41,9 @@ from ecg_vqvae.data import (
     windows,
 )
 from ecg_vqvae.forecasts import (
+    HISTORY,
     NAIVE,
+    analogue_forecasts,
     forecast_all,
     model_forecasts,
     naive_forecasts,
@@ -70,7 +72,7 @@ EVALUATE_KEYS = (
     "evaluate.*",
 )
 MODEL_METHODS = ("vqvae_forecaster", "vqvae_beats")  # the point forecast and the beat head's
-METHODS = (*MODEL_METHODS, *NAIVE, "rr_ensemble")
+METHODS = (*MODEL_METHODS, *NAIVE, "rr_ensemble", *HISTORY)
 CHUNK = 256  # forecast examples scored at once: bounds memory on whole records
 
 
@@ -305,12 +307,20 @@ def score_record(
             priors = sampled_priors(contexts, future, fs, ev.n_samples, rng)  # (K, m, L, F)
             samples["rr_ensemble"] = priors
             points["rr_ensemble"] = np.median(priors, axis=0)
+        points["analogue"], analogues = analogue_forecasts(
+            segment, chunk + w, w, future, fs, ev.n_samples
+        )  # (m, L, F), (K, m, L, F) or None
+        if analogues is not None:
+            samples["analogue"] = analogues
         if forecaster is not None:
-            prior = points["repeat_last_beat"] if forecaster.use_prior else None
+            kind = cfg.forecast.prior
+            prior = points[kind] if forecaster.use_prior else None
             points.update(model_forecasts(forecaster, contexts, prior, ev.batch_size))
             if ev.n_samples:
+                # each sampled future starts from one plausible prior: an analogue, or an RR draw
+                drawn = analogues if kind == "analogue" else priors
                 samples["vqvae_forecaster"] = sample_futures(
-                    forecaster, contexts, priors, ev.batch_size, ev.snap_samples
+                    forecaster, contexts, drawn, ev.batch_size, ev.snap_samples
                 )
         for method, point in points.items():
             for h_s, h in zip(cfg.forecast.horizons_s, horizons):
@@ -466,6 +476,8 @@ def assemble(
         "stride_s": cfg.data.forecast_stride_s,
         "n_samples": cfg.evaluate.n_samples,
         "best_naive": best_naive(pooled_rows, horizons),
+        # the simple method that reads the same history as an analogue-prior forecaster
+        "vs_analogue": best_naive(pooled_rows, horizons, among=HISTORY),
     }
     if forecaster is not None:
         value = {(r["method"], r["horizon_s"]): r["mae_mv"] for r in pooled_rows}
@@ -498,15 +510,21 @@ def assemble(
     }
 
 
-def best_naive(rows: list[dict[str, Any]], horizons: list[float]) -> dict[str, Any]:
-    """Per horizon and compared metric: the best naive method (lowest), its value and the model's
-    (`model`, `ratio`; the beat forecast's as `beats_model`, `beats_ratio`)."""
+def best_naive(
+    rows: list[dict[str, Any]], horizons: list[float], among: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Per horizon and compared metric: the best (lowest) of the methods `among` (default: the naive
+    ones, which read the context window only), its value and the model's (`model`, `ratio`; the beat
+    forecast's as `beats_model`, `beats_ratio`)."""
     out: dict[str, Any] = {}
     for h in horizons:
         here = {r["method"]: r for r in rows if r["horizon_s"] == h}
         out[h] = {}
         for key in COMPARED:
-            naive = {m: here[m][key] for m in here if m not in MODEL_METHODS}
+            if among is None:
+                naive = {m: here[m][key] for m in here if m not in (*MODEL_METHODS, *HISTORY)}
+            else:
+                naive = {m: here[m][key] for m in among if m in here}
             naive = {m: v for m, v in naive.items() if v is not None}
             if not naive:
                 continue
@@ -630,17 +648,22 @@ def results_markdown(results: dict[str, Any]) -> str:
             f"{_fmt(r['sample_timing_error_s'], 3)} |"
         )
     lines.append("")
-    for h, entries in results["forecast"]["best_naive"].items():
-        for key, e in entries.items():
-            text = (
-                f"- {COMPARED[key]} at {float(h):g} s: best naive {e['method']} {_fmt(e['value'])}"
-            )
-            if e.get("ratio") is not None:
-                text += f"; forecaster {_fmt(e['model'])} ({e['ratio']:.3f}x)"
-            if e.get("beats_ratio") is not None:
-                text += f"; beat forecast {_fmt(e['beats_model'])} ({e['beats_ratio']:.3f}x)"
-            lines.append(text)
+    compared = [("best naive", results["forecast"]["best_naive"])]
+    compared.append(("with the record's past,", results["forecast"].get("vs_analogue", {})))
+    for label, table in compared:
+        for h, entries in table.items():
+            for key, e in entries.items():
+                lines.append(_ratio_text(f"{COMPARED[key]} at {float(h):g} s: {label}", e))
     return "\n".join(lines) + "\n"
+
+
+def _ratio_text(what: str, e: dict[str, Any]) -> str:
+    text = f"- {what} {e['method']} {_fmt(e['value'])}"
+    if e.get("ratio") is not None:
+        text += f"; forecaster {_fmt(e['model'])} ({e['ratio']:.3f}x)"
+    if e.get("beats_ratio") is not None:
+        text += f"; beat forecast {_fmt(e['beats_model'])} ({e['beats_ratio']:.3f}x)"
+    return text
 
 
 def forecast_record(
@@ -661,9 +684,11 @@ def forecast_record(
             f"--start {start_s:g} s: must be between {w / fs:g} s (one context window) and the "
             f"record's end ({signal.shape[1] / fs:.1f} s)"
         )
-    context = np.ascontiguousarray(signal[:, start - w : start])
+    context = signal[:, start - w : start]
     truth = signal[:, start : start + horizon]
-    preds = {m: p[0] for m, p in forecast_all(forecaster, context[None], horizon, fs).items()}
+    kind = cfg.forecast.prior
+    made = forecast_all(forecaster, kind, signal, np.asarray([start]), w, horizon, fs)
+    preds = {m: p[0] for m, p in made.items()}
     out = RunDir(Path(out_dir) if out_dir is not None else Path(run_dir), tensorboard=False)
     stem = f"forecast_{record.name.removesuffix('.hea')}_{start_s:g}s"
     fig_path = out.save_figure(

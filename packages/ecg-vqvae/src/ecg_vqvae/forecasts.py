@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ecg_vqvae.baselines import (
+    analogue_ensemble,
     context_mean,
     context_median,
     context_rr,
@@ -44,6 +45,8 @@ NAIVE = (
     "context_median",
     "context_mean",
 )
+# simple methods that read the recording before the context (need the record, not just the window)
+HISTORY = ("analogue",)
 
 
 def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, np.ndarray]:
@@ -57,6 +60,23 @@ def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, 
         "context_mean": lambda c: context_mean(c, horizon),
     }
     return {name: np.stack([make(c) for c in contexts]) for name, make in makers.items()}
+
+
+def analogue_forecasts(
+    segment: np.ndarray, ends: np.ndarray, context: int, horizon: int, fs: float, k: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The analogue forecast (n, L, horizon) from the record `segment` (L, N) up to each forecast
+    origin in `ends`, and (k > 0) its ensemble (k, n, L, horizon): the k closest analogues' futures
+    (the point is the median of all 25), repeated where fewer (too early in a record: then both are
+    the context's repeat-last-beat)."""
+    points = np.empty((len(ends), segment.shape[0], horizon), dtype=np.float32)
+    drawn = np.empty((k, *points.shape), dtype=np.float32) if k else None
+    for i, end in enumerate(ends):
+        futures = analogue_ensemble(segment[:, :end], horizon, fs, context)  # (m, L, horizon)
+        points[i] = np.median(futures, axis=0)
+        if drawn is not None:
+            drawn[:, i] = futures[np.arange(k) % len(futures)]
+    return points, drawn
 
 
 def _batches(
@@ -133,15 +153,23 @@ def sample_futures(
 
 def forecast_all(
     model: LatentForecaster | None,
-    contexts: np.ndarray,
+    prior: str,
+    signal: np.ndarray,
+    ends: np.ndarray,
+    context: int,
     horizon: int,
     fs: float,
     batch_size: int = 64,
 ) -> dict[str, np.ndarray]:
-    """Point forecasts (n, L, horizon) of every naive method and, given one, the forecaster."""
+    """Point forecasts (n, L, horizon) from each origin in `ends` of the recording `signal` (L, N):
+    every naive method (the `context` samples before the origin), the analogue forecast (the
+    recording before it) and, given one, the forecaster (on its `prior` kind)."""
+    contexts = np.stack([signal[:, e - context : e] for e in ends])  # (n, L, context)
     out = naive_forecasts(contexts, horizon, fs)
+    out["analogue"] = analogue_forecasts(signal, ends, context, horizon, fs, 0)[0]
     if model is not None:
-        prior = out["repeat_last_beat"] if model.use_prior else None
-        model_out = model_forecasts(model, contexts, prior, batch_size)
+        model_out = model_forecasts(
+            model, contexts, out[prior] if model.use_prior else None, batch_size
+        )
         out = {name: f[..., :horizon] for name, f in model_out.items()} | out
     return out

@@ -108,21 +108,22 @@ def summarize(run_dirs: Sequence[Path | str]) -> str:
 
 
 def ratio_lines(results: Sequence[dict]) -> list[str]:
-    """Forecaster / best naive method per metric and horizon, mean ± std over runs (best chosen per
-    run; the method named is run 0's)."""
+    """Forecaster / best naive method (and / the analogue forecast, which reads the record's past) per
+    metric and horizon, mean ± std over runs (best chosen per run; the method named is run 0's)."""
     lines = []
-    first = results[0]["forecast"].get("best_naive", {})
-    for h, entries in first.items():
-        for key, entry in entries.items():
-            for field, label in (("ratio", "forecaster"), ("beats_ratio", "beat forecast")):
-                ratios = [r["forecast"]["best_naive"][h][key].get(field) for r in results]
-                if any(x is None for x in ratios):
-                    continue
-                lines.append(
-                    f"- {key} at {float(h):g} s: {label} / best naive ({entry['method']}, "
-                    f"{entry['value']:.4f}) = {_ms(ratios, 3)} (per run: "
-                    f"{', '.join(f'{x:.3f}' for x in ratios)})"
-                )
+    for table, against in (("best_naive", "best naive"), ("vs_analogue", "analogue")):
+        first = results[0]["forecast"].get(table, {})
+        for h, entries in first.items():
+            for key, entry in entries.items():
+                for field, label in (("ratio", "forecaster"), ("beats_ratio", "beat forecast")):
+                    ratios = [r["forecast"][table][h][key].get(field) for r in results]
+                    if any(x is None for x in ratios):
+                        continue
+                    lines.append(
+                        f"- {key} at {float(h):g} s: {label} / {against} ({entry['method']}, "
+                        f"{entry['value']:.4f}) = {_ms(ratios, 3)} (per run: "
+                        f"{', '.join(f'{x:.3f}' for x in ratios)})"
+                    )
     return lines
 
 

@@ -1,0 +1,80 @@
+"""The analogue forecast's settings, one at a time from the default, on the validation records.
+
+    python packages/ecg-vqvae/scripts/analogue_settings.py --run-dir runs/ecg-vqvae/s8/ana-s0 \
+        --data-dir path/to/mitdb --stride-s 20
+
+MAE at 1 s and 3 s of `baselines.analogue` (median of the futures after the k stretches of the last
+`history_s` seconds most like the context's last `query_s` seconds) with each setting moved alone,
+beside the recent median, on the forecast examples `evaluate` scores (one every --stride-s seconds of
+the run's validation and test records). The defaults are chosen on the validation rows; the test rows
+are printed to show how far that choice carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+SETTINGS = {  # name: analogue_futures keywords (default: query 0.5 s, k 25, history 300 s)
+    "default": {},
+    "query 0.25 s": {"query_s": 0.25},
+    "query 1 s": {"query_s": 1.0},
+    "k 10": {"k": 10},
+    "k 50": {"k": 50},
+    "history 60 s": {"history_s": 60.0},
+    "history 900 s": {"history_s": 900.0},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", type=Path, required=True, help="a train-forecaster run")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--stride-s", type=float, default=20)
+    args = parser.parse_args()
+
+    from ecg_vqvae.baselines import MIN_MATCHES, analogue_futures, recent_median, repeat_last_beat
+    from ecg_vqvae.data import record_segment
+    from ecg_vqvae.evaluate import example_starts, forecast_examples
+    from ecg_vqvae.train import load_forecaster
+
+    _, cfg = load_forecaster(args.run_dir)  # its split and data settings
+    fs, w = cfg.data.samples_per_second, cfg.data.window_samples
+    split = json.loads((args.run_dir / "split.json").read_text())
+    errors: dict[tuple[str, str, float], list[float]] = defaultdict(list)
+    for part in ("val", "test"):
+        for name in split[part]:
+            seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
+            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
+            contexts, truth, _ = forecast_examples(seg, starts, w, w)  # (n, L, W) each
+            for context, future, end in zip(contexts, truth, starts + w):
+                preds = {"recent_median": recent_median(context, w, fs)}
+                for label, kw in SETTINGS.items():
+                    futures = analogue_futures(seg[:, :end], w, fs, **kw)
+                    preds[label] = (
+                        np.median(futures, axis=0)
+                        if len(futures) >= MIN_MATCHES
+                        else repeat_last_beat(context, w, fs)
+                    )
+                for method, pred in preds.items():
+                    for h_s in (1.0, 3.0):
+                        h = int(h_s * fs)
+                        e = float(np.abs(pred[:, :h] - future[:, :h]).mean())
+                        errors[(part, method, h_s)].append(e)
+            print(f"scored {name}", flush=True)
+    methods = ["recent_median", *SETTINGS]
+    print("\n| records | horizon [s] | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for part in ("val", "test"):
+        for h_s in (1.0, 3.0):
+            cells = [f"{np.mean(errors[(part, m, h_s)]):.4f}" for m in methods]
+            print(f"| {part} | {h_s:g} | " + " | ".join(cells) + " |")
+    print("(MAE [mV], pooled over the examples)")
+
+
+if __name__ == "__main__":
+    main()
