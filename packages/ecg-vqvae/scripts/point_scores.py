@@ -4,8 +4,7 @@
         runs/ecg-vqvae/whole-fc-s0 runs/ecg-vqvae/fc6x4-s0
 
 MAE, R-peak timing error and beat-aligned MAE of each run's point forecast (no sampled futures: cheap),
-of its beat forecast when it has a beat head (each run on its own prior kind), and of
-repeat-last-beat, the recent median, the context median and the analogue forecast, on the same examples (one every --stride-s seconds of the first run's validation and
+of its beat forecast when it has a beat head, and of repeat-last-beat, the recent median, the context median and the analogue forecast, on the same examples (one every --stride-s seconds of the first run's validation and
 test records), as `evaluate` scores them. Used to compare training choices on the validation records
 before spending a full evaluation on the test records.
 """
@@ -47,11 +46,10 @@ def main() -> None:
             starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
             contexts, truth, rel_beats = forecast_examples(seg, starts, w, w, beats)  # (n, L, W)
             ends = starts + w
-            simple = forecast_all(None, "none", seg, ends, w, w, fs)  # naive + analogue
+            simple = forecast_all(None, seg, ends, w, w, fs)  # naive + analogue
             preds = {}
-            for run, (m, run_cfg) in models.items():  # a beat head's forecast too, "<run>:beats"
-                kind = run_cfg.forecast.prior
-                prior = simple[kind] if m.use_prior else None  # each run on its own prior
+            for run, (m, _) in models.items():  # a beat head's forecast too, as "<run>:beats"
+                prior = simple["repeat_last_beat"] if m.use_prior else None
                 out = model_forecasts(m.eval(), contexts, prior, 64)
                 preds[run] = out["vqvae_forecaster"]
                 if "vqvae_beats" in out:

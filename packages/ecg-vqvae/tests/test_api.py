@@ -9,6 +9,7 @@ from pathlib import Path
 import ecg_vqvae
 import numpy as np
 import pytest
+from ecg_vqvae.baselines import analogue
 from ecg_vqvae.cli import main
 from scipy.signal import resample_poly
 from sigzoo_shared import ConfigError, DataError
@@ -51,6 +52,12 @@ def test_forecast_point_is_the_forecast_verbs(
     assert main(["forecast", *args, "--out-dir", str(tmp_path)]) == 0
     rows = list(csv.DictReader((tmp_path / "forecast_s005_10s.csv").open()))
     cli = np.array([[float(r[f"vqvae_forecaster_lead{i}"]) for r in rows] for i in (1, 2)])
+
+    # beside it, the analogue forecast of the record before the start (the context's analogues)
+    x = model.read_record(ecg_dir / "s005")
+    ana = np.array([[float(r[f"analogue_lead{i}"]) for r in rows] for i in (1, 2)])
+    expected = analogue(x[:, : 10 * 360], cli.shape[1], 360, model.window_samples)
+    np.testing.assert_allclose(ana, expected, atol=1e-5)
 
     fc = model.forecast(ecg_dir / "s005", start_s=10, samples=0)
     assert fc.samples is None and fc.fs == 360 and fc.horizon_s == 3.0

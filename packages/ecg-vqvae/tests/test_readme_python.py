@@ -14,3 +14,4 @@ def test_readme_from_python_runs(tmp_path: Path) -> None:
     model, x = namespace["model"], namespace["x"]
     assert x.shape == (2, 30 * 360) and namespace["x_hat"].shape == x.shape
     assert namespace["fc"].samples.shape == (8, 2, model.horizon_samples)
+    assert namespace["ana"].shape == namespace["nearest"].shape == (2, model.horizon_samples)

@@ -28,12 +28,7 @@ from ecg_vqvae.baselines import repeat_last_beat
 from ecg_vqvae.config import Config
 from ecg_vqvae.data import read_record, signal_array, windows
 from ecg_vqvae.evaluate import reconstruct as reconstruct_windows
-from ecg_vqvae.forecasts import (
-    analogue_forecasts,
-    model_forecasts,
-    sample_futures,
-    sampled_priors,
-)
+from ecg_vqvae.forecasts import model_forecasts, sample_futures, sampled_priors
 from ecg_vqvae.model import VQVAE, InferenceGraph, LatentForecaster
 from ecg_vqvae.train import build_model, load_model
 
@@ -49,9 +44,8 @@ class Forecast:
     """The next `horizon_s` seconds after a context, in mV at `fs` Hz.
 
     `point` (L, F): the forecaster's point forecast (trained for the lowest MAE, so a damped hedge
-    where beat timing is uncertain). `samples` (K, L, F): K sampled futures (Monte Carlo dropout on
-    priors that differ: the K closest analogues' futures for an analogue-prior forecaster, RR
-    intervals drawn from the context otherwise), None when `samples=0` was asked for. `beats` (L, F): the
+    where beat timing is uncertain). `samples` (K, L, F): K sampled futures (RR interval drawn from
+    the context + Monte Carlo dropout), None when `samples=0` was asked for. `beats` (L, F): the
     beat forecast (sharp beats at their median time: for where the next beats fall), None for a
     forecaster without a beat head.
     """
@@ -146,9 +140,7 @@ class ECGModel:
         path) -> `Forecast` at `self.fs`.
 
         The model reads one window (3 s): the one ending at `start_s` seconds into the signal, by
-        default its last; an analogue-prior forecaster (`forecast.prior`) also searches up to 5 min of
-        the signal before that for analogues (fewer than 3 found, e.g. from the window alone: its
-        prior is the window's repeat-last-beat). `samples` futures (0, or >= 2) are drawn as `evaluate` draws them for CRPS;
+        default its last. `samples` futures (0, or >= 2) are drawn as `evaluate` draws them for CRPS;
         `seed` fixes the drawn RR intervals and dropout masks.
         """
         if self.forecaster is None:
@@ -159,16 +151,10 @@ class ECGModel:
         if samples < 0 or samples == 1:
             raise ConfigError(f"samples={samples}: must be 0 (point only) or >= 2")
         x = self._signal(context, fs, "context")  # (L, n) at self.fs
-        end = self._origin(x, start_s)
-        contexts = np.ascontiguousarray(x[None, :, end - self.window_samples : end])  # (1, L, W)
+        contexts = self._context_window(x, start_s)[None]  # (1, L, W)
         f, fs_model, batch = self.horizon_samples, self.fs, self.config.evaluate.batch_size
-        kind = self.config.forecast.prior
-        prior = analogues = None
-        if kind == "analogue":  # the signal before the window is the analogues' history
-            prior, analogues = analogue_forecasts(
-                x, np.asarray([end]), self.window_samples, f, fs_model, samples
-            )  # (1, L, F), (K, 1, L, F) or None
-        elif self.forecaster.use_prior:
+        prior = None
+        if self.forecaster.use_prior:
             prior = repeat_last_beat(contexts[0], f, fs_model)[None]  # (1, L, F)
         drawn = None
         with torch.random.fork_rng():  # dropout masks from `seed`, the caller's RNG untouched
@@ -178,18 +164,13 @@ class ECGModel:
             beats = None if beats is None else beats[0]
             if samples:
                 rng = np.random.default_rng(seed)
-                priors = (
-                    analogues
-                    if analogues is not None
-                    else sampled_priors(contexts, f, fs_model, samples, rng)
-                )  # (K, 1, L, F)
+                priors = sampled_priors(contexts, f, fs_model, samples, rng)  # (K, 1, L, F)
                 snap = self.config.evaluate.snap_samples
                 drawn = sample_futures(self.forecaster, contexts, priors, batch, snap)[:, 0]
         return Forecast(point=point, samples=drawn, fs=fs_model, beats=beats)
 
-    def _origin(self, x: np.ndarray, start_s: float | None) -> int:
-        """The sample of x (L, n) where the forecast starts: `start_s` (default: x's end), at least
-        one window in."""
+    def _context_window(self, x: np.ndarray, start_s: float | None) -> np.ndarray:
+        """The window (L, W) of x (L, n) ending at `start_s` (default: x's end)."""
         w, n = self.window_samples, x.shape[1]
         end = n if start_s is None else int(round(start_s * self.fs))
         if not w <= end <= n:
@@ -197,7 +178,7 @@ class ECGModel:
                 f"start_s={start_s:g}: must be between {w / self.fs:g} s (one context window) "
                 f"and the signal's end ({n / self.fs:.1f} s)"
             )
-        return end
+        return np.ascontiguousarray(x[:, end - w : end])
 
 
 def _from_loaded(loaded: Any, source: str) -> ECGModel:
@@ -311,13 +292,7 @@ def export_spec(loaded: LoadedRun) -> ExportSpec:
                 f"(batch, leads, {w * cfg.forecast.forecast_predictions} samples): the beat "
                 "forecast (sharp beats at their median time) of what follows each window"
             )
-    if with_prior and cfg.forecast.prior == "analogue":
-        notes["prior"] = (
-            "the analogue forecast from the recording up to each window's end, `past` (NumPy/SciPy, "
-            f"outside the graph): ecg_vqvae.baselines.analogue(past, {w * cfg.forecast.forecast_predictions}, "
-            f"{fs}, {w})"
-        )
-    elif with_prior:
+    if with_prior:
         notes["prior"] = (
             "repeat-last-beat extrapolation of each window (peak detection in NumPy/SciPy, outside "
             f"the graph): ecg_vqvae.baselines.repeat_last_beat(window, {w}, {fs})"

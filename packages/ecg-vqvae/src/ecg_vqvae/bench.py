@@ -21,12 +21,18 @@ import torch
 log = logging.getLogger(__name__)
 
 
-def _batch(batch_size: int, seed: int = 0) -> torch.Tensor:
-    """The same synthetic ECG batch (B, 2, 1080) for every case."""
+def _record(duration_s: float, seed: int = 0) -> np.ndarray:
+    """(2, n) synthetic two-lead ECG in mV at 360 Hz, the same for every case."""
     from ecg_vqvae.generator import draw_patient, synthesize
 
     rng = np.random.default_rng(seed)
-    signal, _, _ = synthesize(draw_patient(rng), batch_size * 3.0 + 1, 360, rng)
+    signal, _, _ = synthesize(draw_patient(rng), duration_s, 360, rng)
+    return np.ascontiguousarray(signal.T)
+
+
+def _batch(batch_size: int, seed: int = 0) -> torch.Tensor:
+    """The same synthetic ECG batch (B, 2, 1080) for every case."""
+    signal = _record(batch_size * 3.0 + 1, seed).T  # (n, 2)
     x = signal[: batch_size * 1080].T.reshape(2, batch_size, 1080).transpose(1, 0, 2)
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
@@ -39,7 +45,7 @@ def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
     from sigzoo_shared.device import peak_rss_mb
     from sigzoo_shared.trainer import build_optimizer
 
-    from ecg_vqvae.baselines import repeat_last_beat
+    from ecg_vqvae.baselines import analogue, repeat_last_beat
     from ecg_vqvae.config import Config
     from ecg_vqvae.model import build_vqvae
     from ecg_vqvae.train import build_forecaster, make_reconstruction_step
@@ -93,6 +99,10 @@ def measure(case: str, batch_size: int, repeat: int) -> dict[str, Any]:
             t_fc_one = time_fn(lambda: forecast(one), warmup=1, repeat=repeat)
         row["forecast_ms_per_window_batched"] = 1e3 * t_fc["median_s"] / batch_size
         row["forecast_ms_single_window"] = 1e3 * t_fc_one["median_s"]
+        # the analogue forecast searches the 5 min before the origin: its cost per origin
+        past = _record(303.0)  # (2, 303 s)
+        t_ana = time_fn(lambda: analogue(past, horizon, 360, 1080), warmup=1, repeat=repeat)
+        row["analogue_ms_single_origin"] = 1e3 * t_ana["median_s"]
     row["peak_rss_mb"] = peak_rss_mb()
     return row
 

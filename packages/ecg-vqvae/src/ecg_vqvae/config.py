@@ -199,10 +199,8 @@ class ForecastConfig:
     n_heads: int = 4
     patch: int = 6  # code positions merged into one transformer token (540 / 6 = 90 per window)
     dropout: float = 0.1
-    # the future queries start from an encoded naive forecast: "repeat_last_beat" of the context window,
-    # "analogue" (baselines.analogue: the median of the futures after the 25 stretches of the record's
-    # last 5 min most like its last 0.5 s), or "none" (learned constants)
-    prior: Literal["repeat_last_beat", "analogue", "none"] = "repeat_last_beat"
+    # future queries start from the encoded repeat-last-beat extrapolation ("none": learned constants)
+    prior: Literal["repeat_last_beat", "none"] = "repeat_last_beat"
     loss: Literal["l1", "mse"] = (
         "l1"  # in mV through the frozen decoder; l1 targets the MAE reported
     )

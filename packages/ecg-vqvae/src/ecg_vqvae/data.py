@@ -26,7 +26,7 @@ import torch
 from sigzoo_shared import DataError
 from torch.utils.data import Dataset
 
-from ecg_vqvae.baselines import prior_forecast
+from ecg_vqvae.baselines import repeat_last_beat
 from ecg_vqvae.config import DS1, DS2, DataConfig
 
 log = logging.getLogger(__name__)
@@ -335,9 +335,8 @@ class WindowDataset(Dataset):
 class ForecastDataset(Dataset):
     """(context, future) pairs: `context_samples` then `future_samples`, hopping `stride` inside records.
 
-    With a `prior` kind (`baselines.prior_forecast`: repeat-last-beat of the context, or the analogue
-    forecast from the record's past) and `fs`, each item also carries the forecaster's prior, computed
-    once per item and kept.
+    With `prior_fs`, each item also carries the repeat-last-beat extrapolation of its context (the
+    forecaster's prior), computed once per item and kept.
     """
 
     def __init__(
@@ -346,12 +345,11 @@ class ForecastDataset(Dataset):
         context_samples: int,
         future_samples: int,
         stride: int,
-        prior: str | None = None,
-        fs: float = 360.0,
+        prior_fs: float | None = None,
     ) -> None:
         self.segments = {k: torch.from_numpy(v) for k, v in segments.items()}
         self.context, self.future = context_samples, future_samples
-        self.prior, self.fs = prior, fs
+        self.prior_fs = prior_fs
         self._priors: dict[int, torch.Tensor] = {}
         self.index: list[tuple[str, int]] = []
         for name, seg in segments.items():
@@ -366,11 +364,10 @@ class ForecastDataset(Dataset):
         seg = self.segments[name]
         c = s + self.context
         context, future = seg[:, s:c], seg[:, c : c + self.future]
-        if self.prior is None:
+        if self.prior_fs is None:
             return context, future
         if i not in self._priors:
-            past = seg[:, :c].numpy()  # (L, c): the record up to the forecast origin
-            prior = prior_forecast(self.prior, past, self.context, self.future, self.fs)
+            prior = repeat_last_beat(context.numpy(), self.future, self.prior_fs)
             self._priors[i] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
         return context, future, self._priors[i]
 

@@ -307,20 +307,16 @@ def score_record(
             priors = sampled_priors(contexts, future, fs, ev.n_samples, rng)  # (K, m, L, F)
             samples["rr_ensemble"] = priors
             points["rr_ensemble"] = np.median(priors, axis=0)
-        points["analogue"], analogues = analogue_forecasts(
-            segment, chunk + w, w, future, fs, ev.n_samples
-        )  # (m, L, F), (K, m, L, F) or None
-        if analogues is not None:
-            samples["analogue"] = analogues
+        analogues, ensemble = analogue_forecasts(segment, chunk + w, w, future, fs, ev.n_samples)
+        points.update(analogues)  # each (m, L, F)
+        if ensemble is not None:
+            samples["analogue"] = ensemble  # (K, m, L, F): the K closest analogues' futures
         if forecaster is not None:
-            kind = cfg.forecast.prior
-            prior = points[kind] if forecaster.use_prior else None
+            prior = points["repeat_last_beat"] if forecaster.use_prior else None
             points.update(model_forecasts(forecaster, contexts, prior, ev.batch_size))
             if ev.n_samples:
-                # each sampled future starts from one plausible prior: an analogue, or an RR draw
-                drawn = analogues if kind == "analogue" else priors
                 samples["vqvae_forecaster"] = sample_futures(
-                    forecaster, contexts, drawn, ev.batch_size, ev.snap_samples
+                    forecaster, contexts, priors, ev.batch_size, ev.snap_samples
                 )
         for method, point in points.items():
             for h_s, h in zip(cfg.forecast.horizons_s, horizons):
@@ -476,7 +472,7 @@ def assemble(
         "stride_s": cfg.data.forecast_stride_s,
         "n_samples": cfg.evaluate.n_samples,
         "best_naive": best_naive(pooled_rows, horizons),
-        # the simple method that reads the same history as an analogue-prior forecaster
+        # the simple methods that read the record before the context, compared apart
         "vs_analogue": best_naive(pooled_rows, horizons, among=HISTORY),
     }
     if forecaster is not None:
@@ -686,8 +682,7 @@ def forecast_record(
         )
     context = signal[:, start - w : start]
     truth = signal[:, start : start + horizon]
-    kind = cfg.forecast.prior
-    made = forecast_all(forecaster, kind, signal, np.asarray([start]), w, horizon, fs)
+    made = forecast_all(forecaster, signal, np.asarray([start]), w, horizon, fs)
     preds = {m: p[0] for m, p in made.items()}
     out = RunDir(Path(out_dir) if out_dir is not None else Path(run_dir), tensorboard=False)
     stem = f"forecast_{record.name.removesuffix('.hea')}_{start_s:g}s"

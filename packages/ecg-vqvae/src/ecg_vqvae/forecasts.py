@@ -46,7 +46,7 @@ NAIVE = (
     "context_mean",
 )
 # simple methods that read the recording before the context (need the record, not just the window)
-HISTORY = ("analogue",)
+HISTORY = ("analogue", "analogue_nearest")
 
 
 def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, np.ndarray]:
@@ -64,16 +64,19 @@ def naive_forecasts(contexts: np.ndarray, horizon: int, fs: float) -> dict[str, 
 
 def analogue_forecasts(
     segment: np.ndarray, ends: np.ndarray, context: int, horizon: int, fs: float, k: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The analogue forecast (n, L, horizon) from the record `segment` (L, N) up to each forecast
-    origin in `ends`, and (k > 0) its ensemble (k, n, L, horizon): the k closest analogues' futures
-    (the point is the median of all 25), repeated where fewer (too early in a record: then both are
-    the context's repeat-last-beat)."""
-    points = np.empty((len(ends), segment.shape[0], horizon), dtype=np.float32)
-    drawn = np.empty((k, *points.shape), dtype=np.float32) if k else None
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """From the record `segment` (L, N) up to each forecast origin in `ends`: the point forecasts
+    (n, L, horizon) `analogue` (the median of the 25 analogues' futures) and `analogue_nearest` (the
+    closest one's future: sharp beats, for where they fall), and (k > 0) the ensemble (k, n, L,
+    horizon) of the k closest, repeated where fewer (too early in a record, all three are the
+    context's repeat-last-beat)."""
+    shape = (len(ends), segment.shape[0], horizon)
+    points = {m: np.empty(shape, dtype=np.float32) for m in HISTORY}
+    drawn = np.empty((k, *shape), dtype=np.float32) if k else None
     for i, end in enumerate(ends):
         futures = analogue_ensemble(segment[:, :end], horizon, fs, context)  # (m, L, horizon)
-        points[i] = np.median(futures, axis=0)
+        points["analogue"][i] = np.median(futures, axis=0)
+        points["analogue_nearest"][i] = futures[0]
         if drawn is not None:
             drawn[:, i] = futures[np.arange(k) % len(futures)]
     return points, drawn
@@ -153,7 +156,6 @@ def sample_futures(
 
 def forecast_all(
     model: LatentForecaster | None,
-    prior: str,
     signal: np.ndarray,
     ends: np.ndarray,
     context: int,
@@ -162,14 +164,13 @@ def forecast_all(
     batch_size: int = 64,
 ) -> dict[str, np.ndarray]:
     """Point forecasts (n, L, horizon) from each origin in `ends` of the recording `signal` (L, N):
-    every naive method (the `context` samples before the origin), the analogue forecast (the
-    recording before it) and, given one, the forecaster (on its `prior` kind)."""
+    every naive method (the `context` samples before the origin), the analogue ones (the recording
+    before it) and, given one, the forecaster."""
     contexts = np.stack([signal[:, e - context : e] for e in ends])  # (n, L, context)
     out = naive_forecasts(contexts, horizon, fs)
-    out["analogue"] = analogue_forecasts(signal, ends, context, horizon, fs, 0)[0]
+    out.update(analogue_forecasts(signal, ends, context, horizon, fs, 0)[0])
     if model is not None:
-        model_out = model_forecasts(
-            model, contexts, out[prior] if model.use_prior else None, batch_size
-        )
+        prior = out["repeat_last_beat"] if model.use_prior else None
+        model_out = model_forecasts(model, contexts, prior, batch_size)
         out = {name: f[..., :horizon] for name, f in model_out.items()} | out
     return out

@@ -296,9 +296,8 @@ class LatentForecaster(nn.Module):
     through the decoder with a loss in mV. With RevIN on, the future is de-normalised with the context's
     statistics (the future's are unknown).
 
-    With `use_prior`, `forward` also takes a simple forecast (`forecast.prior`: repeat-last-beat of the
-    context, or the analogue forecast from the recording's past; computed outside this torch-only
-    module): it is encoded with the context's statistics, added to the query tokens,
+    With `use_prior`, `forward` also takes a naive extrapolation of the context (repeat-last-beat, computed
+    outside this torch-only module): it is encoded with the context's statistics, added to the query tokens,
     and the network predicts a *correction* of its latents (the output projection starts at zero, so an
     untrained forecaster reproduces the prior as the VQ-VAE reconstructs it). Without it, the queries are
     learned constants and the network must find the rhythm itself.

@@ -236,7 +236,7 @@ def build_forecaster(cfg: Config, vqvae: VQVAE) -> LatentForecaster:
         f.n_heads,
         f.patch,
         f.dropout,
-        use_prior=f.prior != "none",
+        use_prior=f.prior == "repeat_last_beat",
         beat_head=f.beat_head,
     )
 
@@ -248,9 +248,8 @@ def forecast_datasets(
     w = cfg.data.window_samples
     stride_s = cfg.data.forecast_stride_s if stride_s is None else stride_s
     stride = max(1, int(round(stride_s * cfg.data.samples_per_second)))
-    prior = None if cfg.forecast.prior == "none" else cfg.forecast.prior
-    future = w * cfg.forecast.forecast_predictions
-    return ForecastDataset(segments, w, future, stride, prior, cfg.data.samples_per_second)
+    prior_fs = cfg.data.samples_per_second if cfg.forecast.prior == "repeat_last_beat" else None
+    return ForecastDataset(segments, w, w * cfg.forecast.forecast_predictions, stride, prior_fs)
 
 
 def train_forecaster(

@@ -1,0 +1,133 @@
+"""Would a rhythm model help a 3 s forecaster? The last beat, timed by RR intervals predicted from 60 s.
+
+    python packages/ecg-vqvae/scripts/rhythm_template.py --run-dir runs/ecg-vqvae/s6/heads4-s0 \
+        --data-dir path/to/mitdb --stride-s 20
+
+On the forecast examples `evaluate` scores (first second of the future), MAE of the context's last
+beat (`oracle_bounds.oracle_timed`) placed at predicted beat times instead of the true ones: the next
+RR intervals from the last one, or from a least-squares AR(8) over the last 60 s of annotated RR
+intervals (`oracle_bounds.ar_next`). "timed copy" uses the prediction as is; "jitter median" is the
+pointwise median of 48 copies whose RR intervals carry residuals drawn from the training records'
+(the L1-optimal forecast under that timing uncertainty); "+ model" averages it with the run's point
+forecast. Beside: the run's point forecast, the recent median and repeat-last-beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from oracle_bounds import ar_next, oracle_timed  # noqa: E402
+
+K = 48  # jittered copies per example
+
+
+def predicted_rr(rr: np.ndarray, fs: float) -> dict[str, float]:
+    """Next RR interval (samples) from the past ones (samples), by each rhythm model."""
+    return {"last RR": float(rr[-1]), "AR(8) 60 s": ar_next(rr / fs, 8, 60.0) * fs}
+
+
+RHYTHM_MODELS = ("last RR", "AR(8) 60 s")
+
+
+def timed_copies(
+    context: np.ndarray,
+    past: np.ndarray,
+    history: np.ndarray,
+    model_point: np.ndarray,
+    residuals: dict[str, list[float]],
+    fs: float,
+    h: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """(L, h) forecasts: the context's last beat at the predicted beat times, as is and as the median
+    of K copies with drawn timing residuals, and that median averaged with the model's point forecast."""
+    out = {}
+    for k, p in predicted_rr(np.diff(history).astype(float), fs).items():
+        n_beats = int(np.ceil(h / max(p, 0.3 * fs))) + 2
+        out[f"{k}: timed copy"] = oracle_timed(
+            context, past, past[-1] + p * np.arange(1, n_beats + 1), h
+        )
+        rrs = np.clip(p + rng.choice(residuals[k], size=(K, n_beats)), 0.25 * fs, 2.5 * fs)
+        median = np.median(
+            [oracle_timed(context, past, past[-1] + np.cumsum(r), h) for r in rrs], 0
+        )
+        out[f"{k}: jitter median"] = median
+        out[f"{k}: jitter median + model"] = 0.5 * (median + model_point)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", type=Path, required=True, help="a train-forecaster run")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--stride-s", type=float, default=20)
+    args = parser.parse_args()
+
+    from ecg_vqvae.data import read_beats, record_segment
+    from ecg_vqvae.evaluate import example_starts, forecast_examples
+    from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
+    from ecg_vqvae.train import load_forecaster
+
+    torch.set_num_threads(1)
+    model, cfg = load_forecaster(args.run_dir)
+    fs, w = cfg.data.samples_per_second, cfg.data.window_samples
+    h = int(fs)
+    split = json.loads((args.run_dir / "split.json").read_text())
+    rng = np.random.default_rng(0)
+    residuals: dict[str, list[float]] = defaultdict(list)  # from the training records
+    for name in split["train"]:
+        rr = np.diff(read_beats(args.data_dir, name, fs)).astype(float)
+        for n in range(40, len(rr) - 1, 3):
+            for k, p in predicted_rr(rr[:n], fs).items():
+                residuals[k].append(rr[n] - p)
+    errors: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for part in ("val", "test"):
+        for name in split[part]:
+            seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
+            beats = read_beats(args.data_dir, name, fs)
+            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
+            contexts, truth, _ = forecast_examples(seg, starts, w, h)  # (n, L, W), (n, L, h)
+            naive = naive_forecasts(contexts, w, fs)
+            point = model_forecasts(model.eval(), contexts, naive["repeat_last_beat"], 64)
+
+            def point_i(i: int, point: dict = point) -> np.ndarray:
+                return point["vqvae_forecaster"][i, :, :h]
+
+            for i, s in enumerate(starts):
+                end = s + w
+                history = beats[(beats >= end - 60 * fs) & (beats < end)]
+                past = beats[(beats >= s) & (beats < end)] - s
+                preds = {
+                    "model point forecast": point_i(i),
+                    "recent_median": naive["recent_median"][i, :, :h],
+                    "repeat_last_beat": naive["repeat_last_beat"][i, :, :h],
+                }
+                if len(past) < 2 or len(history) < 4:  # too early in a record: the flat line
+                    for k in RHYTHM_MODELS:
+                        for v in ("timed copy", "jitter median", "jitter median + model"):
+                            preds[f"{k}: {v}"] = preds["recent_median"]
+                else:
+                    preds |= timed_copies(
+                        contexts[i], past, history, point_i(i), residuals, fs, h, rng
+                    )
+                for method, pred in preds.items():
+                    errors[(part, method)].append(float(np.abs(pred - truth[i]).mean()))
+    methods = list(dict.fromkeys(m for _, m in errors))
+    print("MAE over the first 1 s [mV]\n\n| records | " + " | ".join(methods) + " |")
+    print("|---|" + "---|" * len(methods))
+    for part in ("val", "test"):
+        print(
+            f"| {part} | " + " | ".join(f"{np.mean(errors[(part, m)]):.4f}" for m in methods) + " |"
+        )
+
+
+if __name__ == "__main__":
+    main()
