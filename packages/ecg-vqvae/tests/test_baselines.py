@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import wfdb
 from ecg_vqvae.baselines import (
     analogue,
@@ -18,6 +19,7 @@ from ecg_vqvae.baselines import (
     seasonal,
 )
 from ecg_vqvae.data import read_record
+from sigzoo_shared import DataError
 
 
 def test_persistence_holds_the_last_value() -> None:
@@ -125,3 +127,12 @@ def test_too_little_history_falls_back_to_repeat_last_beat() -> None:
     ens = analogue_ensemble(x, horizon, fs, 1080)
     assert ens.shape == (1, 2, horizon)
     np.testing.assert_array_equal(ens[0], repeat_last_beat(x, horizon, fs))
+
+
+def test_analogues_refuse_a_signal_with_gaps_or_the_wrong_shape() -> None:
+    x = _rhythm(60 * 360)
+    x[1, 7200] = np.nan
+    with pytest.raises(DataError, match=r"1 non-finite samples \(first at 20.00 s\)"):
+        analogue_futures(x, 1080, 360)
+    with pytest.raises(DataError, match=r"\(leads, samples\)"):
+        analogue_futures(x[0], 1080, 360)

@@ -41,3 +41,20 @@ def test_the_truth_itself_scores_near_zero_timing_error_on_record_220(mitdb_dir:
     assert n >= 2 * 60 and total / n < 0.01
     flat_total, flat_n = timing_error(np.zeros(0, int), beats, x.shape[1], 360, 0.5)
     assert flat_total / flat_n == 0.5
+
+
+def test_analogues_beat_the_flat_line_on_an_ectopic_record(mitdb_dir: Path) -> None:
+    """Record 223 (frequent ventricular beats): the median of what followed the most similar moments
+    of the past minutes forecasts the next second better than the recent median, example by example
+    on most origins and on average (docs: 0.148 vs 0.222 mV over the whole record)."""
+    from ecg_vqvae.baselines import analogue, recent_median
+
+    x = read_record(mitdb_dir, "223", 360)[: 6 * 60 * 360].T  # (2, first 6 min)
+    ends = np.arange(300, 356, 4) * 360  # 14 origins after 5 minutes of history
+    ana, flat = [], []
+    for end in ends:
+        truth = x[:, end : end + 360]
+        ana.append(np.abs(analogue(x[:, :end], 1080, 360, 1080)[:, :360] - truth).mean())
+        flat.append(np.abs(recent_median(x[:, end - 1080 : end], 360, 360) - truth).mean())
+    assert np.mean(ana) < 0.85 * np.mean(flat)
+    assert np.mean(np.less(ana, flat)) > 0.6

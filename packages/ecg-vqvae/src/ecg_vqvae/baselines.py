@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.signal import butter, correlate, find_peaks, sosfiltfilt
+from sigzoo_shared import DataError
 
 
 def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
@@ -161,9 +162,17 @@ def analogue_ends(
     (summed over leads), so a match is a shape, not a level. Matches closer than `exclusion_s` to a
     better one are dropped (`find_peaks`' distance rule): one per beat, not 25 shifts of the best beat.
     """
+    if past.ndim != 2:
+        raise DataError(f"analogue: past must be (leads, samples), got shape {past.shape}")
     q = max(2, int(round(query_s * fs)))
     n = past.shape[1]
     lo = max(0, n - int(round(history_s * fs)))
+    bad = lo + np.flatnonzero(~np.isfinite(past[:, lo:]).all(axis=0))  # the searched span only
+    if len(bad):  # one NaN would make every distance NaN and the choice of analogues arbitrary
+        raise DataError(
+            f"analogue: past has {len(bad)} non-finite samples (first at {bad[0] / fs:.2f} s); "
+            "pass a finite signal (cut or interpolate the gap)"
+        )
     cand = past[:, lo : n - horizon]  # (L, m + q - 1): stretches whose futures are known
     m = cand.shape[1] - q + 1
     if m < 1:
