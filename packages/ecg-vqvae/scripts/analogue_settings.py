@@ -12,12 +12,10 @@ are printed to show how far that choice carries.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from _args import load_run, run_args
 
 SETTINGS = {  # name: analogue_futures keywords, each moved alone from query 0.5 s, k 25, 300 s
     "query 0.5 s, k 25, 300 s": {"query_s": 0.5},
@@ -34,20 +32,14 @@ SETTINGS = {  # name: analogue_futures keywords, each moved alone from query 0.5
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, required=True, help="a train-forecaster run")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--stride-s", type=float, default=20)
-    args = parser.parse_args()
+    args = run_args(__doc__)
 
     from ecg_vqvae.baselines import MIN_MATCHES, analogue_futures, recent_median, repeat_last_beat
     from ecg_vqvae.data import record_segment
     from ecg_vqvae.evaluate import example_starts, forecast_examples
-    from ecg_vqvae.train import load_forecaster
 
-    _, cfg = load_forecaster(args.run_dir)  # its split and data settings
+    _, cfg, split = load_run(args)  # its split and data settings
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
-    split = json.loads((args.run_dir / "split.json").read_text())
     errors: dict[tuple[str, str, float], list[float]] = defaultdict(list)
     for part in ("val", "test"):
         for name in split[part]:

@@ -19,13 +19,10 @@ over the last 60 s): the timing error a rhythm model cannot avoid, against the ~
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
-import torch
+from _args import load_run, run_args
 
 
 def oracle_timed(context: np.ndarray, past: np.ndarray, future: np.ndarray, n: int) -> np.ndarray:
@@ -70,22 +67,15 @@ def rr_errors(beats_s: np.ndarray, every: int = 5, warmup: int = 40) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, required=True, help="a train-forecaster run")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--stride-s", type=float, default=20)
-    args = parser.parse_args()
+    args = run_args(__doc__)
 
     from ecg_vqvae.data import read_beats, record_segment
     from ecg_vqvae.evaluate import example_starts, forecast_examples
     from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
-    from ecg_vqvae.train import load_forecaster
 
-    torch.set_num_threads(1)
-    model, cfg = load_forecaster(args.run_dir)
+    model, cfg, split = load_run(args)
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
     h = int(fs)  # the first second of the future
-    split = json.loads((args.run_dir / "split.json").read_text())
     errors: dict[tuple[str, str], list[float]] = defaultdict(list)
     for part in ("val", "test"):
         for name in split[part]:

@@ -14,17 +14,11 @@ forecast. Beside: the run's point forecast, the recent median and repeat-last-be
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
-import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-from oracle_bounds import ar_next, oracle_timed  # noqa: E402
+from _args import load_run, run_args
+from oracle_bounds import ar_next, oracle_timed
 
 K = 48  # jittered copies per example
 
@@ -65,22 +59,15 @@ def timed_copies(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, required=True, help="a train-forecaster run")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--stride-s", type=float, default=20)
-    args = parser.parse_args()
+    args = run_args(__doc__)
 
     from ecg_vqvae.data import read_beats, record_segment
     from ecg_vqvae.evaluate import example_starts, forecast_examples
     from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
-    from ecg_vqvae.train import load_forecaster
 
-    torch.set_num_threads(1)
-    model, cfg = load_forecaster(args.run_dir)
+    model, cfg, split = load_run(args)
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
     h = int(fs)
-    split = json.loads((args.run_dir / "split.json").read_text())
     rng = np.random.default_rng(0)
     residuals: dict[str, list[float]] = defaultdict(list)  # from the training records
     for name in split["train"]:
