@@ -60,6 +60,9 @@ def test_forecast_point_is_the_forecast_verbs(
     np.testing.assert_allclose(ana, expected, atol=1e-5)
 
     fc = model.forecast(ecg_dir / "s005", start_s=10, samples=0)
+    np.testing.assert_allclose(fc.analogue, ana, atol=1e-5)  # the API returns the same analogues
+    assert fc.analogue_nearest.shape == fc.point.shape
+    assert not np.allclose(fc.analogue_nearest, fc.analogue)
     assert fc.samples is None and fc.fs == 360 and fc.horizon_s == 3.0
     np.testing.assert_allclose(fc.point, cli, atol=1e-5)
     x = model.read_record(ecg_dir / "s005")
