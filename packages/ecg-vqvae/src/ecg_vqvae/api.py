@@ -152,8 +152,9 @@ class ECGModel:
         path) -> `Forecast` at `self.fs`.
 
         The model reads one window (3 s): the one ending at `start_s` seconds into the signal, by
-        default its last; the analogue forecasts read the signal before that point. `samples` futures (0, or >= 2) are drawn as `evaluate` draws them for CRPS;
-        `seed` fixes the drawn RR intervals and dropout masks.
+        default its last; the analogue forecasts read the signal before that point. `samples`
+        futures (0, or >= 2) are drawn as `evaluate` draws them for CRPS; `seed` fixes the drawn RR
+        intervals and dropout masks.
         """
         if self.forecaster is None:
             raise ConfigError(
