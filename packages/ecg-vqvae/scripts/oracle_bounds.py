@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from _args import load_run, run_args
+from _args import load_run, record_examples, run_args
 
 
 def oracle_timed(context: np.ndarray, past: np.ndarray, future: np.ndarray, n: int) -> np.ndarray:
@@ -69,48 +69,39 @@ def rr_errors(beats_s: np.ndarray, every: int = 5, warmup: int = 40) -> dict[str
 def main() -> None:
     args = run_args(__doc__)
 
-    from ecg_vqvae.data import read_beats, record_segment
-    from ecg_vqvae.evaluate import example_starts, forecast_examples
-    from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
+    from ecg_vqvae.data import read_beats
 
     model, cfg, split = load_run(args)
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
     h = int(fs)  # the first second of the future
     errors: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for part in ("val", "test"):
-        for name in split[part]:
-            seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
-            beats = read_beats(args.data_dir, name, fs)
-            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
-            contexts, truth, _ = forecast_examples(seg, starts, w, h)  # (n, L, W), (n, L, h)
-            naive = naive_forecasts(contexts, w, fs)
-            point = model_forecasts(model.eval(), contexts, naive["repeat_last_beat"], 64)
-            for i, s in enumerate(starts):
-                past = beats[(beats >= s) & (beats < s + w)] - s
-                ahead = beats[(beats >= s + w) & (beats < s + 4 * w)] - s
-                timed = (
-                    oracle_timed(contexts[i], past, ahead, h)
-                    if len(past) >= 2
-                    else naive["repeat_last_beat"][i, :, :h]
-                )
-                level = np.median(truth[i], axis=1, keepdims=True)  # (L, 1)
-                shift = naive["recent_median"][i, :, :1] - naive["context_median"][i, :, :1]
-                preds = {
-                    "model point forecast": point["vqvae_forecaster"][i, :, :h],
-                    "model, shifted to the recent level": point["vqvae_forecaster"][i, :, :h]
-                    + shift,
-                    "repeat_last_beat": naive["repeat_last_beat"][i, :, :h],
-                    "recent_median": naive["recent_median"][i, :, :h],
-                    "context_median": naive["context_median"][i, :, :h],
-                    "oracle level (flat)": np.broadcast_to(level, truth[i].shape),
-                    "oracle-timed repeat-last-beat": timed,
-                    "oracle timing + oracle level": timed
-                    - np.median(timed - truth[i], axis=1, keepdims=True),
-                }
-                for method, pred in preds.items():
-                    e = float(np.abs(pred - truth[i]).mean())
-                    errors[(part, method)].append(e)
-                    errors[(name, method)].append(e)
+    for rec in record_examples(args, model, cfg, split, h):
+        naive, truth = rec.naive, rec.truth  # each (n, L, W), (n, L, h)
+        for i, s in enumerate(rec.starts):
+            past = rec.beats[(rec.beats >= s) & (rec.beats < s + w)] - s
+            ahead = rec.beats[(rec.beats >= s + w) & (rec.beats < s + 4 * w)] - s
+            timed = (
+                oracle_timed(rec.contexts[i], past, ahead, h)
+                if len(past) >= 2
+                else naive["repeat_last_beat"][i, :, :h]
+            )
+            level = np.median(truth[i], axis=1, keepdims=True)  # (L, 1)
+            shift = naive["recent_median"][i, :, :1] - naive["context_median"][i, :, :1]
+            preds = {
+                "model point forecast": rec.point[i, :, :h],
+                "model, shifted to the recent level": rec.point[i, :, :h] + shift,
+                "repeat_last_beat": naive["repeat_last_beat"][i, :, :h],
+                "recent_median": naive["recent_median"][i, :, :h],
+                "context_median": naive["context_median"][i, :, :h],
+                "oracle level (flat)": np.broadcast_to(level, truth[i].shape),
+                "oracle-timed repeat-last-beat": timed,
+                "oracle timing + oracle level": timed
+                - np.median(timed - truth[i], axis=1, keepdims=True),
+            }
+            for method, pred in preds.items():
+                e = float(np.abs(pred - truth[i]).mean())
+                errors[(rec.part, method)].append(e)
+                errors[(rec.name, method)].append(e)
     methods = list(dict.fromkeys(m for _, m in errors))
     places = ["val", "test", *split["val"], *split["test"]]
     print("MAE over the first 1 s [mV]\n\n| records | examples | " + " | ".join(methods) + " |")

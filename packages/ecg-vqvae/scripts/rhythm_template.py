@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from _args import load_run, run_args
+from _args import load_run, record_examples, run_args
 from oracle_bounds import ar_next, oracle_timed
 
 K = 48  # jittered copies per example
@@ -61,9 +61,7 @@ def timed_copies(
 def main() -> None:
     args = run_args(__doc__)
 
-    from ecg_vqvae.data import read_beats, record_segment
-    from ecg_vqvae.evaluate import example_starts, forecast_examples
-    from ecg_vqvae.forecasts import model_forecasts, naive_forecasts
+    from ecg_vqvae.data import read_beats
 
     model, cfg, split = load_run(args)
     fs, w = cfg.data.samples_per_second, cfg.data.window_samples
@@ -76,37 +74,26 @@ def main() -> None:
             for k, p in predicted_rr(rr[:n], fs).items():
                 residuals[k].append(rr[n] - p)
     errors: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for part in ("val", "test"):
-        for name in split[part]:
-            seg = record_segment(args.data_dir, name, cfg.data)  # (L, n)
-            beats = read_beats(args.data_dir, name, fs)
-            starts = example_starts(seg.shape[1], w, w, int(round(args.stride_s * fs)), None)
-            contexts, truth, _ = forecast_examples(seg, starts, w, h)  # (n, L, W), (n, L, h)
-            naive = naive_forecasts(contexts, w, fs)
-            point = model_forecasts(model.eval(), contexts, naive["repeat_last_beat"], 64)
-
-            def point_i(i: int, point: dict = point) -> np.ndarray:
-                return point["vqvae_forecaster"][i, :, :h]
-
-            for i, s in enumerate(starts):
-                end = s + w
-                history = beats[(beats >= end - 60 * fs) & (beats < end)]
-                past = beats[(beats >= s) & (beats < end)] - s
-                preds = {
-                    "model point forecast": point_i(i),
-                    "recent_median": naive["recent_median"][i, :, :h],
-                    "repeat_last_beat": naive["repeat_last_beat"][i, :, :h],
-                }
-                if len(past) < 2 or len(history) < 4:  # too early in a record: the flat line
-                    for k in RHYTHM_MODELS:
-                        for v in ("timed copy", "jitter median", "jitter median + model"):
-                            preds[f"{k}: {v}"] = preds["recent_median"]
-                else:
-                    preds |= timed_copies(
-                        contexts[i], past, history, point_i(i), residuals, fs, h, rng
-                    )
-                for method, pred in preds.items():
-                    errors[(part, method)].append(float(np.abs(pred - truth[i]).mean()))
+    for rec in record_examples(args, model, cfg, split, h):
+        for i, s in enumerate(rec.starts):
+            end = s + w
+            history = rec.beats[(rec.beats >= end - 60 * fs) & (rec.beats < end)]
+            past = rec.beats[(rec.beats >= s) & (rec.beats < end)] - s
+            point = rec.point[i, :, :h]
+            preds = {
+                "model point forecast": point,
+                "recent_median": rec.naive["recent_median"][i, :, :h],
+                "repeat_last_beat": rec.naive["repeat_last_beat"][i, :, :h],
+            }
+            if len(past) < 2 or len(history) < 4:  # too early in a record: the flat line
+                for k in RHYTHM_MODELS:
+                    for v in ("timed copy", "jitter median", "jitter median + model"):
+                        preds[f"{k}: {v}"] = preds["recent_median"]
+            else:
+                ctx = rec.contexts[i]
+                preds |= timed_copies(ctx, past, history, point, residuals, fs, h, rng)
+            for method, pred in preds.items():
+                errors[(rec.part, method)].append(float(np.abs(pred - rec.truth[i]).mean()))
     methods = list(dict.fromkeys(m for _, m in errors))
     print("MAE over the first 1 s [mV]\n\n| records | " + " | ".join(methods) + " |")
     print("|---|" + "---|" * len(methods))
