@@ -112,7 +112,9 @@ def ratio_lines(results: Sequence[dict]) -> list[str]:
     metric and horizon, mean ± std over runs (best chosen per run; the method named is run 0's)."""
     lines = []
     for table, against in (("best_naive", "best naive"), ("vs_analogue", "analogue")):
-        first = results[0]["forecast"].get(table, {})
+        if any(table not in r["forecast"] for r in results):
+            continue  # results written before the table existed: no ratio over all runs
+        first = results[0]["forecast"][table]
         for h, entries in first.items():
             for key, entry in entries.items():
                 for field, label in (("ratio", "forecaster"), ("beats_ratio", "beat forecast")):
